@@ -1,0 +1,82 @@
+//! Typed ids: a `UserId` can never be passed where a `TeamId` is expected.
+//! All ids are UUIDv7, so they sort by creation time (cursor pagination uses that).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new time-ordered id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+            /// Wraps an id read from storage or a URL.
+            pub fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+            /// The underlying UUID.
+            pub fn uuid(self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Uuid {
+                id.0
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A tenant: every business row belongs to exactly one workspace.
+    WorkspaceId
+);
+typed_id!(
+    /// A person who logs in.
+    UserId
+);
+typed_id!(
+    /// A sales or service team; teams form a tree.
+    TeamId
+);
+typed_id!(
+    /// An API token (the id, never the secret).
+    TokenId
+);

@@ -1,0 +1,295 @@
+//! The subcommands. Every one is non-interactive so scripts can drive it.
+
+use crate::config::{self, FileConfig};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use guanxi_domain::{DisplayName, Email, Locale, Password, Role, SystemClock, WorkspaceName};
+use guanxi_store::{users, workspaces, Actor, Db, Target};
+use guanxi_web::{AppState, WebConfig};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Guanxi (关系): a CRM for B2B key-account sales teams.
+#[derive(Debug, Parser)]
+#[command(name = "guanxi", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the database is (one of the two).
+#[derive(Debug, Args, Clone)]
+pub struct DbArgs {
+    /// Directory of the embedded SQLite database (guanxi.db).
+    #[arg(long, global = true, env = "GUANXI_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL instead of SQLite, e.g. postgres://user@host:5432/guanxi.
+    #[arg(long, global = true, env = "GUANXI_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Configuration file (default: ./guanxi.toml when present).
+    #[arg(long, global = true, env = "GUANXI_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database (or migrate an existing one) with the first workspace and admin.
+    Init {
+        /// The first admin's e-mail.
+        #[arg(long)]
+        admin_email: String,
+        /// The first admin's password (8+ characters).
+        #[arg(long)]
+        admin_password: String,
+        /// The workspace (your company) name.
+        #[arg(long, default_value = "我的公司")]
+        workspace: String,
+        /// The admin's display name.
+        #[arg(long, default_value = "管理员")]
+        admin_name: String,
+    },
+    /// Run the web UI and JSON API.
+    Serve(ServeArgs),
+    /// Load the demo world (idempotent) and optionally serve it.
+    Demo {
+        /// Start the server afterwards.
+        #[arg(long)]
+        serve: bool,
+        #[command(flatten)]
+        serve_args: ServeArgs,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Write a consistent copy of the SQLite database, also while the server runs.
+    Backup {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Print the OpenAPI document (the committed docs/openapi.json is this output).
+    Openapi,
+}
+
+/// Options of the server.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Listen address.
+    #[arg(long, env = "GUANXI_ADDR")]
+    pub addr: Option<String>,
+}
+
+/// Token subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new API token for a user.
+    Create {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+        /// A label for the token.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+/// Runs a command to completion.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = FileConfig::load(cli.db.config.as_deref())?;
+    init_logging(&file);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(run_async(cli, file))
+}
+
+fn init_logging(file: &FileConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if file.log_format.as_deref() == Some("json") { builder.json().try_init() } else { builder.try_init() };
+}
+
+async fn open(cli_db: &DbArgs, file: &FileConfig, create: bool) -> anyhow::Result<(Db, Target)> {
+    let target = config::target(cli_db.data_dir.clone(), cli_db.database_url.clone(), file)?;
+    let db = Db::connect(&target, &config::pool(file), create).await?;
+    db.migrate().await.with_context(|| format!("cannot migrate {}", target.redacted()))?;
+    Ok((db, target))
+}
+
+async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Openapi => {
+            print!("{}", guanxi_web::api::document_json());
+            Ok(())
+        }
+        Command::Migrate => {
+            let (db, target) = open(&cli.db, &file, true).await?;
+            println!("database {} is up to date", target.redacted());
+            db.close().await;
+            Ok(())
+        }
+        Command::Init { admin_email, admin_password, workspace, admin_name } => {
+            let email = Email::parse("--admin-email", &admin_email)?;
+            let password = Password::parse("--admin-password", &admin_password)?;
+            let ws_name = WorkspaceName::parse("--workspace", &workspace)?;
+            let name = DisplayName::parse("--admin-name", &admin_name)?;
+            let (db, target) = open(&cli.db, &file, true).await?;
+            let result = init(&db, email, password, ws_name, name).await;
+            db.close().await;
+            match result? {
+                InitOutcome::Created(ws) => {
+                    println!("created workspace {ws} with its admin {admin_email} in {}", target.redacted())
+                }
+                InitOutcome::AlreadyThere => println!(
+                    "{} is already initialised; migrations are applied, nothing else changed",
+                    target.redacted()
+                ),
+            }
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let (db, _) = open(&cli.db, &file, false).await?;
+            serve(db, &file, args).await
+        }
+        Command::Demo { serve: and_serve, serve_args } => {
+            let (db, target) = open(&cli.db, &file, true).await?;
+            let report = crate::demo::load(&db, &SystemClock).await?;
+            println!("demo world loaded into {} ({})", target.redacted(), report.summary());
+            if and_serve {
+                let addr = serve_args.addr.clone().or(file.addr.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
+                println!(
+                    "\n  Guanxi: http://{addr}/\n  log in as {} with password {}",
+                    crate::demo::ADMIN_EMAIL,
+                    crate::demo::PASSWORD
+                );
+                println!("  other demo users (same password): {}\n", crate::demo::other_logins().join(", "));
+                serve(db, &file, serve_args).await
+            } else {
+                db.close().await;
+                Ok(())
+            }
+        }
+        Command::Token { command: TokenCommand::Create { email, name } } => {
+            let email = Email::parse("--email", &email)?;
+            let name = DisplayName::parse("--name", &name)?;
+            let (db, _) = open(&cli.db, &file, false).await?;
+            let result = create_token(&db, &email, name.as_str()).await;
+            db.close().await;
+            println!("{}", result?);
+            Ok(())
+        }
+        Command::Backup { output } => {
+            let (db, _) = open(&cli.db, &file, false).await?;
+            let result = db.backup_to(&output).await;
+            db.close().await;
+            result?;
+            println!("backup written to {}", output.display());
+            Ok(())
+        }
+    }
+}
+
+enum InitOutcome {
+    Created(String),
+    AlreadyThere,
+}
+
+async fn init(
+    db: &Db,
+    email: Email,
+    password: Password,
+    ws_name: WorkspaceName,
+    name: DisplayName,
+) -> anyhow::Result<InitOutcome> {
+    if users::find_by_email(db, &email).await?.is_some() || workspaces::count(db).await? > 0 {
+        return Ok(InitOutcome::AlreadyThere);
+    }
+    let now = chrono::Utc::now();
+    let hash = tokio::task::spawn_blocking(move || guanxi_store::secret::hash_password(password.expose())).await?;
+    let mut tx = db.begin().await?;
+    let ws = workspaces::create(&mut tx, &ws_name, now).await?;
+    let actor = Actor::system(ws.id, "init");
+    users::create(
+        &mut tx,
+        &actor,
+        users::NewUser {
+            email,
+            display_name: name,
+            password_hash: hash,
+            role: Role::Admin,
+            team_id: None,
+            locale: Locale::ZhCn,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(InitOutcome::Created(ws.name))
+}
+
+async fn create_token(db: &Db, email: &Email, name: &str) -> anyhow::Result<String> {
+    let Some(user) = users::find_by_email(db, email).await? else {
+        bail!("no user with e-mail {}", email.as_str());
+    };
+    if user.disabled_at.is_some() {
+        bail!("user {} is disabled; enable them before creating a token", email.as_str());
+    }
+    let mut tx = db.begin().await?;
+    let actor = Actor::system(user.workspace_id, "token-create");
+    let (_, secret) = guanxi_store::auth::create_token(&mut tx, &actor, user.id, name, chrono::Utc::now()).await?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
+async fn serve(db: Db, file: &FileConfig, args: ServeArgs) -> anyhow::Result<()> {
+    let addr = args.addr.or(file.addr.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "cannot listen on {addr}: the address is in use; stop the other server or pass --addr HOST:PORT"
+        ),
+        _ => anyhow::anyhow!("cannot listen on {addr}: {e}"),
+    })?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, "guanxi listening");
+    // Scripts and tests read this line to learn the port (with --addr 127.0.0.1:0).
+    println!("listening on http://{local}");
+    let config = WebConfig {
+        secure_cookies: file.secure_cookies.unwrap_or(false),
+        trust_proxy: file.trust_proxy.unwrap_or(false),
+    };
+    let state = AppState::new(db.clone(), Arc::new(SystemClock), config);
+    guanxi_web::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+    tracing::info!("in-flight requests finished; closing the database");
+    db.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}

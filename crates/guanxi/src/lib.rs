@@ -1,0 +1,6 @@
+//! The `guanxi` command: configuration, subcommands and the demo world.
+//! The library part exists so integration tests drive the same code.
+
+pub mod cli;
+pub mod config;
+pub mod demo;

@@ -1,0 +1,59 @@
+//! Guanxi's storage: one query layer over SQLite and PostgreSQL ([`db`]),
+//! the migrations of both, and one module per kind of record.
+//!
+//! Every write that changes a record takes a [`db::Tx`] and records its audit
+//! entry in the same transaction, so a change and its history commit together.
+//! Every read of business records goes through [`scope::push_visible`].
+
+pub mod audit;
+pub mod auth;
+pub mod db;
+pub mod roles;
+pub mod scope;
+pub mod secret;
+pub mod teams;
+pub mod users;
+pub mod workspaces;
+
+pub use audit::Actor;
+pub use db::{Db, Dialect, PoolConfig, Sql, Target, Tx, Val};
+pub use scope::Viewer;
+
+/// What storage can fail with. Callers map these to HTTP statuses at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The record does not exist, or is outside the caller's view.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the string names the rule.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A rule of the data was broken (e.g. a team would become its own ancestor):
+    /// the field at fault and why.
+    #[error("{0}: {1}")]
+    Invalid(&'static str, String),
+    /// The database could not be opened or reached as configured.
+    #[error("{0}")]
+    Config(String),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        if let Some(db) = e.as_database_error() {
+            if db.is_unique_violation() {
+                let rule = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
+                return Error::Conflict(rule);
+            }
+        }
+        Error::Db(e)
+    }
+}
+
+/// Results of storage operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,82 @@
+//! Workspaces (tenants): the selling company using Guanxi.
+
+use crate::audit::{self, Action, Actor};
+use crate::db::{Db, Sql, Tx};
+use crate::Result;
+use chrono::{DateTime, Utc};
+use guanxi_domain::{Locale, Role, WorkspaceId, WorkspaceName};
+use serde::Serialize;
+
+/// A workspace as stored.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Workspace {
+    /// Id.
+    pub id: WorkspaceId,
+    /// Name.
+    pub name: String,
+    /// IANA zone times are shown in.
+    pub time_zone: String,
+    /// Language of new users.
+    pub default_locale: Locale,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, name, time_zone, default_locale, created_at, updated_at";
+
+/// Creates a workspace with the default data scope of every role.
+pub async fn create(tx: &mut Tx, name: &WorkspaceName, now: DateTime<Utc>) -> Result<Workspace> {
+    let id = WorkspaceId::new();
+    let ws: Workspace = tx
+        .fetch_one(
+            Sql::new(&format!(
+                "INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING {COLUMNS}"
+            ))
+            .arg(id)
+            .arg(name.as_str())
+            .arg(now),
+        )
+        .await?;
+    for role in Role::ALL {
+        tx.execute(
+            Sql::new("INSERT INTO role_scopes (workspace_id, role, data_scope, updated_at) VALUES ($1, $2, $3, $4)")
+                .arg(id)
+                .arg(role.as_str())
+                .arg(role.default_scope().as_str())
+                .arg(now),
+        )
+        .await?;
+    }
+    audit::record(
+        tx,
+        &Actor::system(id, "init"),
+        Action::Create,
+        "workspace",
+        id.uuid(),
+        audit::diff(&serde_json::json!({}), &audit::snapshot(&ws)),
+        now,
+    )
+    .await?;
+    Ok(ws)
+}
+
+/// A workspace by id.
+pub async fn get(db: &Db, id: WorkspaceId) -> Result<Workspace> {
+    db.fetch_one(Sql::new(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1")).arg(id)).await
+}
+
+/// A workspace by exact name (the demo loader finds its own by name).
+pub async fn find_by_name(db: &Db, name: &str) -> Result<Option<Workspace>> {
+    db.fetch_optional(
+        Sql::new(&format!("SELECT {COLUMNS} FROM workspaces WHERE name = $1 ORDER BY id LIMIT 1")).arg(name),
+    )
+    .await
+}
+
+/// How many workspaces exist.
+pub async fn count(db: &Db) -> Result<i64> {
+    let (n,): (i64,) = db.fetch_one(Sql::new("SELECT COUNT(*) FROM workspaces")).await?;
+    Ok(n)
+}

@@ -1,0 +1,95 @@
+//! The JSON API under `/api/v1`, and its OpenAPI 3.1 document.
+
+pub mod audit;
+pub mod auth;
+pub mod me;
+pub mod roles;
+pub mod teams;
+pub mod users;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The API's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(auth::post_login))
+        .route("/auth/logout", post(auth::post_logout))
+        .route("/me", get(me::get_me).patch(me::patch_me))
+        .route("/me/password", post(me::post_password))
+        .route("/me/tokens", get(me::list_tokens).post(me::create_token))
+        .route("/me/tokens/{id}", axum::routing::delete(me::revoke_token))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::get).patch(users::update))
+        .route("/teams", get(teams::list).post(teams::create))
+        .route("/teams/{id}", get(teams::get).patch(teams::update).delete(teams::delete))
+        .route("/roles", get(roles::list))
+        .route("/roles/{role}", patch(roles::update))
+        .route("/audit", get(audit::list))
+        .route("/openapi.json", get(|| async { Json(document()) }))
+        .fallback(|| async { ApiError::NotFound })
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API token (`gxt_…`, from `/api/v1/me/tokens` or `guanxi token create`) or a session token from `/api/v1/auth/login`.")).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Guanxi API",
+        description = "The JSON API of Guanxi (关系), a CRM for B2B key-account sales teams.\n\n\
+**Authentication.** Send `Authorization: Bearer <token>`: an API token (`gxt_…`) or a session token from `POST /api/v1/auth/login` (`gxs_…`). \
+Browser sessions (cookies) may call the API too, and then must send their CSRF token as `X-CSRF-Token` on every change.\n\n\
+**Errors** are `application/problem+json` documents with a stable snake_case `code`, a `detail` a person can act on, and for validation failures `errors`: one entry per field with `field`, `code` and `message`. \
+401 means no or bad credentials; 403 a forbidden action; 404 a record that does not exist *or is outside your data scope*; 409 a conflict such as a taken e-mail; 422 invalid fields; 429 too many failed logins.\n\n\
+**Pagination.** Every list takes `limit` (1–200, default 50) and `cursor`, and answers `{\"items\": [...], \"next_cursor\": \"...\"}`. Pass `next_cursor` as `cursor` to get the next page; it is null on the last page. Cursors are opaque.\n\n\
+**Data scope.** Every list and read is filtered by the caller's role: `own` (records they own), `team` (their team and the teams below it) or `workspace`.",
+        license(name = "Apache-2.0"),
+    ),
+    paths(
+        auth::post_login, auth::post_logout,
+        me::get_me, me::patch_me, me::post_password, me::list_tokens, me::create_token, me::revoke_token,
+        users::list, users::get, users::create, users::update,
+        teams::list, teams::get, teams::create, teams::update, teams::delete,
+        roles::list, roles::update,
+        audit::list,
+    ),
+    components(schemas(crate::error::Problem, guanxi_domain::FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Logging in and out"),
+        (name = "me", description = "The caller's own account and API tokens"),
+        (name = "users", description = "Users (admins manage them)"),
+        (name = "teams", description = "The team tree"),
+        (name = "roles", description = "Roles and data scopes"),
+        (name = "audit", description = "The audit log"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The document as committed in `docs/openapi.json` (pretty JSON, newline at the end).
+pub fn document_json() -> String {
+    let mut s = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,46 @@
+//! What every handler shares.
+
+use crate::i18n::Catalogs;
+use guanxi_domain::Clock;
+use guanxi_store::Db;
+use std::sync::Arc;
+
+/// Settings of the HTTP edge.
+#[derive(Clone, Debug, Default)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (set when Guanxi is reached over https).
+    pub secure_cookies: bool,
+    /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a load balancer in front.
+    pub trust_proxy: bool,
+}
+
+/// The application state.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+/// The shared parts.
+#[derive(Debug)]
+pub struct Inner {
+    /// The database.
+    pub db: Db,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Settings.
+    pub config: WebConfig,
+    /// UI texts.
+    pub i18n: Catalogs,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(db: Db, clock: Arc<dyn Clock>, config: WebConfig) -> Self {
+        Self(Arc::new(Inner { db, clock, config, i18n: Catalogs::load() }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
