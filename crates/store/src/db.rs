@@ -369,7 +369,7 @@ impl Db {
 
     /// Checks the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), Error> {
-        let _: (i64,) = self.fetch_one(Sql::new("SELECT 1")).await?;
+        let _: (i64,) = self.fetch_one(Sql::new("SELECT CAST(1 AS BIGINT)")).await?;
         Ok(())
     }
 

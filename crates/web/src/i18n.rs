@@ -75,8 +75,11 @@ impl<'a> Tr<'a> {
         Self { locale, catalogs }
     }
 
-    /// The text of a key.
-    pub fn t(&self, key: &'a str) -> &'a str {
+    /// The text of a key (the key itself when no catalog has it).
+    pub fn t<'k>(&self, key: &'k str) -> &'k str
+    where
+        'a: 'k,
+    {
         self.catalogs.text(self.locale, key)
     }
 

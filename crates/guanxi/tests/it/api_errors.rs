@@ -1,0 +1,137 @@
+//! Every error class answers application/problem+json with a stable code;
+//! bad input names the field and writes nothing.
+
+use crate::harness::TestApp;
+use serde_json::{json, Value};
+
+async fn raw(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &str,
+) -> (u16, String, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = app.client().request(m, app.url(path)).header("content-type", content_type).body(body.to_owned());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let text = res.text().await.unwrap();
+    (status, ct, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn assert_problem(status: u16, ct: &str, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(body["status"], want_status);
+    assert_eq!(body["code"], want_code, "{body}");
+    assert!(body["title"].is_string() && body["type"].is_string());
+    assert!(!body["detail"].as_str().unwrap().is_empty());
+}
+
+async fn every_error_class_is_a_problem(app: &TestApp) {
+    let t = app.admin.token.clone();
+    let (s, ct, b) = raw(app, "GET", "/api/v1/me", None, "application/json", "").await;
+    assert_problem(s, &ct, &b, 401, "unauthorized");
+    let (s, ct, b) = raw(app, "GET", "/api/v1/me", Some("gxt_not-a-real-token"), "application/json", "").await;
+    assert_problem(s, &ct, &b, 401, "unauthorized");
+    let (s, ct, b) = raw(app, "POST", "/api/v1/users", Some(&t), "application/json", "{\"email\": ").await;
+    assert_problem(s, &ct, &b, 400, "malformed_json");
+    let (s, ct, b) = raw(app, "POST", "/api/v1/users", Some(&t), "text/plain", "hello").await;
+    assert_problem(s, &ct, &b, 415, "unsupported_media_type");
+    let (s, ct, b) =
+        raw(app, "GET", "/api/v1/users/00000000-0000-7000-8000-000000000000", Some(&t), "application/json", "").await;
+    assert_problem(s, &ct, &b, 404, "not_found");
+    let (s, ct, b) = raw(app, "GET", "/api/v1/users/not-a-uuid", Some(&t), "application/json", "").await;
+    assert_problem(s, &ct, &b, 404, "not_found");
+    let (s, ct, b) = raw(app, "GET", "/api/v1/no-such-endpoint", Some(&t), "application/json", "").await;
+    assert_problem(s, &ct, &b, 404, "not_found");
+    let sales = app.user_in(app.workspace, "s@test.example", "张伟", guanxi_domain::Role::Sales, None).await;
+    let (s, ct, b) = raw(app, "GET", "/api/v1/audit", Some(&sales.token), "application/json", "").await;
+    assert_problem(s, &ct, &b, 403, "forbidden");
+    let body =
+        json!({"email": "s@test.example", "display_name": "x", "password": "password-1", "role": "sales"}).to_string();
+    let (s, ct, b) = raw(app, "POST", "/api/v1/users", Some(&t), "application/json", &body).await;
+    assert_problem(s, &ct, &b, 409, "email_taken");
+    assert_eq!(b["errors"][0]["field"], "email");
+    let (s, ct, b) = raw(app, "POST", "/api/v1/teams", Some(&t), "application/json", "{\"name\": \"\"}").await;
+    assert_problem(s, &ct, &b, 422, "validation_failed");
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let (s, ct, b) = raw(app, "POST", "/api/v1/teams", Some(&t), "application/json", &big).await;
+    assert_problem(s, &ct, &b, 413, "payload_too_large");
+    for _ in 0..5 {
+        raw(
+            app,
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            "application/json",
+            "{\"email\":\"admin@test.example\",\"password\":\"nope-nope\"}",
+        )
+        .await;
+    }
+    let (s, ct, b) = raw(
+        app,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        "application/json",
+        "{\"email\":\"admin@test.example\",\"password\":\"nope-nope\"}",
+    )
+    .await;
+    assert_problem(s, &ct, &b, 429, "too_many_attempts");
+}
+both!(every_error_class_is_a_problem);
+
+async fn bad_input_names_the_field_and_writes_nothing(app: &TestApp) {
+    let t = app.admin.token.clone();
+    let users_before = app.count("users").await;
+    let audit_before = app.count("audit_log").await;
+    let base = json!({"email": "ok@test.example", "display_name": "张伟", "password": "password-123", "role": "sales"});
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (json!({"email": 42}), "email", "invalid_type"),
+        (with(&base, "role", json!("boss")), "role", "invalid_type"),
+        (with(&base, "surprise", json!(1)), "surprise", "unknown_field"),
+        (with(&base, "email", json!("not-an-email")), "email", "invalid_email"),
+        (with(&base, "email", json!("")), "email", "required"),
+        (with(&base, "password", json!("")), "password", "required"),
+        (with(&base, "password", json!("short")), "password", "too_short"),
+        (with(&base, "display_name", json!("张".repeat(101))), "display_name", "too_long"),
+        (with(&base, "display_name", json!("a\u{0007}b")), "display_name", "control_characters"),
+        (with(&base, "team_id", json!("00000000-0000-7000-8000-000000000000")), "team_id", "invalid"),
+    ];
+    for (body, field, code) in cases {
+        let (status, problem) = app.send("POST", &t, "/api/v1/users", body.clone()).await;
+        assert!(status == 400 || status == 422, "{body} gave {status}");
+        let err = &problem["errors"][0];
+        assert_eq!((err["field"].as_str(), err["code"].as_str()), (Some(field), Some(code)), "{body} gave {problem}");
+    }
+    // Several bad fields are reported together.
+    let (_, problem) = app
+        .send("POST", &t, "/api/v1/users", json!({"email": "x", "display_name": "", "password": "", "role": "sales"}))
+        .await;
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 3, "{problem}");
+    // A bad login input is a 422 naming the field too.
+    let res = app
+        .client()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "admin@test.example", "password": ""}))
+        .send()
+        .await
+        .unwrap();
+    let (status, problem) = crate::harness::read(res).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("password")));
+    assert_eq!(app.count("users").await, users_before, "nothing was written");
+    assert_eq!(app.count("audit_log").await, audit_before, "nothing was audited");
+}
+both!(bad_input_names_the_field_and_writes_nothing);
+
+fn with(base: &Value, key: &str, v: Value) -> Value {
+    let mut b = base.clone();
+    b[key] = v;
+    b
+}

@@ -1,0 +1,10 @@
+//! Guanxi's integration tests: one binary, real HTTP through the real router,
+//! every test on SQLite and on PostgreSQL.
+
+#[macro_use]
+pub mod harness;
+
+mod api_access;
+mod api_auth;
+mod api_errors;
+mod schema;
