@@ -272,17 +272,25 @@ impl Db {
             Target::Postgres(url) => {
                 let opts = PgConnectOptions::from_str(url)
                     .map_err(|e| Error::Config(format!("invalid database URL {}: {e}", redact_url(url))))?;
+                let cannot = |e: sqlx::Error| {
+                    Error::Config(format!(
+                        "cannot connect to PostgreSQL at {}: {e}; check --database-url and that the server is running",
+                        redact_url(url)
+                    ))
+                };
+                // One direct attempt first: the pool would retry a refused
+                // connection until its timeout and then report only "timed out".
+                let probe = tokio::time::timeout(pool.acquire_timeout, sqlx::ConnectOptions::connect(&opts))
+                    .await
+                    .map_err(|_| cannot(sqlx::Error::PoolTimedOut))?
+                    .map_err(cannot)?;
+                sqlx::Connection::close(probe).await.map_err(cannot)?;
                 let pg = PgPoolOptions::new()
                     .max_connections(pool.max_connections)
                     .acquire_timeout(pool.acquire_timeout)
                     .connect_with(opts)
                     .await
-                    .map_err(|e| {
-                        Error::Config(format!(
-                            "cannot connect to PostgreSQL at {}: {e}; check --database-url and that the server is running",
-                            redact_url(url)
-                        ))
-                    })?;
+                    .map_err(cannot)?;
                 Ok(Db::Postgres(pg))
             }
         }

@@ -110,9 +110,12 @@ pub fn client_ip(state: &AppState, req_headers: &axum::http::HeaderMap, peer: Op
 
 /// Resolves credentials, then checks CSRF for cookie-authenticated changes.
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
     match resolve(&state, req).await {
         Ok(req) => next.run(req).await,
-        Err(e) => e.into_response(),
+        Err(e) if is_api => e.into_response(),
+        // A browser gets a page it can read ("the form has expired"), not JSON.
+        Err(e) => crate::pages::PageError::from_api(e, &state, None).into_response(),
     }
 }
 

@@ -117,40 +117,6 @@ impl Fields {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde::Deserialize;
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct Body {
-        email: String,
-        age: Option<i64>,
-    }
-
-    fn codes(e: ApiError) -> (String, String) {
-        match e {
-            ApiError::Validation(v) => (v[0].field.clone(), v[0].code.clone()),
-            ApiError::BadRequest { code, .. } => (String::new(), code.to_owned()),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn names_the_field() {
-        assert_eq!(codes(parse::<Body>(br#"{"email": 1}"#).unwrap_err()), ("email".into(), "invalid_type".into()));
-        assert_eq!(
-            codes(parse::<Body>(br#"{"email": "a", "x": 1}"#).unwrap_err()),
-            ("x".into(), "unknown_field".into())
-        );
-        assert_eq!(codes(parse::<Body>(br#"{"age": 3}"#).unwrap_err()), ("email".into(), "required".into()));
-        assert_eq!(codes(parse::<Body>(br#"{"email": "#).unwrap_err()), (String::new(), "malformed_json".into()));
-        assert!(parse::<Body>(br#"{"email": "a@b.cn"}"#).is_ok());
-    }
-}
-
 /// A path parameter; one that does not parse (a malformed id) names no record: 404.
 pub struct ApiPath<T>(pub T);
 
@@ -193,4 +159,38 @@ where
     T: serde::Deserialize<'de>,
 {
     <Option<T> as serde::Deserialize>::deserialize(de).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        age: Option<i64>,
+    }
+
+    fn codes(e: ApiError) -> (String, String) {
+        match e {
+            ApiError::Validation(v) => (v[0].field.clone(), v[0].code.clone()),
+            ApiError::BadRequest { code, .. } => (String::new(), code.to_owned()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_field() {
+        assert_eq!(codes(parse::<Body>(br#"{"email": 1}"#).unwrap_err()), ("email".into(), "invalid_type".into()));
+        assert_eq!(
+            codes(parse::<Body>(br#"{"email": "a", "x": 1}"#).unwrap_err()),
+            ("x".into(), "unknown_field".into())
+        );
+        assert_eq!(codes(parse::<Body>(br#"{"age": 3}"#).unwrap_err()), ("email".into(), "required".into()));
+        assert_eq!(codes(parse::<Body>(br#"{"email": "#).unwrap_err()), (String::new(), "malformed_json".into()));
+        assert!(parse::<Body>(br#"{"email": "a@b.cn"}"#).is_ok());
+    }
 }

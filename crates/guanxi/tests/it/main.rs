@@ -7,4 +7,7 @@ pub mod harness;
 mod api_access;
 mod api_auth;
 mod api_errors;
+mod browser;
+mod cli;
 mod schema;
+mod web;

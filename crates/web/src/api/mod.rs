@@ -57,7 +57,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
 401 means no or bad credentials; 403 a forbidden action; 404 a record that does not exist *or is outside your data scope*; 409 a conflict such as a taken e-mail; 422 invalid fields; 429 too many failed logins.\n\n\
 **Pagination.** Every list takes `limit` (1–200, default 50) and `cursor`, and answers `{\"items\": [...], \"next_cursor\": \"...\"}`. Pass `next_cursor` as `cursor` to get the next page; it is null on the last page. Cursors are opaque.\n\n\
 **Data scope.** Every list and read is filtered by the caller's role: `own` (records they own), `team` (their team and the teams below it) or `workspace`.",
-        license(name = "Apache-2.0"),
+        license(name = "MIT"),
     ),
     paths(
         auth::post_login, auth::post_logout,

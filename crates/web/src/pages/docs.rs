@@ -13,6 +13,9 @@ use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{RefOr, Required};
 
+/// A schema property: name, type, description.
+type SchemaField = (String, String, String);
+
 struct Op {
     anchor: String,
     method: &'static str,
@@ -30,7 +33,7 @@ struct DocsPage<'a> {
     tr: Tr<'a>,
     intro: Vec<String>,
     operations: Vec<Op>,
-    schemas: Vec<(String, Vec<(String, String, String)>)>,
+    schemas: Vec<(String, Vec<SchemaField>)>,
 }
 
 /// A serialisable OpenAPI enum as plain text ("query", "string", ["string","null"] → "string | null").

@@ -147,7 +147,7 @@ struct ErrorPage<'a> {
 /// A failed page: rendered inside the chrome when the user is known.
 pub struct PageError {
     status: StatusCode,
-    body: Response,
+    body: Box<Response>,
 }
 
 impl PageError {
@@ -174,13 +174,13 @@ impl PageError {
                     .into_response()
             }
         };
-        PageError { status, body }
+        PageError { status, body: Box::new(body) }
     }
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let mut res = self.body;
+        let mut res = *self.body;
         *res.status_mut() = self.status;
         res
     }

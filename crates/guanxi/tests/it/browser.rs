@@ -1,0 +1,140 @@
+//! End to end in a real headless Chromium (Debian's `chromium` and
+//! `chromium-driver`): log in, open 设置 → 用户, check the page. Screenshots
+//! land in the target directory for people to look at.
+
+use crate::harness::{TestApp, PASSWORD};
+use fantoccini::{ClientBuilder, Locator};
+use std::process::Stdio;
+use std::time::Duration;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Driver {
+    child: tokio::process::Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+async fn driver() -> Driver {
+    assert!(
+        std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new("/usr/bin/chromium").exists(),
+        "browser tests need Debian's chromium and chromium-driver: apt-get install chromium chromium-driver (the README says so; .ci/run installs them)"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = tokio::process::Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver starts");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Driver { child, url, _profile: tempfile::tempdir().unwrap() }
+}
+
+async fn browser(d: &Driver, width: u32, height: u32) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--lang=zh-CN",
+                format!("--window-size={width},{height}"),
+                format!("--user-data-dir={}", d._profile.path().join(format!("{width}")).display()),
+            ],
+            "prefs": {"intl.accept_languages": "zh-CN,zh"},
+        }),
+    );
+    ClientBuilder::rustls().unwrap().capabilities(caps).connect(&d.url).await.expect("a Chromium session")
+}
+
+fn shot_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"))
+}
+
+async fn log_in_and_open_the_user_settings(app: &TestApp) {
+    let w = app.world().await;
+    let mut d = driver().await;
+    let c = browser(&d, 1280, 900).await;
+    c.goto(&app.url("/settings/users")).await.unwrap();
+    // Not logged in: the login page, in Chinese.
+    assert!(c.current_url().await.unwrap().path().starts_with("/login"));
+    let heading = c.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
+    assert!(heading.contains("关系"), "{heading}");
+    c.find(Locator::Id("email")).await.unwrap().send_keys("admin@test.example").await.unwrap();
+    c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    // Back where the user was heading.
+    c.wait().for_url(url::Url::parse(&app.url("/settings/users")).unwrap()).await.unwrap();
+    let nav = c.find(Locator::Css("nav.mainnav")).await.unwrap().text().await.unwrap();
+    for item in ["工作台", "客户", "联系人", "商机", "公海", "活动", "统计", "设置"] {
+        assert!(nav.contains(item), "navigation has {item}: {nav}");
+    }
+    c.find(Locator::LinkText("工作台")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("span.badge")).await.unwrap();
+    // 设置 → 用户, by clicking as a person would.
+    c.find(Locator::LinkText("设置")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("nav.subnav")).await.unwrap();
+    c.find(Locator::Css("nav.subnav"))
+        .await
+        .unwrap()
+        .find(Locator::LinkText("用户"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let table = c.wait().for_element(Locator::Id("users-table")).await.unwrap();
+    let text = table.text().await.unwrap();
+    for who in ["管理员", "刘经理", "张伟", "王磊", "孙强", "sales.y@test.example"] {
+        assert!(text.contains(who), "users table lists {who}: {text}");
+    }
+    let headers = table.find_all(Locator::Css("thead th")).await.unwrap();
+    let mut names = Vec::new();
+    for h in headers {
+        names.push(h.text().await.unwrap());
+    }
+    assert_eq!(names[..4], ["姓名", "邮箱", "角色", "团队"]);
+    let current = c.find(Locator::Css("nav.subnav a[aria-current=page]")).await.unwrap().text().await.unwrap();
+    assert_eq!(current, "用户");
+    std::fs::write(
+        shot_path(&format!("settings-users-{:?}", app.backend).to_lowercase()),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Open one user and see their team.
+    c.find(Locator::LinkText("孙强")).await.unwrap().click().await.unwrap();
+    let team = c.wait().for_element(Locator::Id("e_team")).await.unwrap();
+    let selected = team.find(Locator::Css("option[selected]")).await.unwrap().text().await.unwrap();
+    assert!(selected.contains("华北大区"), "{selected}");
+    c.close().await.unwrap();
+
+    // The same page on a phone's width still shows the table and the navigation.
+    let phone = browser(&d, 390, 844).await;
+    phone.goto(&app.url("/login")).await.unwrap();
+    phone.find(Locator::Id("email")).await.unwrap().send_keys(&w.manager_x.email).await.unwrap();
+    phone.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    phone.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    phone.wait().for_element(Locator::Css("nav.mainnav")).await.unwrap();
+    phone.goto(&app.url("/settings/profile")).await.unwrap();
+    let h1 = phone.wait().for_element(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
+    assert_eq!(h1, "设置");
+    std::fs::write(
+        shot_path(&format!("settings-profile-phone-{:?}", app.backend).to_lowercase()),
+        phone.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    phone.close().await.unwrap();
+    let _ = d.child.kill().await;
+}
+both!(log_in_and_open_the_user_settings);

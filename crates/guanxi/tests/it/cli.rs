@@ -1,0 +1,298 @@
+//! The `guanxi` binary itself: init, demo, token, backup, errors, shutdown.
+
+use crate::harness::{drop_database, fresh_database, Backend};
+use guanxi_store::{Db, PoolConfig, Sql, Target};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_guanxi");
+
+/// A clean environment: no GUANXI_* from the developer's shell, no guanxi.toml in reach.
+fn cmd(cwd: &std::path::Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(cwd)
+        .env_remove("GUANXI_DATA_DIR")
+        .env_remove("GUANXI_DATABASE_URL")
+        .env_remove("GUANXI_ADDR")
+        .env_remove("GUANXI_CONFIG");
+    c.env("RUST_LOG", "warn").kill_on_drop(true);
+    c
+}
+
+async fn run(cwd: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd(cwd).args(args).output())
+        .await
+        .expect("command finished")
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn db_args(target: &Target) -> Vec<String> {
+    match target {
+        Target::DataDir(d) => vec!["--data-dir".into(), d.display().to_string()],
+        Target::Postgres(url) => vec!["--database-url".into(), url.clone()],
+    }
+}
+
+async fn count(target: &Target, table: &str) -> i64 {
+    let db = Db::connect(target, &PoolConfig::default(), false).await.unwrap();
+    let (n,): (i64,) = db.fetch_one(Sql::new(&format!("SELECT COUNT(*) FROM {table}"))).await.unwrap();
+    db.close().await;
+    n
+}
+
+fn assert_one_clean_line(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+}
+
+async fn init_and_demo_twice(backend: Backend) {
+    let work = tempfile::tempdir().unwrap();
+    let (target, _dir, pg) = fresh_database(backend).await;
+    let db = db_args(&target);
+    let args =
+        |extra: &[&str]| -> Vec<String> { extra.iter().map(|s| s.to_string()).chain(db.iter().cloned()).collect() };
+
+    let init = args(&[
+        "init",
+        "--admin-email",
+        "boss@acme.example",
+        "--admin-password",
+        "secret-password",
+        "--workspace",
+        "东北销售部",
+    ]);
+    let init: Vec<&str> = init.iter().map(String::as_str).collect();
+    let (code, out, err) = run(work.path(), &init).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created workspace 东北销售部"), "{out}");
+    let (code, out, _) = run(work.path(), &init).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("already initialised"), "{out}");
+    assert_eq!(count(&target, "users").await, 1);
+    assert_eq!(count(&target, "workspaces").await, 1);
+
+    let demo = args(&["demo"]);
+    let demo: Vec<&str> = demo.iter().map(String::as_str).collect();
+    let (code, out, err) = run(work.path(), &demo).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("6 teams and 9 users created"), "{out}");
+    let users = count(&target, "users").await;
+    let teams = count(&target, "teams").await;
+    let audit = count(&target, "audit_log").await;
+    let (code, out, _) = run(work.path(), &demo).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("0 teams and 0 users created"), "{out}");
+    assert_eq!(
+        (count(&target, "users").await, count(&target, "teams").await),
+        (users, teams),
+        "demo twice duplicates nothing"
+    );
+    assert_eq!(count(&target, "audit_log").await, audit, "and changes nothing");
+
+    let token = args(&["token", "create", "--email", "zhang@guanxi.example", "--name", "脚本"]);
+    let token: Vec<&str> = token.iter().map(String::as_str).collect();
+    let (code, out, err) = run(work.path(), &token).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.trim().starts_with("gxt_"), "{out}");
+    let bad_token = args(&["token", "create", "--email", "nobody@guanxi.example"]);
+    let bad_token: Vec<&str> = bad_token.iter().map(String::as_str).collect();
+    let (code, _, err) = run(work.path(), &bad_token).await;
+    assert_ne!(code, 0);
+    assert_one_clean_line(&err);
+    if let Some(name) = pg {
+        drop_database(&name).await;
+    }
+}
+
+#[tokio::test]
+async fn init_and_demo_twice_sqlite() {
+    init_and_demo_twice(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn init_and_demo_twice_postgres() {
+    init_and_demo_twice(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn bad_configuration_is_one_clear_line() {
+    let work = tempfile::tempdir().unwrap();
+    let missing = work.path().join("missing");
+    let missing = missing.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["serve", "--data-dir", missing], "does not exist"),
+        (vec!["serve", "--database-url", "postgres://nobody@127.0.0.1:1/none"], "cannot connect to PostgreSQL"),
+        (vec!["serve", "--database-url", "mysql://root@localhost/x"], "must start with postgres://"),
+        (vec!["serve", "--database-url", "postgres://u:hunter2@127.0.0.1:1/x"], "u:***@"),
+        (vec!["serve"], "no database given"),
+        (vec!["serve", "--data-dir", missing, "--database-url", "postgres://x@y/z"], "give one"),
+        (
+            vec!["init", "--data-dir", missing, "--admin-email", "not-an-email", "--admin-password", "secret-password"],
+            "--admin-email",
+        ),
+        (
+            vec!["init", "--data-dir", missing, "--admin-email", "a@b.example", "--admin-password", ""],
+            "--admin-password",
+        ),
+        (vec!["serve", "--config", "/nonexistent/guanxi.toml"], "config file"),
+    ];
+    for (args, expect) in cases {
+        let (code, _, err) = run(work.path(), &args).await;
+        assert_ne!(code, 0, "{args:?}");
+        assert_one_clean_line(&err);
+        assert!(err.contains(expect), "{args:?}: {err}");
+        assert!(!err.contains("hunter2"), "passwords never printed: {err}");
+    }
+    std::fs::write(work.path().join("guanxi.toml"), "data_dir = \"x\"\nsurprise = 1\n").unwrap();
+    let (code, _, err) = run(work.path(), &["migrate"]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("guanxi.toml is invalid") && err.contains("surprise"), "{err}");
+}
+
+/// A `guanxi serve` process and the address it printed.
+struct Server {
+    child: tokio::process::Child,
+    addr: String,
+}
+
+async fn start(work: &std::path::Path, db: &[String], addr: &str) -> Server {
+    let mut args: Vec<String> = vec!["serve".into(), "--addr".into(), addr.into()];
+    args.extend(db.iter().cloned());
+    let mut child = cmd(work).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("server started")
+        .unwrap()
+        .expect("a line");
+    let addr =
+        line.strip_prefix("listening on http://").unwrap_or_else(|| panic!("unexpected first line {line}")).to_owned();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Server { child, addr }
+}
+
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    let ok = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success();
+    assert!(ok);
+}
+
+async fn serve_backup_and_graceful_shutdown(backend: Backend) {
+    let work = tempfile::tempdir().unwrap();
+    let (target, _dir, pg) = fresh_database(backend).await;
+    let db = db_args(&target);
+    let mut init: Vec<String> = ["init", "--admin-email", "boss@acme.example", "--admin-password", "secret-password"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    init.extend(db.iter().cloned());
+    let init: Vec<&str> = init.iter().map(String::as_str).collect();
+    assert_eq!(run(work.path(), &init).await.0, 0);
+    let mut token: Vec<String> =
+        ["token", "create", "--email", "boss@acme.example"].iter().map(|s| s.to_string()).collect();
+    token.extend(db.iter().cloned());
+    let token: Vec<&str> = token.iter().map(String::as_str).collect();
+    let token = run(work.path(), &token).await.1.trim().to_owned();
+
+    let mut server = start(work.path(), &db, "127.0.0.1:0").await;
+    let me = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/me", server.addr))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 200);
+
+    // A second server on the same port is refused with one clear line.
+    let mut args = vec!["serve".to_owned(), "--addr".to_owned(), server.addr.clone()];
+    args.extend(db.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = run(work.path(), &args).await;
+    assert_ne!(code, 0);
+    assert_one_clean_line(&err);
+    assert!(err.contains("in use"), "{err}");
+
+    if backend == Backend::Sqlite {
+        // An online backup while the server runs is a complete, consistent database.
+        let out = work.path().join("backup.db");
+        let mut args = vec!["backup".to_owned(), "--output".to_owned(), out.display().to_string()];
+        args.extend(db.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, stdout, err) = run(work.path(), &args).await;
+        assert_eq!(code, 0, "{err}");
+        assert!(stdout.contains("backup written"));
+        let copy = Db::open_sqlite(&out, &PoolConfig::default()).await.unwrap();
+        let (n,): (i64,) = copy.fetch_one(Sql::new("SELECT COUNT(*) FROM users")).await.unwrap();
+        assert_eq!(n, 1);
+        copy.close().await;
+        let (code, _, err) = run(work.path(), &args).await;
+        assert_ne!(code, 0, "an existing file is never overwritten");
+        assert!(err.contains("already exists"), "{err}");
+    }
+
+    // Graceful shutdown: a request in flight when SIGTERM arrives is answered.
+    let mut stream = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
+    let body = br#"{"email":"boss@acme.example","password":"secret-password"}"#;
+    let head = format!("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sigterm(&server.child);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // New connections are no longer accepted...
+    assert!(tokio::net::TcpStream::connect(&server.addr).await.is_err() || server.child.try_wait().unwrap().is_none());
+    // ...but the one in flight completes.
+    stream.write_all(&body[10..]).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_string(&mut response))
+        .await
+        .expect("response")
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"token\":\"gxs_"));
+    let status =
+        tokio::time::timeout(Duration::from_secs(20), server.child.wait()).await.expect("server exits").unwrap();
+    assert!(status.success(), "exit {status:?}");
+    if let Some(name) = pg {
+        drop_database(&name).await;
+    }
+}
+
+#[tokio::test]
+async fn serve_backup_and_graceful_shutdown_sqlite() {
+    serve_backup_and_graceful_shutdown(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn serve_backup_and_graceful_shutdown_postgres() {
+    serve_backup_and_graceful_shutdown(Backend::Postgres).await;
+}
+
+#[test]
+fn cli_definition_is_valid() {
+    use clap::CommandFactory;
+    guanxi::cli::Cli::command().debug_assert();
+}
+
+#[test]
+fn committed_openapi_document_matches_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+    let generated = guanxi_web::api::document_json();
+    if std::env::var_os("GUANXI_UPDATE_OPENAPI").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is out of date; regenerate it with `cargo run -p guanxi -- openapi > docs/openapi.json` (or GUANXI_UPDATE_OPENAPI=1 cargo test)"
+    );
+}

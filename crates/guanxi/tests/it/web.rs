@@ -1,0 +1,257 @@
+//! The pages through a browser-like client: login, CSRF, scope, escaping.
+
+use crate::harness::{TestApp, PASSWORD};
+use serde_json::json;
+
+fn hidden_csrf(html: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker).expect("a form with a CSRF field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Logs in through the login form; returns the cookie client and a page's CSRF token.
+pub async fn web_login(app: &TestApp, email: &str) -> (reqwest::Client, String) {
+    let c = app.cookie_client();
+    let html = c.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden_csrf(&html);
+    let res = c
+        .post(app.url("/login"))
+        .form(&[("_csrf", csrf.as_str()), ("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303, "login of {email}");
+    let html = c.get(app.url("/settings/profile")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden_csrf(&html);
+    (c, csrf)
+}
+
+async fn login_form_and_csrf(app: &TestApp) {
+    let c = app.cookie_client();
+    let res = c.get(app.url("/settings/users")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(res.headers()["location"], "/login?next=%2Fsettings%2Fusers");
+
+    let res = c.get(app.url("/login")).header("accept-language", "zh-CN,zh;q=0.9").send().await.unwrap();
+    assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("lang=\"zh-CN\"") && html.contains("登录"));
+    let csrf = hidden_csrf(&html);
+    // Without or with a wrong token the login form is refused.
+    let res = c
+        .post(app.url("/login"))
+        .form(&[("email", "admin@test.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    let res = c
+        .post(app.url("/login"))
+        .form(&[("_csrf", "forged"), ("email", "admin@test.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert!(res.text().await.unwrap().contains("页面已过期"), "a readable page, not JSON");
+    // A wrong password shows the form again with the reason.
+    let res = c
+        .post(app.url("/login"))
+        .form(&[("_csrf", csrf.as_str()), ("email", "admin@test.example"), ("password", "wrong-one")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    assert!(res.text().await.unwrap().contains("邮箱或密码不正确"));
+    // The right one logs in and goes where the user was heading (never off-site).
+    let res = c
+        .post(app.url("/login"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", "admin@test.example"),
+            ("password", PASSWORD),
+            ("next", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(res.headers()["location"], "/workbench");
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("gx_session="))
+        .unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+
+    let html = c.get(app.url("/settings/profile")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden_csrf(&html);
+    // A state-changing form without the session's token is refused and changes nothing.
+    let res = c
+        .post(app.url("/settings/profile"))
+        .form(&[("display_name", "被篡改"), ("locale", "en")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    let res = c
+        .post(app.url("/settings/profile"))
+        .form(&[("_csrf", "gxc_forged"), ("display_name", "被篡改"), ("locale", "en")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(app.get(&app.admin.token, "/api/v1/me").await.1["display_name"], "管理员");
+    let res = c
+        .post(app.url("/settings/profile"))
+        .form(&[("_csrf", csrf.as_str()), ("display_name", "新名字"), ("locale", "en")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let me = app.get(&app.admin.token, "/api/v1/me").await.1;
+    assert_eq!((me["display_name"].as_str(), me["locale"].as_str()), (Some("新名字"), Some("en")));
+    // The page now speaks English.
+    let html = c.get(app.url("/settings/profile?ok=1")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("lang=\"en\"") && html.contains("Settings") && html.contains("Saved."));
+
+    // The API with the session cookie needs the token in a header.
+    let res = c.patch(app.url("/api/v1/me")).json(&json!({"display_name": "脚本"})).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], "csrf_failed");
+    let res = c
+        .patch(app.url("/api/v1/me"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"display_name": "脚本"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+
+    // Logging out ends the session.
+    let res = c.post(app.url("/logout")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(c.get(app.url("/settings/profile")).send().await.unwrap().status().as_u16(), 303);
+}
+both!(login_form_and_csrf);
+
+async fn pages_respect_scope(app: &TestApp) {
+    let w = app.world().await;
+    let (c, csrf) = web_login(app, &w.sales_x.email).await;
+    // Records outside the scope do not exist in the UI either.
+    assert_eq!(
+        c.get(app.url(&format!("/settings/users/{}", w.sales_y.id))).send().await.unwrap().status().as_u16(),
+        404
+    );
+    assert_eq!(c.get(app.url(&format!("/settings/teams/{}", w.team_y))).send().await.unwrap().status().as_u16(), 404);
+    let res = c
+        .post(app.url(&format!("/settings/users/{}", w.sales_y.id)))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", "x@test.example"),
+            ("display_name", "改"),
+            ("role", "admin"),
+            ("team_id", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    let res = c
+        .post(app.url(&format!("/settings/users/{}/disable", w.sales_y.id)))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    // Admin pages are forbidden to a sales user, and say so in Chinese.
+    let res = c.get(app.url("/settings/users")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert!(res.text().await.unwrap().contains("无权"));
+    let (_, y) = app.get(&app.admin.token, &format!("/api/v1/users/{}", w.sales_y.id)).await;
+    assert_eq!((y["role"].as_str(), y["disabled_at"].is_null()), (Some("sales"), true), "nothing changed");
+}
+both!(pages_respect_scope);
+
+async fn admin_manages_users_in_settings(app: &TestApp) {
+    let w = app.world().await;
+    let (c, csrf) = web_login(app, "admin@test.example").await;
+    let html = c.get(app.url("/settings/users")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("张伟") && html.contains("sales.y@test.example"));
+    // Creating with bad fields shows the form again with each reason, in Chinese.
+    let res = c
+        .post(app.url("/settings/users"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", "bad"),
+            ("display_name", ""),
+            ("password", "short"),
+            ("role", "sales"),
+            ("team_id", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("邮箱：邮箱格式不正确") && html.contains("姓名：不能为空") && html.contains("密码：太短了"),
+        "{html}"
+    );
+    let team = w.team_x.to_string();
+    let res = c
+        .post(app.url("/settings/users"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", "new@test.example"),
+            ("display_name", "<script>alert(1)</script>"),
+            ("password", "password-123"),
+            ("role", "sales"),
+            ("team_id", team.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let html = c.get(app.url("/settings/users")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("alert(1)"), "the name is shown");
+    assert!(!html.contains("<script>alert(1)"), "as text, escaped, never as markup");
+    // Disabling from the edit page.
+    let res = c
+        .post(app.url(&format!("/settings/users/{}/disable", w.sales_y.id)))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(app.get(&w.sales_y.token, "/api/v1/me").await.0, 401);
+    // Teams, roles, audit and the API docs render.
+    for path in [
+        "/settings/teams",
+        "/settings/roles",
+        "/settings/audit",
+        "/settings/tokens",
+        &format!("/settings/teams/{}", w.team_x),
+        "/docs/api",
+        "/workbench",
+        "/pool",
+    ] {
+        let res = c.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+    }
+    let audit = c.get(app.url("/settings/audit")).send().await.unwrap().text().await.unwrap();
+    assert!(audit.contains("new@test.example") && audit.contains("新建"));
+    // Roles change from the form.
+    let res = c
+        .post(app.url("/settings/roles"))
+        .form(&[("_csrf", csrf.as_str()), ("manager", "workspace"), ("sales", "team"), ("service", "own")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let (_, roles) = app.get(&app.admin.token, "/api/v1/roles").await;
+    assert_eq!(roles[1]["data_scope"], "workspace");
+    assert_eq!(roles[3]["data_scope"], "own");
+}
+both!(admin_manages_users_in_settings);
