@@ -15,6 +15,3 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{TeamId, TokenId, UserId, WorkspaceId};
 pub use locale::Locale;
 pub use values::{DisplayName, Email, FieldError, Password, TeamName, TimeZoneName, WorkspaceName};
-
-#[cfg(feature = "sqlx")]
-mod sql;

@@ -76,6 +76,12 @@ pub enum Command {
     },
     /// Print the OpenAPI document (the committed docs/openapi.json is this output).
     Openapi,
+    /// Generate realistic data in the demo workspace, for benchmarks and demos.
+    Gen {
+        /// How many sales users the demo workspace should have in generated teams (idempotent).
+        #[arg(long, default_value_t = 0)]
+        users: u32,
+    },
 }
 
 /// Options of the server.
@@ -175,6 +181,13 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 db.close().await;
                 Ok(())
             }
+        }
+        Command::Gen { users } => {
+            let (db, target) = open(&cli.db, &file, true).await?;
+            let result = crate::demo::generate_users(&db, &SystemClock, users).await;
+            db.close().await;
+            println!("{} generated users in {}", result?, target.redacted());
+            Ok(())
         }
         Command::Token { command: TokenCommand::Create { email, name } } => {
             let email = Email::parse("--email", &email)?;

@@ -227,3 +227,78 @@ async fn team_id(
         .map_err(|e| anyhow::anyhow!("demo team {name}: {e}"))?;
     Ok(id)
 }
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马",
+    "罗",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "秀英", "建华", "志强",
+    "海燕", "晓东",
+];
+
+/// Makes sure the demo workspace has `target` generated sales users (spread
+/// over generated teams of 50 under 销售中心); returns how many exist now.
+pub async fn generate_users(db: &Db, clock: &dyn Clock, target: u32) -> anyhow::Result<u32> {
+    load(db, clock).await?;
+    let ws_name = parsed(WorkspaceName::parse("workspace", WORKSPACE))?;
+    let ws = workspaces::find_by_name(db, ws_name.as_str())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo workspace missing"))?;
+    let actor = Actor::system(ws.id, "gen");
+    let (existing,): (i64,) = db
+        .fetch_one(
+            guanxi_store::Sql::new(
+                "SELECT COUNT(*) FROM users WHERE workspace_id = $1 AND email LIKE 'gen%@guanxi.example'",
+            )
+            .arg(ws.id),
+        )
+        .await?;
+    let existing = u32::try_from(existing)?;
+    if existing >= target {
+        return Ok(existing);
+    }
+    let hash = tokio::task::spawn_blocking(|| guanxi_store::secret::hash_password(PASSWORD)).await?;
+    let mut tx = db.begin().await?;
+    let root = team_id(&mut tx, ws.id, "销售中心").await?;
+    let now = clock.now();
+    let mut team = None;
+    for i in existing..target {
+        if i % 50 == 0 || team.is_none() {
+            let name = parsed(TeamName::parse("name", &format!("生成{}组", i / 50 + 1)))?;
+            team = Some(match teams::find_by_name(db, ws.id, name.as_str()).await? {
+                Some(t) => t.id,
+                None => {
+                    teams::create(
+                        &mut tx,
+                        &actor,
+                        teams::NewTeam { name, parent_id: Some(root), manager_id: None },
+                        now,
+                    )
+                    .await?
+                    .id
+                }
+            });
+        }
+        let n = i as usize;
+        let name = format!("{}{}", SURNAMES[n % SURNAMES.len()], GIVEN[(n / SURNAMES.len()) % GIVEN.len()]);
+        let new = users::NewUser {
+            email: parsed(Email::parse("email", &format!("gen{i}@guanxi.example")))?,
+            display_name: parsed(DisplayName::parse("display_name", &name))?,
+            password_hash: hash.clone(),
+            role: Role::Sales,
+            team_id: team,
+            locale: Locale::ZhCn,
+        };
+        users::create(&mut tx, &actor, new, now).await?;
+        // Commit in batches: one huge transaction would hold SQLite's writer for long.
+        if (i + 1) % 1000 == 0 {
+            tx.commit().await?;
+            tx = db.begin().await?;
+        }
+    }
+    tx.commit().await?;
+    // Fresh statistics, as after any bulk load: the planner needs them to pick the indexes.
+    db.execute(guanxi_store::Sql::new("ANALYZE")).await?;
+    Ok(target)
+}

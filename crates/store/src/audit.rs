@@ -108,7 +108,7 @@ pub async fn record(
 }
 
 /// One audit entry as read back.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Entry id (time-ordered).
     pub id: Uuid,
@@ -124,12 +124,14 @@ pub struct AuditEntry {
     pub entity_id: Uuid,
     /// Changed fields with before and after values.
     #[schema(value_type = Object)]
-    pub changes: sqlx::types::Json<Value>,
+    pub changes: Value,
     /// The request that made the change.
     pub request_id: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
 }
+
+crate::from_row!(AuditEntry { id, actor_id, actor_label, action, entity_type, entity_id, changes, request_id, at });
 
 /// Filters for browsing the log.
 #[derive(Clone, Debug, Default)]

@@ -13,7 +13,7 @@ use guanxi_domain::{DataScope, Locale, Role, Scope, TeamId, TokenId, UserId, Wor
 use serde::Serialize;
 
 /// The authenticated user and what their role lets them see.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Principal {
     /// User.
     pub user_id: UserId,
@@ -34,6 +34,18 @@ pub struct Principal {
     /// The workspace's time zone.
     pub time_zone: String,
 }
+
+crate::from_row!(Principal {
+    user_id,
+    workspace_id,
+    email,
+    display_name,
+    role,
+    team_id,
+    locale,
+    data_scope,
+    time_zone
+});
 
 impl Principal {
     /// The resolved scope every query of this caller is filtered by.
@@ -66,10 +78,9 @@ const SESSION_TOUCH: Duration = Duration::hours(1);
 const TOKEN_TOUCH: Duration = Duration::minutes(10);
 
 /// A session found by its secret.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct SessionAuth {
     /// The user.
-    #[sqlx(flatten)]
     pub principal: Principal,
     /// The session's CSRF token, which forms must echo.
     pub csrf_token: String,
@@ -77,6 +88,17 @@ pub struct SessionAuth {
     pub expires_at: DateTime<Utc>,
     /// Last refresh of the expiry.
     pub last_seen_at: DateTime<Utc>,
+}
+
+impl crate::FromRow for SessionAuth {
+    fn from_row(row: &crate::db::Row<'_>) -> Result<Self> {
+        Ok(SessionAuth {
+            principal: Principal::from_row(row)?,
+            csrf_token: row.get("csrf_token")?,
+            expires_at: row.get("expires_at")?,
+            last_seen_at: row.get("last_seen_at")?,
+        })
+    }
 }
 
 /// A new session's secrets.
@@ -150,7 +172,7 @@ pub async fn delete_session(db: &Db, secret_value: &str) -> Result<()> {
 }
 
 /// An API token as listed (never its secret).
-#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiToken {
     /// Id.
     pub id: TokenId,
@@ -165,6 +187,8 @@ pub struct ApiToken {
     /// Set once revoked.
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+crate::from_row!(ApiToken { id, name, prefix, created_at, last_used_at, revoked_at });
 
 const TOKEN_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
 
@@ -248,12 +272,20 @@ pub async fn revoke_token(
     Ok(token)
 }
 
-#[derive(sqlx::FromRow)]
 struct TokenAuth {
-    #[sqlx(flatten)]
     principal: Principal,
     token_id: TokenId,
     last_used_at: Option<DateTime<Utc>>,
+}
+
+impl crate::FromRow for TokenAuth {
+    fn from_row(row: &crate::db::Row<'_>) -> Result<Self> {
+        Ok(TokenAuth {
+            principal: Principal::from_row(row)?,
+            token_id: row.get("token_id")?,
+            last_used_at: row.get("last_used_at")?,
+        })
+    }
 }
 
 /// The user of a live token; `None` when unknown, revoked, or the user is disabled.
@@ -276,7 +308,7 @@ pub async fn token(db: &Db, secret_value: &str, now: DateTime<Utc>) -> Result<Op
 }
 
 /// What login needs to know of an account.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct LoginAccount {
     /// User.
     pub id: UserId,
@@ -287,6 +319,8 @@ pub struct LoginAccount {
     /// Disabled users cannot log in.
     pub disabled_at: Option<DateTime<Utc>>,
 }
+
+crate::from_row!(LoginAccount { id, workspace_id, password_hash, disabled_at });
 
 /// The account behind an e-mail address.
 pub async fn login_account(db: &Db, email: &str) -> Result<Option<LoginAccount>> {

@@ -1,20 +1,24 @@
 //! One query layer over two dialects.
 //!
-//! SQL is written once, with `$1, $2, ...` placeholders (both SQLite and
-//! PostgreSQL accept them), and built with [`Sql`], which carries its
-//! arguments as backend-neutral [`Val`]s. Executing binds them for whichever
-//! backend the [`Db`] holds, and decodes rows through `sqlx::FromRow` for both.
+//! SQL is written once, with `$1, $2, ...` placeholders, and built with
+//! [`Sql`], which carries its arguments as backend-neutral [`Val`]s. Executing
+//! binds them for whichever backend the [`Db`] holds; rows decode through
+//! [`FromRow`] (see [`from_row!`](crate::from_row)) from either backend.
 //! Code that truly differs per dialect asks [`Db::dialect`].
+//!
+//! SQLite goes through rusqlite and runs each statement inline on the calling
+//! thread: point reads take microseconds, and skipping a hand-off to another
+//! thread is what makes the embedded backend fast. Readers come from a small
+//! pool of read-only connections; all writes go through one writer connection
+//! behind an async mutex (so writers queue instead of failing with "database
+//! is locked"). PostgreSQL goes through sqlx.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
-use sqlx::{Arguments, FromRow, Postgres, Sqlite};
+use sqlx::{Arguments, Postgres};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -38,9 +42,9 @@ pub enum Val {
     I64(Option<i64>),
     /// Text.
     Text(Option<String>),
-    /// A UUID (BLOB on SQLite, `uuid` on PostgreSQL).
+    /// A UUID (16-byte BLOB on SQLite, `uuid` on PostgreSQL).
     Uuid(Option<Uuid>),
-    /// An instant (TEXT on SQLite, `timestamptz` on PostgreSQL).
+    /// An instant (fixed-width UTC TEXT on SQLite, `timestamptz` on PostgreSQL).
     Time(Option<DateTime<Utc>>),
     /// A JSON document (TEXT on SQLite, `jsonb` on PostgreSQL).
     Json(Option<serde_json::Value>),
@@ -75,6 +79,12 @@ val_from!(guanxi_domain::UserId, Uuid, |v: guanxi_domain::UserId| v.uuid());
 val_from!(guanxi_domain::TeamId, Uuid, |v: guanxi_domain::TeamId| v.uuid());
 val_from!(guanxi_domain::WorkspaceId, Uuid, |v: guanxi_domain::WorkspaceId| v.uuid());
 val_from!(guanxi_domain::TokenId, Uuid, |v: guanxi_domain::TokenId| v.uuid());
+
+/// How SQLite stores instants: fixed-width UTC with microseconds, so that text
+/// order is time order and precision matches PostgreSQL's `timestamptz`.
+pub fn sqlite_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
 
 /// A statement and its arguments, built up in order.
 #[derive(Clone, Debug, Default)]
@@ -115,74 +125,349 @@ impl Sql {
     }
 }
 
-fn sqlite_args(args: Vec<Val>) -> Result<SqliteArguments<'static>, Error> {
-    let mut a = SqliteArguments::default();
-    for v in args {
-        let r = match v {
-            Val::Bool(v) => a.add(v),
-            Val::I64(v) => a.add(v),
-            Val::Text(v) => a.add(v),
-            Val::Uuid(v) => a.add(v),
-            Val::Time(v) => a.add(v),
-            Val::Json(v) => a.add(v.map(sqlx::types::Json)),
-            Val::Bytes(v) => a.add(v),
-        };
-        r.map_err(|e| Error::Db(sqlx::Error::Encode(e)))?;
+// ---------------------------------------------------------------- decoding
+
+/// One row of either backend.
+pub enum Row<'a> {
+    /// A SQLite row.
+    Sqlite(&'a rusqlite::Row<'a>),
+    /// A PostgreSQL row.
+    Postgres(&'a PgRow),
+}
+
+/// A column by name or position.
+#[derive(Clone, Copy, Debug)]
+pub enum Col<'a> {
+    /// By name.
+    Name(&'a str),
+    /// By position, from 0.
+    At(usize),
+}
+
+impl std::fmt::Display for Col<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Col::Name(n) => f.write_str(n),
+            Col::At(i) => write!(f, "#{i}"),
+        }
     }
-    Ok(a)
 }
 
-fn pg_args(args: Vec<Val>) -> Result<PgArguments, Error> {
-    let mut a = PgArguments::default();
-    for v in args {
-        let r = match v {
-            Val::Bool(v) => a.add(v),
-            Val::I64(v) => a.add(v),
-            Val::Text(v) => a.add(v),
-            Val::Uuid(v) => a.add(v),
-            Val::Time(v) => a.add(v),
-            Val::Json(v) => a.add(v.map(sqlx::types::Json)),
-            Val::Bytes(v) => a.add(v),
-        };
-        r.map_err(|e| Error::Db(sqlx::Error::Encode(e)))?;
+impl Row<'_> {
+    /// The value of a named column.
+    pub fn get<T: Decode>(&self, name: &str) -> Result<T, Error> {
+        T::decode(self, Col::Name(name))
     }
-    Ok(a)
+
+    /// The value of the column at a position.
+    pub fn get_at<T: Decode>(&self, i: usize) -> Result<T, Error> {
+        T::decode(self, Col::At(i))
+    }
+
+    fn sqlite_value(row: &rusqlite::Row<'_>, col: Col<'_>) -> Result<rusqlite::types::Value, Error> {
+        let v = match col {
+            Col::Name(n) => row.get_ref(n),
+            Col::At(i) => row.get_ref(i),
+        };
+        v.map(rusqlite::types::Value::from).map_err(|e| Error::Db(format!("column {col}: {e}")))
+    }
+
+    fn pg_get<T>(row: &PgRow, col: Col<'_>) -> Result<T, Error>
+    where
+        T: for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+    {
+        use sqlx::Row as _;
+        let r = match col {
+            Col::Name(n) => row.try_get::<T, _>(n),
+            Col::At(i) => row.try_get::<T, _>(i),
+        };
+        r.map_err(|e| Error::Db(format!("column {col}: {e}")))
+    }
+
+    fn is_null(&self, col: Col<'_>) -> Result<bool, Error> {
+        match self {
+            Row::Sqlite(r) => Ok(matches!(Self::sqlite_value(r, col)?, rusqlite::types::Value::Null)),
+            Row::Postgres(r) => {
+                use sqlx::{Row as _, ValueRef as _};
+                let raw = match col {
+                    Col::Name(n) => r.try_get_raw(n),
+                    Col::At(i) => r.try_get_raw(i),
+                };
+                Ok(raw.map_err(|e| Error::Db(format!("column {col}: {e}")))?.is_null())
+            }
+        }
+    }
 }
 
-/// A row type both backends can decode.
-pub trait DbRow: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
-impl<T> DbRow for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
-
-// The four operations, once per backend and executor kind. A macro rather
-// than generics: sqlx's executor bounds across two databases are unwieldy.
-macro_rules! ops {
-    ($ex:expr, $db:ty, $args:ident, $sql:expr, all, $T:ty) => {{
-        let Sql { text, args } = $sql;
-        Ok(sqlx::query_as_with::<$db, $T, _>(&text, $args(args)?).fetch_all($ex).await?)
-    }};
-    ($ex:expr, $db:ty, $args:ident, $sql:expr, optional, $T:ty) => {{
-        let Sql { text, args } = $sql;
-        Ok(sqlx::query_as_with::<$db, $T, _>(&text, $args(args)?).fetch_optional($ex).await?)
-    }};
-    ($ex:expr, $db:ty, $args:ident, $sql:expr, execute) => {{
-        let Sql { text, args } = $sql;
-        Ok(sqlx::query_with::<$db, _>(&text, $args(args)?).execute($ex).await?.rows_affected())
-    }};
+/// A value that can be read from a column of either backend.
+pub trait Decode: Sized {
+    /// Reads the column.
+    fn decode(row: &Row<'_>, col: Col<'_>) -> Result<Self, Error>;
 }
+
+fn wrong(col: Col<'_>, want: &str, got: &rusqlite::types::Value) -> Error {
+    Error::Db(format!("column {col}: expected {want}, found {got:?}"))
+}
+
+macro_rules! decode_native {
+    ($t:ty, $want:literal, $sqlite:expr) => {
+        impl Decode for $t {
+            fn decode(row: &Row<'_>, col: Col<'_>) -> Result<Self, Error> {
+                match row {
+                    Row::Sqlite(r) => {
+                        let v = Row::sqlite_value(r, col)?;
+                        let f: fn(&rusqlite::types::Value) -> Option<$t> = $sqlite;
+                        f(&v).ok_or_else(|| wrong(col, $want, &v))
+                    }
+                    Row::Postgres(r) => Row::pg_get::<$t>(r, col),
+                }
+            }
+        }
+    };
+}
+
+use rusqlite::types::Value as SV;
+decode_native!(i64, "an integer", |v| if let SV::Integer(i) = v { Some(*i) } else { None });
+decode_native!(bool, "a boolean", |v| if let SV::Integer(i) = v { Some(*i != 0) } else { None });
+decode_native!(String, "text", |v| if let SV::Text(s) = v { Some(s.clone()) } else { None });
+decode_native!(Vec<u8>, "a blob", |v| if let SV::Blob(b) = v { Some(b.clone()) } else { None });
+decode_native!(Uuid, "a uuid", |v| match v {
+    SV::Blob(b) => Uuid::from_slice(b).ok(),
+    SV::Text(s) => Uuid::parse_str(s).ok(),
+    _ => None,
+});
+decode_native!(DateTime<Utc>, "a time", |v| if let SV::Text(s) = v {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+} else {
+    None
+});
+
+impl Decode for serde_json::Value {
+    fn decode(row: &Row<'_>, col: Col<'_>) -> Result<Self, Error> {
+        match row {
+            Row::Sqlite(r) => match Row::sqlite_value(r, col)? {
+                SV::Text(s) => serde_json::from_str(&s).map_err(|e| Error::Db(format!("column {col}: {e}"))),
+                other => Err(wrong(col, "JSON text", &other)),
+            },
+            Row::Postgres(r) => Row::pg_get::<sqlx::types::Json<serde_json::Value>>(r, col).map(|j| j.0),
+        }
+    }
+}
+
+impl<T: Decode> Decode for Option<T> {
+    fn decode(row: &Row<'_>, col: Col<'_>) -> Result<Self, Error> {
+        if row.is_null(col)? {
+            Ok(None)
+        } else {
+            T::decode(row, col).map(Some)
+        }
+    }
+}
+
+macro_rules! decode_id {
+    ($($t:ty),*) => {$(
+        impl Decode for $t {
+            fn decode(row: &Row<'_>, col: Col<'_>) -> Result<Self, Error> {
+                Uuid::decode(row, col).map(<$t>::from_uuid)
+            }
+        }
+    )*};
+}
+decode_id!(guanxi_domain::WorkspaceId, guanxi_domain::UserId, guanxi_domain::TeamId, guanxi_domain::TokenId);
+
+macro_rules! decode_text_enum {
+    ($($t:ty),*) => {$(
+        impl Decode for $t {
+            fn decode(row: &Row<'_>, col: Col<'_>) -> Result<Self, Error> {
+                let s = String::decode(row, col)?;
+                <$t>::parse(&s).ok_or_else(|| Error::Db(format!("column {col}: unknown {} {s:?}", stringify!($t))))
+            }
+        }
+    )*};
+}
+decode_text_enum!(guanxi_domain::Role, guanxi_domain::DataScope, guanxi_domain::Locale);
+
+/// A record built from a row.
+pub trait FromRow: Sized {
+    /// Builds the record.
+    fn from_row(row: &Row<'_>) -> Result<Self, Error>;
+}
+
+/// Implements [`FromRow`] for a struct whose fields are named like its columns.
+#[macro_export]
+macro_rules! from_row {
+    ($t:ident { $($f:ident),* $(,)? }) => {
+        impl $crate::db::FromRow for $t {
+            fn from_row(row: &$crate::db::Row<'_>) -> Result<Self, $crate::Error> {
+                Ok($t { $($f: row.get(stringify!($f))?),* })
+            }
+        }
+    };
+}
+
+macro_rules! tuple_from_row {
+    ($($n:tt $t:ident),+) => {
+        impl<$($t: Decode),+> FromRow for ($($t,)+) {
+            fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+                Ok(($(row.get_at::<$t>($n)?,)+))
+            }
+        }
+    };
+}
+tuple_from_row!(0 A);
+tuple_from_row!(0 A, 1 B);
+tuple_from_row!(0 A, 1 B, 2 C);
+tuple_from_row!(0 A, 1 B, 2 C, 3 D);
+tuple_from_row!(0 A, 1 B, 2 C, 3 D, 4 E);
+
+// ---------------------------------------------------------------- SQLite
+
+fn sqlite_err(e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(code, msg) = &e {
+        let text = msg.clone().unwrap_or_else(|| code.to_string());
+        match code.code {
+            rusqlite::ErrorCode::ConstraintViolation if text.starts_with("UNIQUE") => return Error::Conflict(text),
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => return Error::Unavailable(text),
+            _ => {}
+        }
+    }
+    Error::Db(e.to_string())
+}
+
+fn sqlite_value(v: Val) -> rusqlite::types::Value {
+    match v {
+        Val::Bool(v) => v.map_or(SV::Null, |b| SV::Integer(i64::from(b))),
+        Val::I64(v) => v.map_or(SV::Null, SV::Integer),
+        Val::Text(v) => v.map_or(SV::Null, SV::Text),
+        Val::Uuid(v) => v.map_or(SV::Null, |u| SV::Blob(u.as_bytes().to_vec())),
+        Val::Time(v) => v.map_or(SV::Null, |t| SV::Text(sqlite_time(t))),
+        Val::Json(v) => v.map_or(SV::Null, |j| SV::Text(j.to_string())),
+        Val::Bytes(v) => v.map_or(SV::Null, SV::Blob),
+    }
+}
+
+/// Prepares (cached) and binds a statement: `$N` is the N-th argument wherever it appears.
+fn sqlite_prepare<'c>(conn: &'c rusqlite::Connection, sql: Sql) -> Result<rusqlite::CachedStatement<'c>, Error> {
+    let Sql { text, args } = sql;
+    let mut stmt = conn.prepare_cached(&text).map_err(sqlite_err)?;
+    for i in 1..=stmt.parameter_count() {
+        let n = match stmt.parameter_name(i) {
+            Some(name) => name
+                .strip_prefix('$')
+                .and_then(|d| d.parse::<usize>().ok())
+                .ok_or_else(|| Error::Db(format!("unsupported placeholder {name} in: {text}")))?,
+            None => i,
+        };
+        // SQLite numbers named parameters by first appearance; bind `$N` to the N-th argument.
+        let v = args
+            .get(n.wrapping_sub(1))
+            .cloned()
+            .ok_or_else(|| Error::Db(format!("placeholder ${n} has no argument in: {text}")))?;
+        stmt.raw_bind_parameter(i, sqlite_value(v)).map_err(sqlite_err)?;
+    }
+    Ok(stmt)
+}
+
+fn sqlite_all<T: FromRow>(conn: &rusqlite::Connection, sql: Sql, limit: Option<usize>) -> Result<Vec<T>, Error> {
+    let mut stmt = sqlite_prepare(conn, sql)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite_err)? {
+        out.push(T::from_row(&Row::Sqlite(row))?);
+        if limit.is_some_and(|l| out.len() >= l) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn sqlite_execute(conn: &rusqlite::Connection, sql: Sql) -> Result<u64, Error> {
+    let mut stmt = sqlite_prepare(conn, sql)?;
+    // Step through any rows (e.g. RETURNING) so the statement completes.
+    let mut rows = stmt.raw_query();
+    while rows.next().map_err(sqlite_err)?.is_some() {}
+    drop(rows);
+    Ok(conn.changes())
+}
+
+/// The embedded database: a file, one writer, a few readers.
+pub struct Sqlite {
+    path: PathBuf,
+    writer: Arc<tokio::sync::Mutex<rusqlite::Connection>>,
+    readers: Mutex<Vec<rusqlite::Connection>>,
+    max_idle_readers: usize,
+}
+
+impl std::fmt::Debug for Sqlite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sqlite").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn open_conn(path: &Path, read_only: bool) -> Result<rusqlite::Connection, Error> {
+    use rusqlite::OpenFlags as F;
+    let flags = if read_only {
+        F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX
+    } else {
+        F::SQLITE_OPEN_READ_WRITE | F::SQLITE_OPEN_CREATE | F::SQLITE_OPEN_NO_MUTEX
+    };
+    let cannot = |e: rusqlite::Error| Error::Config(format!("cannot open SQLite database {}: {e}", path.display()));
+    let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(cannot)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(cannot)?;
+    conn.set_prepared_statement_cache_capacity(256);
+    if read_only {
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;").map_err(cannot)?;
+    } else {
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",
+        )
+        .map_err(cannot)?;
+    }
+    Ok(conn)
+}
+
+/// A read connection borrowed from the pool, returned on drop.
+struct Reader<'a> {
+    db: &'a Sqlite,
+    conn: Option<rusqlite::Connection>,
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut idle = self.db.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < self.db.max_idle_readers {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+impl Sqlite {
+    fn reader(&self) -> Result<Reader<'_>, Error> {
+        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => open_conn(&self.path, true)?,
+        };
+        Ok(Reader { db: self, conn: Some(conn) })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T, Error>) -> Result<T, Error> {
+        let reader = self.reader()?;
+        f(reader.conn.as_ref().ok_or_else(|| Error::Db("reader missing".into()))?)
+    }
+}
+
+// ---------------------------------------------------------------- the pool
 
 /// A connection pool to the configured database.
 #[derive(Clone, Debug)]
 pub enum Db {
-    /// SQLite: one writer connection (writes queue in-process instead of
-    /// failing with "database is locked") and a read-only pool for reads.
-    Sqlite {
-        /// Read-only connections.
-        read: SqlitePool,
-        /// The single writer.
-        write: SqlitePool,
-        /// The database file.
-        path: PathBuf,
-    },
+    /// SQLite.
+    Sqlite(Arc<Sqlite>),
     /// PostgreSQL.
     Postgres(PgPool),
 }
@@ -190,7 +475,7 @@ pub enum Db {
 /// Pool sizes and timeouts.
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
-    /// Connections to PostgreSQL, or SQLite readers.
+    /// Connections to PostgreSQL, or idle SQLite readers kept open.
     pub max_connections: u32,
     /// How long a request waits for a connection before failing.
     pub acquire_timeout: Duration,
@@ -238,6 +523,45 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+fn pg_args(args: Vec<Val>) -> Result<PgArguments, Error> {
+    let mut a = PgArguments::default();
+    for v in args {
+        let r = match v {
+            Val::Bool(v) => a.add(v),
+            Val::I64(v) => a.add(v),
+            Val::Text(v) => a.add(v),
+            Val::Uuid(v) => a.add(v),
+            Val::Time(v) => a.add(v),
+            Val::Json(v) => a.add(v.map(sqlx::types::Json)),
+            Val::Bytes(v) => a.add(v),
+        };
+        r.map_err(|e| Error::Db(format!("cannot encode an argument: {e}")))?;
+    }
+    Ok(a)
+}
+
+fn pg_rows<T: FromRow>(rows: Vec<PgRow>) -> Result<Vec<T>, Error> {
+    rows.iter().map(|r| T::from_row(&Row::Postgres(r))).collect()
+}
+
+macro_rules! pg_ops {
+    ($ex:expr, $sql:expr, all) => {{
+        let Sql { text, args } = $sql;
+        pg_rows(sqlx::query_with::<Postgres, _>(&text, pg_args(args)?).fetch_all($ex).await?)
+    }};
+    ($ex:expr, $sql:expr, optional) => {{
+        let Sql { text, args } = $sql;
+        match sqlx::query_with::<Postgres, _>(&text, pg_args(args)?).fetch_optional($ex).await? {
+            Some(r) => Some(T::from_row(&Row::Postgres(&r))).transpose(),
+            None => Ok(None),
+        }
+    }};
+    ($ex:expr, $sql:expr, execute) => {{
+        let Sql { text, args } = $sql;
+        Ok(sqlx::query_with::<Postgres, _>(&text, pg_args(args)?).execute($ex).await?.rows_affected())
+    }};
 }
 
 impl Db {
@@ -298,79 +622,70 @@ impl Db {
 
     /// Opens (creating if missing) an SQLite file with WAL, foreign keys and a busy timeout.
     pub async fn open_sqlite(path: &Path, pool: &PoolConfig) -> Result<Self, Error> {
-        let base = SqliteConnectOptions::new()
-            .filename(path)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5))
-            .pragma("cache_size", "-16000");
-        let cannot = |e: sqlx::Error| Error::Config(format!("cannot open SQLite database {}: {e}", path.display()));
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(pool.acquire_timeout)
-            .connect_with(base.clone().create_if_missing(true))
-            .await
-            .map_err(cannot)?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(pool.max_connections.max(1))
-            .acquire_timeout(pool.acquire_timeout)
-            .connect_with(base.read_only(true))
-            .await
-            .map_err(cannot)?;
-        Ok(Db::Sqlite { read, write, path: path.to_owned() })
+        let writer = open_conn(path, false)?;
+        let first_reader = open_conn(path, true)?;
+        Ok(Db::Sqlite(Arc::new(Sqlite {
+            path: path.to_owned(),
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            readers: Mutex::new(vec![first_reader]),
+            max_idle_readers: pool.max_connections.max(1) as usize,
+        })))
     }
 
     /// The dialect, for the few statements that differ.
     pub fn dialect(&self) -> Dialect {
         match self {
-            Db::Sqlite { .. } => Dialect::Sqlite,
+            Db::Sqlite(_) => Dialect::Sqlite,
             Db::Postgres(_) => Dialect::Postgres,
         }
     }
 
-    /// Applies pending migrations (idempotent; PostgreSQL serialises concurrent runs with a lock).
+    /// Applies pending migrations (see [`crate::migrate`]).
     pub async fn migrate(&self) -> Result<(), Error> {
-        match self {
-            Db::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
-            Db::Postgres(pg) => sqlx::migrate!("./migrations/postgres").run(pg).await?,
-        }
-        Ok(())
+        crate::migrate::run(self).await
     }
 
     /// All rows of a read.
-    pub async fn fetch_all<T: DbRow>(&self, sql: Sql) -> Result<Vec<T>, Error> {
+    pub async fn fetch_all<T: FromRow>(&self, sql: Sql) -> Result<Vec<T>, Error> {
         match self {
-            Db::Sqlite { read, .. } => ops!(read, Sqlite, sqlite_args, sql, all, T),
-            Db::Postgres(pg) => ops!(pg, Postgres, pg_args, sql, all, T),
+            Db::Sqlite(s) => s.read(|c| sqlite_all(c, sql, None)),
+            Db::Postgres(pg) => pg_ops!(pg, sql, all),
         }
     }
 
     /// At most one row of a read.
-    pub async fn fetch_optional<T: DbRow>(&self, sql: Sql) -> Result<Option<T>, Error> {
+    pub async fn fetch_optional<T: FromRow>(&self, sql: Sql) -> Result<Option<T>, Error> {
         match self {
-            Db::Sqlite { read, .. } => ops!(read, Sqlite, sqlite_args, sql, optional, T),
-            Db::Postgres(pg) => ops!(pg, Postgres, pg_args, sql, optional, T),
+            Db::Sqlite(s) => s.read(|c| sqlite_all(c, sql, Some(1))).map(|v| v.into_iter().next()),
+            Db::Postgres(pg) => pg_ops!(pg, sql, optional),
         }
     }
 
     /// Exactly one row of a read; `Error::NotFound` when there is none.
-    pub async fn fetch_one<T: DbRow>(&self, sql: Sql) -> Result<T, Error> {
+    pub async fn fetch_one<T: FromRow>(&self, sql: Sql) -> Result<T, Error> {
         self.fetch_optional(sql).await?.ok_or(Error::NotFound)
     }
 
     /// A single write outside a transaction; returns the rows affected.
     pub async fn execute(&self, sql: Sql) -> Result<u64, Error> {
         match self {
-            Db::Sqlite { write, .. } => ops!(write, Sqlite, sqlite_args, sql, execute),
-            Db::Postgres(pg) => ops!(pg, Postgres, pg_args, sql, execute),
+            Db::Sqlite(s) => {
+                let writer = s.writer.lock().await;
+                sqlite_execute(&writer, sql)
+            }
+            Db::Postgres(pg) => pg_ops!(pg, sql, execute),
         }
     }
 
-    /// Starts a transaction (on SQLite, on the writer connection).
+    /// Starts a transaction. On SQLite it takes the writer (`BEGIN IMMEDIATE`:
+    /// the write lock up front, so it never fails half-way on a lock upgrade).
     pub async fn begin(&self) -> Result<Tx, Error> {
         Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Db::Sqlite(s) => {
+                let conn = s.writer.clone().lock_owned().await;
+                conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_err)?;
+                Tx::Sqlite(SqliteTx { conn, open: true })
+            }
             Db::Postgres(pg) => Tx::Postgres(pg.begin().await?),
         })
     }
@@ -384,7 +699,10 @@ impl Db {
     /// Pool figures for metrics: (open connections, idle connections).
     pub fn pool_stats(&self) -> (u32, usize) {
         match self {
-            Db::Sqlite { read, write, .. } => (read.size() + write.size(), read.num_idle() + write.num_idle()),
+            Db::Sqlite(s) => {
+                let idle = s.readers.lock().map(|r| r.len()).unwrap_or(0);
+                (u32::try_from(idle + 1).unwrap_or(u32::MAX), idle)
+            }
             Db::Postgres(pg) => (pg.size(), pg.num_idle()),
         }
     }
@@ -392,23 +710,31 @@ impl Db {
     /// The SQLite file, when that is the backend.
     pub fn sqlite_path(&self) -> Option<&Path> {
         match self {
-            Db::Sqlite { path, .. } => Some(path),
+            Db::Sqlite(s) => Some(&s.path),
             Db::Postgres(_) => None,
         }
     }
 
     /// Writes a consistent copy of an SQLite database to `output` while others
-    /// keep reading and writing (`VACUUM INTO` runs in one read transaction).
+    /// keep reading and writing (`VACUUM INTO` reads one snapshot).
     pub async fn backup_to(&self, output: &Path) -> Result<(), Error> {
         if output.exists() {
             return Err(Error::Config(format!("{} already exists; choose a new file", output.display())));
         }
         match self {
-            Db::Sqlite { read, .. } => {
-                let target =
-                    output.to_str().ok_or_else(|| Error::Config("the backup path is not valid UTF-8".into()))?;
-                // On a reader: the snapshot does not hold up the writer.
-                ops!(read, Sqlite, sqlite_args, Sql::new("VACUUM INTO $1").arg(target), execute).map(|_: u64| ())
+            Db::Sqlite(s) => {
+                let target = output
+                    .to_str()
+                    .ok_or_else(|| Error::Config("the backup path is not valid UTF-8".into()))?
+                    .to_owned();
+                let path = s.path.clone();
+                // Long-running: off the async workers, on its own connection.
+                tokio::task::spawn_blocking(move || {
+                    let conn = open_conn(&path, true)?;
+                    sqlite_execute(&conn, Sql::new("VACUUM INTO $1").arg(target)).map(|_| ())
+                })
+                .await
+                .map_err(|e| Error::Db(e.to_string()))?
             }
             Db::Postgres(_) => {
                 Err(Error::Config("backup copies the SQLite database; for PostgreSQL use pg_dump".into()))
@@ -419,52 +745,87 @@ impl Db {
     /// Closes every connection (at shutdown, and before a test drops its database).
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { read, write, .. } => {
-                read.close().await;
-                write.close().await;
+            Db::Sqlite(s) => {
+                s.readers.lock().unwrap_or_else(|e| e.into_inner()).clear();
             }
             Db::Postgres(pg) => pg.close().await,
         }
     }
 }
 
+/// A SQLite transaction holding the writer; rolled back on drop unless committed.
+pub struct SqliteTx {
+    conn: tokio::sync::OwnedMutexGuard<rusqlite::Connection>,
+    open: bool,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            // An error or early return between begin and commit: leave nothing half-written.
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "rollback failed");
+            }
+        }
+    }
+}
+
 /// A transaction; dropped without [`Tx::commit`] it rolls back, so an error
 /// anywhere in a multi-step write leaves nothing half-written.
-#[derive(Debug)]
 pub enum Tx {
     /// On SQLite.
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     /// On PostgreSQL.
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tx::Sqlite(_) => "Tx::Sqlite",
+            Tx::Postgres(_) => "Tx::Postgres",
+        })
+    }
+}
+
 impl Tx {
     /// All rows.
-    pub async fn fetch_all<T: DbRow>(&mut self, sql: Sql) -> Result<Vec<T>, Error> {
+    pub async fn fetch_all<T: FromRow>(&mut self, sql: Sql) -> Result<Vec<T>, Error> {
         match self {
-            Tx::Sqlite(tx) => ops!(&mut **tx, Sqlite, sqlite_args, sql, all, T),
-            Tx::Postgres(tx) => ops!(&mut **tx, Postgres, pg_args, sql, all, T),
+            Tx::Sqlite(t) => sqlite_all(&t.conn, sql, None),
+            Tx::Postgres(tx) => pg_ops!(&mut **tx, sql, all),
         }
     }
 
     /// At most one row.
-    pub async fn fetch_optional<T: DbRow>(&mut self, sql: Sql) -> Result<Option<T>, Error> {
+    pub async fn fetch_optional<T: FromRow>(&mut self, sql: Sql) -> Result<Option<T>, Error> {
         match self {
-            Tx::Sqlite(tx) => ops!(&mut **tx, Sqlite, sqlite_args, sql, optional, T),
-            Tx::Postgres(tx) => ops!(&mut **tx, Postgres, pg_args, sql, optional, T),
+            Tx::Sqlite(t) => sqlite_all(&t.conn, sql, Some(1)).map(|v| v.into_iter().next()),
+            Tx::Postgres(tx) => pg_ops!(&mut **tx, sql, optional),
         }
     }
 
     /// Exactly one row; `Error::NotFound` when there is none.
-    pub async fn fetch_one<T: DbRow>(&mut self, sql: Sql) -> Result<T, Error> {
+    pub async fn fetch_one<T: FromRow>(&mut self, sql: Sql) -> Result<T, Error> {
         self.fetch_optional(sql).await?.ok_or(Error::NotFound)
     }
 
     /// A write; returns the rows affected.
     pub async fn execute(&mut self, sql: Sql) -> Result<u64, Error> {
         match self {
-            Tx::Sqlite(tx) => ops!(&mut **tx, Sqlite, sqlite_args, sql, execute),
-            Tx::Postgres(tx) => ops!(&mut **tx, Postgres, pg_args, sql, execute),
+            Tx::Sqlite(t) => sqlite_execute(&t.conn, sql),
+            Tx::Postgres(tx) => pg_ops!(&mut **tx, sql, execute),
+        }
+    }
+
+    /// Runs several statements of plain SQL without arguments (migrations).
+    pub async fn execute_script(&mut self, script: &str) -> Result<(), Error> {
+        match self {
+            Tx::Sqlite(t) => t.conn.execute_batch(script).map_err(sqlite_err),
+            Tx::Postgres(tx) => {
+                sqlx::raw_sql(script).execute(&mut **tx).await?;
+                Ok(())
+            }
         }
     }
 
@@ -479,7 +840,10 @@ impl Tx {
     /// Makes every write of the transaction durable at once.
     pub async fn commit(self) -> Result<(), Error> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(mut t) => {
+                t.conn.execute_batch("COMMIT").map_err(sqlite_err)?;
+                t.open = false;
+            }
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -504,28 +868,52 @@ mod tests {
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     }
 
+    #[test]
+    fn sqlite_times_sort_as_text() {
+        let a = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc);
+        let b = a + chrono::Duration::microseconds(500);
+        let c = a + chrono::Duration::seconds(1);
+        let (sa, sb, sc) = (sqlite_time(a), sqlite_time(b), sqlite_time(c));
+        assert_eq!(sa, "2026-11-22T10:00:00.000000Z");
+        assert!(sa < sb && sb < sc);
+    }
+
     #[tokio::test]
-    async fn sqlite_accepts_dollar_placeholders_and_round_trips_types() {
+    async fn sqlite_binds_placeholders_by_number_and_round_trips_types() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open_sqlite(&dir.path().join("t.db"), &PoolConfig::default()).await.unwrap();
-        db.execute(Sql::new("CREATE TABLE t (id BLOB, at TEXT, n INTEGER, b INTEGER, j TEXT)")).await.unwrap();
+        db.execute(Sql::new("CREATE TABLE t (id BLOB, at TEXT, n INTEGER, b INTEGER, j TEXT, o TEXT)")).await.unwrap();
         let id = Uuid::now_v7();
-        let at = Utc::now();
+        let at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.123456Z").unwrap().with_timezone(&Utc);
+        // Placeholders out of order, and one used twice.
         let rows = db
             .execute(
-                Sql::new("INSERT INTO t VALUES ($1, $2, $3, $4, $5)")
+                Sql::new("INSERT INTO t (n, id, at, b, j, o) VALUES ($3, $1, $2, $4, $5, $6)")
                     .arg(id)
                     .arg(at)
                     .arg(7_i64)
                     .arg(true)
-                    .arg(serde_json::json!({"a": 1})),
+                    .arg(serde_json::json!({"a": 1}))
+                    .arg(None::<String>),
             )
             .await
             .unwrap();
         assert_eq!(rows, 1);
-        let got: (Uuid, DateTime<Utc>, i64, bool, sqlx::types::Json<serde_json::Value>) =
-            db.fetch_one(Sql::new("SELECT id, at, n, b, j FROM t WHERE id = $1").arg(id)).await.unwrap();
-        assert_eq!((got.0, got.1, got.2, got.3), (id, at, 7, true));
-        assert_eq!(got.4 .0["a"], 1);
+        let got: (Uuid, DateTime<Utc>, i64, bool, serde_json::Value) = db
+            .fetch_one(Sql::new("SELECT id, at, n, b, j FROM t WHERE id = $1 AND n = $2 AND n = $2").arg(id).arg(7_i64))
+            .await
+            .unwrap();
+        assert_eq!(got, (id, at, 7, true, serde_json::json!({"a": 1})));
+        let (o,): (Option<String>,) = db.fetch_one(Sql::new("SELECT o FROM t")).await.unwrap();
+        assert_eq!(o, None);
+        // A transaction dropped without commit leaves nothing.
+        {
+            let mut tx = db.begin().await.unwrap();
+            tx.execute(Sql::new("DELETE FROM t")).await.unwrap();
+        }
+        let (n,): (i64,) = db.fetch_one(Sql::new("SELECT COUNT(*) FROM t")).await.unwrap();
+        assert_eq!(n, 1);
+        // Readers cannot write.
+        assert!(db.fetch_all::<(i64,)>(Sql::new("DELETE FROM t RETURNING n")).await.is_err());
     }
 }

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod auth;
 pub mod db;
+pub mod migrate;
 pub mod roles;
 pub mod scope;
 pub mod secret;
@@ -16,7 +17,7 @@ pub mod users;
 pub mod workspaces;
 
 pub use audit::Actor;
-pub use db::{Db, Dialect, PoolConfig, Sql, Target, Tx, Val};
+pub use db::{Db, Dialect, FromRow, PoolConfig, Sql, Target, Tx, Val};
 pub use scope::Viewer;
 
 /// What storage can fail with. Callers map these to HTTP statuses at the edge.
@@ -35,12 +36,12 @@ pub enum Error {
     /// The database could not be opened or reached as configured.
     #[error("{0}")]
     Config(String),
-    /// Migrations failed.
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database is busy or unreachable; trying again later may work.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// Any other database failure.
     #[error("database error: {0}")]
-    Db(sqlx::Error),
+    Db(String),
 }
 
 impl From<sqlx::Error> for Error {
@@ -51,7 +52,12 @@ impl From<sqlx::Error> for Error {
                 return Error::Conflict(rule);
             }
         }
-        Error::Db(e)
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Error::Unavailable(e.to_string())
+            }
+            other => Error::Db(other.to_string()),
+        }
     }
 }
 

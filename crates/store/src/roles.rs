@@ -8,7 +8,7 @@ use guanxi_domain::{DataScope, Role, WorkspaceId};
 use serde::Serialize;
 
 /// A role's settings in one workspace.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RoleScope {
     /// The role.
     pub role: Role,
@@ -17,6 +17,8 @@ pub struct RoleScope {
     /// Last changed.
     pub updated_at: DateTime<Utc>,
 }
+
+crate::from_row!(RoleScope { role, data_scope, updated_at });
 
 /// Every role of the workspace, in the fixed order admin, manager, sales, service.
 pub async fn list(db: &Db, ws: WorkspaceId) -> Result<Vec<RoleScope>> {

@@ -10,7 +10,7 @@ use guanxi_domain::{TeamId, TeamName, UserId, WorkspaceId};
 use serde::Serialize;
 
 /// A team as shown.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Team {
     /// Id.
     pub id: TeamId,
@@ -29,6 +29,8 @@ pub struct Team {
     /// Last changed.
     pub updated_at: DateTime<Utc>,
 }
+
+crate::from_row!(Team { id, name, parent_id, manager_id, manager_name, member_count, created_at, updated_at });
 
 const SELECT: &str = "SELECT t.id, t.name, t.parent_id, t.manager_id, m.display_name AS manager_name, \
      (SELECT COUNT(*) FROM users x WHERE x.team_id = t.id AND x.disabled_at IS NULL) AS member_count, \

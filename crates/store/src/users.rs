@@ -9,7 +9,7 @@ use guanxi_domain::{DisplayName, Email, Locale, Role, TeamId, UserId, WorkspaceI
 use serde::Serialize;
 
 /// A user as the API and pages show it (never the password hash).
-#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Id.
     pub id: UserId,
@@ -34,6 +34,20 @@ pub struct User {
     /// Last changed.
     pub updated_at: DateTime<Utc>,
 }
+
+crate::from_row!(User {
+    id,
+    workspace_id,
+    email,
+    display_name,
+    role,
+    team_id,
+    team_name,
+    locale,
+    disabled_at,
+    created_at,
+    updated_at
+});
 
 const SELECT: &str = "SELECT u.id, u.workspace_id, u.email, u.display_name, u.role, u.team_id, t.name AS team_name, \
      u.locale, u.disabled_at, u.created_at, u.updated_at FROM users u LEFT JOIN teams t ON t.id = u.team_id";

@@ -8,7 +8,7 @@ use guanxi_domain::{Locale, Role, WorkspaceId, WorkspaceName};
 use serde::Serialize;
 
 /// A workspace as stored.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Workspace {
     /// Id.
     pub id: WorkspaceId,
@@ -23,6 +23,8 @@ pub struct Workspace {
     /// Last changed.
     pub updated_at: DateTime<Utc>,
 }
+
+crate::from_row!(Workspace { id, name, time_zone, default_locale, created_at, updated_at });
 
 const COLUMNS: &str = "id, name, time_zone, default_locale, created_at, updated_at";
 

@@ -207,14 +207,13 @@ impl From<guanxi_store::Error> for ApiError {
             E::NotFound => ApiError::NotFound,
             E::Invalid(field, message) => ApiError::field(field, "invalid", format!("{field} {message}")),
             E::Conflict(rule) => conflict(&rule),
-            E::Db(sqlx_err) if is_unreachable(&sqlx_err) => ApiError::Unavailable,
+            E::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                ApiError::Unavailable
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
-}
-
-fn is_unreachable(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
 }
 
 /// Turns a broken uniqueness rule into a stable code naming the field.

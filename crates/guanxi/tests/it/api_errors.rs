@@ -135,3 +135,85 @@ fn with(base: &Value, key: &str, v: Value) -> Value {
     b[key] = v;
     b
 }
+
+async fn garbage_never_breaks_the_server(app: &TestApp) {
+    let t = app.admin.token.clone();
+    let w = app.world().await;
+    let user = format!("/api/v1/users/{}", w.sales_x.id);
+    let team = format!("/api/v1/teams/{}", w.team_x);
+    let endpoints: Vec<(&str, &str)> = vec![
+        ("POST", "/api/v1/auth/login"),
+        ("PATCH", "/api/v1/me"),
+        ("POST", "/api/v1/me/password"),
+        ("POST", "/api/v1/me/tokens"),
+        ("POST", "/api/v1/users"),
+        ("PATCH", &user),
+        ("POST", "/api/v1/teams"),
+        ("PATCH", &team),
+        ("PATCH", "/api/v1/roles/sales"),
+    ];
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut random = || {
+        let mut bytes = Vec::new();
+        for _ in 0..64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            bytes.push((seed & 0xff) as u8);
+        }
+        bytes
+    };
+    let mut bodies: Vec<Vec<u8>> = [
+        "null",
+        "[]",
+        "\"x\"",
+        "1e999",
+        "{",
+        "{}",
+        "{\"email\": null}",
+        "{\"name\": [1,2]}",
+        "{\"data_scope\": \"everything\"}",
+        "{\"team_id\": \"not-a-uuid\"}",
+        "{\"display_name\": 99999999999999999999999}",
+        "{\"email\": \"\\ud800\"}",
+        "{\"locale\": \"xx\"}",
+        "{\"parent_id\": {}}",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    bodies.push(deep.into_bytes());
+    for _ in 0..5 {
+        bodies.push(random());
+    }
+    let users_before = app.count("users").await;
+    for (method, path) in &endpoints {
+        for body in &bodies {
+            let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let res = app
+                .client()
+                .request(m, app.url(path))
+                .bearer_auth(&t)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+            assert!(
+                (400..500).contains(&status) || status == 200,
+                "{method} {path} with {:?} gave {status}",
+                String::from_utf8_lossy(body)
+            );
+            if status != 200 {
+                assert_eq!(ct, "application/problem+json", "{method} {path}");
+            }
+        }
+    }
+    assert_eq!(app.count("users").await, users_before);
+    // The server is still answering.
+    assert_eq!(app.get(&t, "/api/v1/me").await.0, 200);
+}
+both!(garbage_never_breaks_the_server);

@@ -79,12 +79,10 @@ async fn admin_conn() -> Db {
 async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
-            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../store/migrations/postgres");
-            let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-            files.sort();
-            let mut text = String::new();
-            for f in files {
-                text.push_str(&std::fs::read_to_string(f).unwrap());
+            // Named by what the migration runner applies: a schema change makes a new template.
+            let mut text = String::from("runner-v2");
+            for m in guanxi_store::migrate::MIGRATIONS {
+                text.push_str(&format!("{}:{}:{}", m.version, m.name, m.postgres));
             }
             let name = format!("guanxi_tpl_{:016x}", fnv(text.as_bytes()));
             let admin = admin_conn().await;
@@ -105,15 +103,26 @@ async fn template() -> &'static str {
                 admin.execute(Sql::new(&format!("ALTER DATABASE {staging} RENAME TO {name}"))).await.unwrap();
             }
             tx.commit().await.unwrap();
-            drop_stale_databases(&admin).await;
+            drop_stale_databases(&admin, &name).await;
             admin.close().await;
             name
         })
         .await
 }
 
-/// Drops test databases left by test processes that no longer run.
-async fn drop_stale_databases(admin: &Db) {
+/// Drops test databases left by test processes that no longer run, and
+/// templates of older schemas.
+async fn drop_stale_databases(admin: &Db, template: &str) {
+    let templates: Vec<(String,)> = admin
+        .fetch_all(
+            Sql::new("SELECT datname::text FROM pg_database WHERE datname LIKE 'guanxi_tpl_%' AND datname <> $1")
+                .arg(template),
+        )
+        .await
+        .unwrap_or_default();
+    for (name,) in templates {
+        let _ = admin.execute(Sql::new(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+    }
     let names: Vec<(String,)> = admin
         .fetch_all(Sql::new("SELECT datname::text FROM pg_database WHERE datname LIKE 'gx_t_%'"))
         .await

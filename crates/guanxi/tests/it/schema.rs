@@ -9,14 +9,14 @@ async fn columns(db: &Db) -> BTreeSet<(String, String)> {
         guanxi_store::Dialect::Sqlite => db
             .fetch_all(Sql::new(
                 "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
-                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_migrations'",
             ))
             .await
             .unwrap(),
         guanxi_store::Dialect::Postgres => db
             .fetch_all(Sql::new(
                 "SELECT table_name::text, column_name::text FROM information_schema.columns \
-                 WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
+                 WHERE table_schema = 'public' AND table_name <> '_migrations'",
             ))
             .await
             .unwrap(),
@@ -67,4 +67,19 @@ async fn postgres_migrates_from_an_empty_database() {
     db.close().await;
     admin.execute(Sql::new(&format!("DROP DATABASE {name} WITH (FORCE)"))).await.unwrap();
     admin.close().await;
+}
+
+#[tokio::test]
+async fn a_migration_changed_after_it_ran_is_refused() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let (db, _dir, pg) = open(backend).await;
+        db.migrate().await.unwrap();
+        db.execute(Sql::new("UPDATE _migrations SET checksum = 'edited' WHERE version = 1")).await.unwrap();
+        let err = db.migrate().await.expect_err("an edited migration must not pass").to_string();
+        assert!(err.contains("migration 1 (foundation) was changed"), "{backend:?}: {err}");
+        db.close().await;
+        if let Some(name) = pg {
+            crate::harness::drop_database(&name).await;
+        }
+    }
 }

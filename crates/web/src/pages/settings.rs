@@ -917,10 +917,10 @@ async fn audit_page(
             actor: e.actor_label,
             action_key: format!("action.{}", e.action),
             entity_key: format!("entity.{}", e.entity_type),
-            entity_short: e.entity_id.to_string().chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect(),
+            // The id's last 8 characters: enough to tell records apart at a glance.
+            entity_short: e.entity_id.simple().to_string().split_off(24),
             changes: e
                 .changes
-                .0
                 .as_object()
                 .map(|o| {
                     o.iter().map(|(k, v)| (k.clone(), show_value(&v["before"]), show_value(&v["after"]))).collect()

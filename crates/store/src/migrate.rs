@@ -1,0 +1,86 @@
+//! Migrations: one list, each with its SQL for both dialects, applied in order
+//! inside one transaction, recorded with a checksum so that a migration edited
+//! after it was applied is refused instead of silently diverging.
+
+use crate::db::{Db, Dialect, Sql};
+use crate::{Error, Result};
+use sha2::{Digest, Sha256};
+
+/// One step of the schema.
+pub struct Migration {
+    /// Order; never reused.
+    pub version: i64,
+    /// What it does.
+    pub name: &'static str,
+    /// The SQLite script.
+    pub sqlite: &'static str,
+    /// The PostgreSQL script.
+    pub postgres: &'static str,
+}
+
+/// Every migration, oldest first. Add new ones at the end, with both scripts.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+}];
+
+fn checksum(script: &str) -> String {
+    Sha256::digest(script.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Applies what is missing. Concurrent runs (several instances starting at
+/// once) are serialised: by an advisory lock on PostgreSQL, by the single
+/// writer and `BEGIN IMMEDIATE` on SQLite.
+pub async fn run(db: &Db) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let (time_type, lock) = match db.dialect() {
+        Dialect::Sqlite => ("TEXT", None),
+        Dialect::Postgres => ("TIMESTAMPTZ", Some("SELECT pg_advisory_xact_lock(7412010101)")),
+    };
+    if let Some(lock) = lock {
+        tx.execute(Sql::new(lock)).await?;
+    }
+    tx.execute_script(&format!(
+        "CREATE TABLE IF NOT EXISTS _migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at {time_type} NOT NULL)"
+    ))
+    .await?;
+    let applied: Vec<(i64, String)> =
+        tx.fetch_all(Sql::new("SELECT version, checksum FROM _migrations ORDER BY version")).await?;
+    for m in MIGRATIONS {
+        let script = match db.dialect() {
+            Dialect::Sqlite => m.sqlite,
+            Dialect::Postgres => m.postgres,
+        };
+        let sum = checksum(script);
+        match applied.iter().find(|(v, _)| *v == m.version) {
+            Some((_, old)) if *old == sum => continue,
+            Some(_) => {
+                return Err(Error::Config(format!(
+                    "migration {} ({}) was changed after it was applied; add a new migration instead",
+                    m.version, m.name
+                )))
+            }
+            None => {}
+        }
+        tx.execute_script(script).await?;
+        tx.execute(
+            Sql::new("INSERT INTO _migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+                .arg(m.version)
+                .arg(m.name)
+                .arg(sum)
+                .arg(chrono::Utc::now()),
+        )
+        .await?;
+    }
+    if let Some(newest) = applied.iter().map(|(v, _)| *v).max() {
+        let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+        if newest > known {
+            return Err(Error::Config(format!(
+                "the database has migration {newest}, newer than this guanxi knows ({known}); upgrade guanxi"
+            )));
+        }
+    }
+    tx.commit().await
+}
