@@ -12,10 +12,11 @@ use chrono::{DateTime, Duration, Utc};
 use guanxi_domain::{DataScope, Locale, Role, Scope, TeamId, TokenId, UserId, WorkspaceId};
 use serde::Serialize;
 
-/// The authenticated user and what their role lets them see.
-#[derive(Clone, Debug)]
+/// The authenticated user and what their role lets them see (`GET /api/v1/me`).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Principal {
-    /// User.
+    /// User id.
+    #[serde(rename = "id")]
     pub user_id: UserId,
     /// Workspace.
     pub workspace_id: WorkspaceId,

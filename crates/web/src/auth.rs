@@ -235,12 +235,23 @@ pub fn peer(parts: &axum::http::Extensions) -> Option<SocketAddr> {
     parts.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }
 
+/// Whether cookies must be `Secure`: configured so, or a trusted proxy in
+/// front says the browser came over https.
+pub fn secure_cookies(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    state.config.secure_cookies
+        || (state.config.trust_proxy
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|p| p.eq_ignore_ascii_case("https")))
+}
+
 /// A session cookie for a new session.
-pub fn session_cookie(state: &AppState, secret_value: String) -> Cookie<'static> {
+pub fn session_cookie(secret_value: String, secure: bool) -> Cookie<'static> {
     Cookie::build((SESSION_COOKIE, secret_value))
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.config.secure_cookies)
+        .secure(secure)
         .path("/")
         .max_age(time_of(store_auth::SESSION_IDLE))
         .build()

@@ -296,3 +296,30 @@ fn committed_openapi_document_matches_the_code() {
         "docs/openapi.json is out of date; regenerate it with `cargo run -p guanxi -- openapi > docs/openapi.json` (or GUANXI_UPDATE_OPENAPI=1 cargo test)"
     );
 }
+
+#[tokio::test]
+async fn environment_variables_configure_commands() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("data");
+    let out = cmd(work.path())
+        .env("GUANXI_DATA_DIR", &dir)
+        .args(["init", "--admin-email", "boss@acme.example", "--admin-password", "secret-password"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.join("guanxi.db").exists(), "GUANXI_DATA_DIR chose the database");
+    // GUANXI_ADDR chooses where serve listens; a taken one is reported by that name.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out =
+        cmd(work.path()).env("GUANXI_DATA_DIR", &dir).env("GUANXI_ADDR", &addr).arg("serve").output().await.unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&addr) && err.contains("in use"), "{err}");
+    // A guanxi.toml supplies what flags and environment leave out.
+    std::fs::write(work.path().join("guanxi.toml"), format!("data_dir = {:?}\n", dir.display().to_string())).unwrap();
+    let (code, out, err) = run(work.path(), &["migrate"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("guanxi.db is up to date"), "{out}");
+}

@@ -194,6 +194,11 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on a fresh database of `backend`.
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, WebConfig::default()).await
+    }
+
+    /// Starts a server with particular web settings.
+    pub async fn spawn_with(backend: Backend, config: WebConfig) -> Self {
         let (target, dir, pg_name) = fresh_database(backend).await;
         let db =
             Db::connect(&target, &PoolConfig { max_connections: 4, acquire_timeout: Duration::from_secs(10) }, true)
@@ -207,7 +212,7 @@ impl TestApp {
         tx.commit().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(db.clone(), clock.clone(), WebConfig::default());
+        let state = AppState::new(db.clone(), clock.clone(), config);
         let (tx_stop, rx_stop) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(guanxi_web::serve(listener, state, async move {
             let _ = rx_stop.await;

@@ -255,3 +255,66 @@ async fn admin_manages_users_in_settings(app: &TestApp) {
     assert_eq!(roles[3]["data_scope"], "own");
 }
 both!(admin_manages_users_in_settings);
+
+async fn login_cookie(app: &TestApp, proto: Option<&str>, forwarded_for: &str) -> (u16, String) {
+    let c = app.cookie_client();
+    let html = c.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden_csrf(&html);
+    let mut req = c.post(app.url("/login")).header("x-forwarded-for", forwarded_for).form(&[
+        ("_csrf", csrf.as_str()),
+        ("email", "admin@test.example"),
+        ("password", PASSWORD),
+    ]);
+    if let Some(p) = proto {
+        req = req.header("x-forwarded-proto", p);
+    }
+    let res = req.send().await.unwrap();
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("gx_session="))
+        .unwrap_or_default();
+    (res.status().as_u16(), cookie)
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_cookies_are_secure_and_clients_are_told_apart() {
+    let trusted = guanxi_web::WebConfig { trust_proxy: true, ..Default::default() };
+    let app = TestApp::spawn_with(crate::harness::Backend::Sqlite, trusted).await;
+    let (_, cookie) = login_cookie(&app, Some("https"), "203.0.113.7").await;
+    assert!(cookie.contains("Secure"), "{cookie}");
+    let (_, cookie) = login_cookie(&app, None, "203.0.113.7").await;
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    // Throttling counts the forwarded client address, not the proxy's.
+    for i in 0..30 {
+        let res = app
+            .client()
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", "203.0.113.99")
+            .json(&json!({"email": format!("guess{i}@test.example"), "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 401);
+    }
+    let blocked = app
+        .client()
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "203.0.113.99")
+        .json(&json!({"email": "admin@test.example", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blocked.status().as_u16(), 429);
+    let (status, _) = login_cookie(&app, None, "198.51.100.1").await;
+    assert_eq!(status, 303, "another client behind the same proxy is not locked out");
+    app.finish().await;
+
+    // Without trust, the header is ignored: anyone could send it.
+    let app = TestApp::spawn(crate::harness::Backend::Sqlite).await;
+    let (_, cookie) = login_cookie(&app, Some("https"), "203.0.113.7").await;
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    app.finish().await;
+}

@@ -29,7 +29,7 @@ pub struct LoginResponse {
     /// Expiry unless used (each use within the period extends it).
     pub expires_at: DateTime<Utc>,
     /// The logged-in user.
-    pub user: super::me::Me,
+    pub user: guanxi_store::auth::Principal,
 }
 
 /// Logs in with e-mail and password; returns a session token for the API.
@@ -58,11 +58,7 @@ pub async fn post_login(State(state): State<AppState>, req: Request) -> ApiResul
         .await?
         .ok_or(ApiError::Unauthorized)?
         .principal;
-    Ok(Json(LoginResponse {
-        token: session.secret,
-        expires_at: session.expires_at,
-        user: super::me::Me::from(&principal),
-    }))
+    Ok(Json(LoginResponse { token: session.secret, expires_at: session.expires_at, user: principal }))
 }
 
 /// Ends the session used for this request (API tokens are revoked under `/me/tokens`).

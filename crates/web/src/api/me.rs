@@ -7,56 +7,20 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use guanxi_domain::{DataScope, DisplayName, FieldError, Locale, Password, Role, TeamId, TokenId, UserId, WorkspaceId};
+use guanxi_domain::{DisplayName, FieldError, Locale, Password, TokenId};
 use guanxi_store::auth::{ApiToken, Principal};
 use guanxi_store::secret;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// The authenticated user.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Me {
-    /// User id.
-    pub id: UserId,
-    /// Workspace id.
-    pub workspace_id: WorkspaceId,
-    /// E-mail.
-    pub email: String,
-    /// Name.
-    pub display_name: String,
-    /// Role.
-    pub role: Role,
-    /// Team.
-    pub team_id: Option<TeamId>,
-    /// UI language.
-    pub locale: Locale,
-    /// How far the role's view reaches.
-    pub data_scope: DataScope,
-    /// The workspace's time zone.
-    pub time_zone: String,
-}
-
-impl From<&Principal> for Me {
-    fn from(p: &Principal) -> Self {
-        Me {
-            id: p.user_id,
-            workspace_id: p.workspace_id,
-            email: p.email.clone(),
-            display_name: p.display_name.clone(),
-            role: p.role,
-            team_id: p.team_id,
-            locale: p.locale,
-            data_scope: p.data_scope,
-            time_zone: p.time_zone.clone(),
-        }
-    }
-}
+/// The authenticated user: the principal every request is authorised as.
+pub type Me = Principal;
 
 /// The authenticated user, with their role and data scope.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
-    responses((status = 200, body = Me), (status = 401, body = Problem)))]
-pub async fn get_me(caller: Caller) -> Json<Me> {
-    Json(Me::from(&caller.principal))
+    responses((status = 200, body = Principal), (status = 401, body = Problem)))]
+pub async fn get_me(caller: Caller) -> Json<Principal> {
+    Json(caller.principal)
 }
 
 /// Changes to one's own profile.

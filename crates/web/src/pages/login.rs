@@ -1,6 +1,7 @@
 //! The login page and logout.
 
 use super::render;
+use crate::auth::secure_cookies;
 use crate::auth::{
     client_ip, login, peer, removal_cookie, session_cookie, Caller, LoginFailure, LOGIN_CSRF_COOKIE, SESSION_COOKIE,
 };
@@ -78,7 +79,7 @@ pub async fn show(
     let cookie = Cookie::build((LOGIN_CSRF_COOKIE, csrf.clone()))
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(state.config.secure_cookies)
+        .secure(secure_cookies(&state, &headers))
         .path("/login")
         .build();
     (jar.add(cookie), page(&state, locale, csrf, next, String::new(), None)).into_response()
@@ -110,8 +111,9 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let locale = locale_of(form.lang.as_deref(), &headers);
     match login(&state, &form.email, &form.password, &ip).await {
         Ok(session) => {
-            let jar =
-                jar.add(session_cookie(&state, session.secret)).add(removal_cookie_at(LOGIN_CSRF_COOKIE, "/login"));
+            let jar = jar
+                .add(session_cookie(session.secret, secure_cookies(&state, &headers)))
+                .add(removal_cookie_at(LOGIN_CSRF_COOKIE, "/login"));
             (jar, Redirect::to(&next)).into_response()
         }
         Err(failure) => {

@@ -85,6 +85,15 @@ fn reshow(state: &AppState, caller: &Caller, e: ApiError) -> Result<Vec<String>,
     form_errors(tr, e).map_err(|e| PageError::from_api(e, state, Some(caller.clone())))
 }
 
+/// 422 when a form is shown again with errors, 200 otherwise.
+fn form_status(errors: &[String]) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 fn with_status(mut res: Response, status: StatusCode) -> Response {
     *res.status_mut() = status;
     res
@@ -129,7 +138,7 @@ async fn profile_page(
         .iter()
         .map(|l| (l.as_str(), if *l == Locale::ZhCn { "简体中文" } else { "English" }, *l == user.locale))
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     let page = ProfilePage {
         chrome: Chrome::new(state, caller, "/settings", "settings.profile"),
         section: "profile",
@@ -237,7 +246,7 @@ async fn tokens_page(
             revoked: t.revoked_at.is_some(),
         })
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     let page = TokensPage {
         chrome: Chrome::new(state, caller, "/settings", "settings.tokens"),
         section: "tokens",
@@ -403,7 +412,7 @@ async fn users_page_with(
         .collect();
     let selected_role = Role::parse(&form.role).or(Some(Role::Sales));
     let selected_team = Uuid::parse_str(&form.team_id).ok().map(TeamId::from_uuid);
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     let page = UsersPage {
         chrome: Chrome::new(state, caller, "/settings", "settings.users"),
         section: "users",
@@ -480,7 +489,7 @@ async fn user_page_with(
     // Outside the caller's scope the user does not exist (404), before any role check (403).
     let user = users::get(&state.db, caller.principal.viewer(), id).await.map_err(|e| fail(state, caller)(e.into()))?;
     caller.require_admin("manage users").map_err(fail(state, caller))?;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     let page = UserEditPage {
         chrome: Chrome::new(state, caller, "/settings", "settings.users"),
         section: "users",
@@ -607,7 +616,7 @@ async fn teams_page_with(
             members: t.member_count,
         })
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     let page = TeamsPage {
         chrome: Chrome::new(state, caller, "/settings", "settings.teams"),
         section: "teams",
@@ -684,7 +693,7 @@ async fn team_page_with(
 ) -> PageResult {
     let team = teams::get(&state.db, caller.principal.viewer(), id).await.map_err(|e| fail(state, caller)(e.into()))?;
     caller.require_admin("manage teams").map_err(fail(state, caller))?;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     let parent_options = team_options(state, caller, team.parent_id)
         .await?
         .into_iter()
@@ -788,7 +797,7 @@ async fn roles_page_with(
             options: DataScope::ALL.iter().map(|s| (s.as_str(), scope_key(*s), *s == r.data_scope)).collect(),
         })
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     let page = RolesPage {
         chrome: Chrome::new(state, caller, "/settings", "settings.roles"),
         section: "roles",
