@@ -8,10 +8,14 @@ pub mod access;
 pub mod clock;
 pub mod ids;
 pub mod locale;
+pub mod phone;
+pub mod uscc;
 pub mod values;
 
 pub use access::{DataScope, Role, Scope};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{TeamId, TokenId, UserId, WorkspaceId};
 pub use locale::Locale;
+pub use phone::{Phone, PhoneKind};
+pub use uscc::Uscc;
 pub use values::{DisplayName, Email, FieldError, Password, TeamName, TimeZoneName, WorkspaceName};

@@ -118,7 +118,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging(file: &FileConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal, never in files or log collectors.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let _ = if file.log_format.as_deref() == Some("json") { builder.json().try_init() } else { builder.try_init() };
 }
 
