@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod dedupe;
 pub mod ids;
 pub mod locale;
 pub mod phone;
