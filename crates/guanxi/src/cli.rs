@@ -76,11 +76,30 @@ pub enum Command {
     },
     /// Print the OpenAPI document (the committed docs/openapi.json is this output).
     Openapi,
+    /// Cluster a CSV of company records into organisations (查重) before importing it.
+    Dedupe {
+        /// CSV with the columns record_id and name, optionally phone, uscc, city
+        /// (UTF-8 with or without BOM, UTF-16, or GBK/GB18030).
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write record_id,cluster_id (one line per input row).
+        #[arg(long)]
+        output: PathBuf,
+        /// A column of true organisation labels to score the result against.
+        #[arg(long)]
+        truth_column: Option<String>,
+    },
     /// Generate realistic data in the demo workspace, for benchmarks and demos.
     Gen {
         /// How many sales users the demo workspace should have in generated teams (idempotent).
         #[arg(long, default_value_t = 0)]
         users: u32,
+        /// Instead: write a dirty company list with true labels to this CSV (no database needed).
+        #[arg(long)]
+        dedupe_csv: Option<PathBuf>,
+        /// Rows of that list.
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
     },
 }
 
@@ -137,6 +156,14 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             print!("{}", guanxi_web::api::document_json());
             Ok(())
         }
+        Command::Dedupe { input, output, truth_column } => {
+            let started = std::time::Instant::now();
+            let summary =
+                tokio::task::spawn_blocking(move || crate::dedupe_cmd::run(&input, &output, truth_column.as_deref()))
+                    .await??;
+            println!("{summary} ({:.1} s)", started.elapsed().as_secs_f64());
+            Ok(())
+        }
         Command::Migrate => {
             let (db, target) = open(&cli.db, &file, true).await?;
             println!("database {} is up to date", target.redacted());
@@ -184,7 +211,12 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 Ok(())
             }
         }
-        Command::Gen { users } => {
+        Command::Gen { dedupe_csv: Some(path), rows, .. } => {
+            let orgs = crate::dirty::write(&path, rows)?;
+            println!("{rows} rows of {orgs} organisations written to {}", path.display());
+            Ok(())
+        }
+        Command::Gen { users, dedupe_csv: None, .. } => {
             let (db, target) = open(&cli.db, &file, true).await?;
             let result = crate::demo::generate_users(&db, &SystemClock, users).await;
             db.close().await;

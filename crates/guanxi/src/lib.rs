@@ -3,4 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod dedupe_cmd;
 pub mod demo;
+pub mod dirty;
+pub mod table;

@@ -101,6 +101,113 @@ fn regions_compatible(a: Option<&str>, b: Option<&str>) -> bool {
 /// typo or a homophone still means the same company.
 const DISTINCTIVE: usize = 6;
 
+/// A trade name (字号) at least this long survives a one-character slip;
+/// shorter ones (华为 / 华威) differ by a character between real companies.
+const DISTINCTIVE_TRADE: usize = 4;
+
+/// Words of industry and business line that end names, longest first. The
+/// part of a name before them is its trade name (字号).
+const INDUSTRY_WORDS: [&str; 64] = [
+    "电子信息产业",
+    "配电自动化",
+    "继保自动化",
+    "电力电子",
+    "自动化",
+    "信息技术",
+    "数字技术",
+    "系统技术",
+    "工程技术",
+    "工程咨询",
+    "建设工程",
+    "电力设计院",
+    "设计院",
+    "研究院",
+    "科学研究院",
+    "勘测设计院",
+    "医疗电气",
+    "机电设备",
+    "电气设备",
+    "开关设备",
+    "自动化设备",
+    "仪器仪表",
+    "新能源",
+    "变压器",
+    "电力",
+    "电气",
+    "电器",
+    "电子",
+    "电缆",
+    "电网",
+    "科技",
+    "技术",
+    "软件",
+    "网络",
+    "信息",
+    "能源",
+    "设备",
+    "工程",
+    "实业",
+    "贸易",
+    "投资",
+    "发展",
+    "咨询",
+    "服务",
+    "制造",
+    "材料",
+    "环保",
+    "通信",
+    "传媒",
+    "物流",
+    "化工",
+    "机械",
+    "智能",
+    "数字",
+    "系统",
+    "建设",
+    "控股",
+    "集团",
+    "供电",
+    "开关",
+    "仪表",
+    "继保",
+    "配电",
+    "银行",
+];
+
+/// The length, in characters, of a name's trade part: what is left once
+/// industry words are taken off its end.
+fn trade_len(core: &str) -> usize {
+    let mut rest = core;
+    'strip: loop {
+        for w in INDUSTRY_WORDS {
+            if rest.len() > w.len() && rest.ends_with(w) {
+                rest = &rest[..rest.len() - w.len()];
+                continue 'strip;
+            }
+        }
+        return rest.chars().count();
+    }
+}
+
+/// Where two names differ first, in characters.
+fn first_difference(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
+/// Whether a one-character difference is a slip of the same name rather than
+/// another company: a misspelt industry word (科技 / 科枝) is; two real
+/// industry words (电气 / 电器) are two lines of business; in the trade name
+/// only a long one survives a slip.
+fn slip_is_harmless(a: &str, b: &str) -> bool {
+    let at = first_difference(a, b);
+    let (ta, tb) = (trade_len(a), trade_len(b));
+    match (at >= ta, at >= tb) {
+        (true, true) => false,
+        (true, false) | (false, true) => true,
+        (false, false) => ta.min(tb) >= DISTINCTIVE_TRADE,
+    }
+}
+
 /// Weighs two records.
 pub fn compare(a: &Record<'_>, b: &Record<'_>) -> Verdict {
     let (na, nb) = (a.name, b.name);
@@ -112,8 +219,11 @@ pub fn compare(a: &Record<'_>, b: &Record<'_>) -> Verdict {
     // A one-character difference that changes a place (东北 / 华北 电力设计院)
     // is another organisation, not a typo.
     let same_places = || regions::contained(&na.core) == regions::contained(&nb.core);
-    let typo = !same_core && len >= DISTINCTIVE && distance(&na.core, &nb.core, 1) <= 1 && same_places();
-    let sound = !same_core && na.pinyin == nb.pinyin && !na.pinyin.is_empty() && same_places();
+    let one_apart = !same_core && len >= DISTINCTIVE && distance(&na.core, &nb.core, 1) <= 1 && same_places();
+    let sound_alike = !same_core && na.pinyin == nb.pinyin && !na.pinyin.is_empty() && same_places();
+    let harmless = (one_apart || sound_alike) && slip_is_harmless(&na.core, &nb.core);
+    let typo = one_apart && harmless;
+    let sound = sound_alike && harmless;
     let similar_head = same_core || typo || sound;
     if similar_head && na.branch != nb.branch {
         return Verdict::Related;
@@ -200,6 +310,30 @@ mod tests {
         assert!(matches!(verdict("华为技术有限公司", "华威技术有限公司"), Verdict::Possible { .. }));
         assert_eq!(verdict("北京银行", "上海银行"), Verdict::Different);
         assert!(!is_same(&verdict("深圳华为数字技术有限公司", "华为数字技术（北京）有限公司")), "regions disagree");
+    }
+
+    #[test]
+    fn slips_in_short_trade_names_need_more_evidence() {
+        assert!(
+            !is_same(&verdict("沈阳华远电力科技有限公司", "沈阳华达电力科技有限公司")),
+            "two companies, one character apart"
+        );
+        assert!(!is_same(&verdict("正泰电气股份有限公司", "正泰电器股份有限公司")), "two lines of business");
+        assert!(
+            is_same(&verdict("沈阳远大电力电子科技有限公司", "沈阳远大电力电子科枝有限公司")),
+            "a misspelt industry word"
+        );
+        assert!(
+            is_same(&verdict("杭州海康威视数字技术有限公司", "杭州海康威士数字技术有限公司")),
+            "a long trade name survives a slip"
+        );
+        let v = verdict_with(
+            "沈阳华远电力科技有限公司",
+            &["+862412345678"],
+            "沈阳华达电力科技有限公司",
+            &["+862412345678"],
+        );
+        assert!(is_same(&v), "with a shared phone: {v:?}");
     }
 
     #[test]

@@ -129,13 +129,19 @@ pub fn compatible(a: &str, b: &str) -> bool {
     a == b || province_of(a) == Some(b) || province_of(b) == Some(a)
 }
 
+static PROVINCE_OF: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| REGIONS.iter().filter_map(|r| r.province.as_deref().map(|p| (r.short.as_str(), p))).collect());
+
+static BY_WRITTEN: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| REGIONS.iter().map(|r| (r.written.as_str(), r.short.as_str())).collect());
+
 fn province_of(short: &str) -> Option<&'static str> {
-    REGIONS.iter().find(|r| r.short == short && r.province.is_some()).and_then(|r| r.province.as_deref())
+    PROVINCE_OF.get(short).copied()
 }
 
 /// The region a whole text names, if it is exactly one: (北京) → 北京.
 pub fn exactly(text: &str) -> Option<&'static str> {
-    REGIONS.iter().find(|r| r.written == text).map(|r| r.short.as_str())
+    BY_WRITTEN.get(text).copied()
 }
 
 /// The region a text ends with, if any: (short name, byte offset where it starts).

@@ -323,3 +323,52 @@ async fn environment_variables_configure_commands() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("guanxi.db is up to date"), "{out}");
 }
+
+#[tokio::test]
+async fn dedupe_reads_what_excel_writes_and_names_bad_rows() {
+    let work = tempfile::tempdir().unwrap();
+    let w = |name: &str, bytes: &[u8]| {
+        let p = work.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+    let text = "record_id,name,phone,uscc,city,note\n\
+                a1,北京华为数字技术有限公司,010-82828888,,北京,x\n\
+                a2,华为数字技术（北京）有限公司,,,北京,y\n\
+                a3,華為數字技術（北京）有限公司,,91110108551385082R,,z\n\
+                a4,华为技术有限公司上海分公司,not-a-phone,,上海,\n\
+                a5,华威技术有限公司,,,苏州,\n";
+    let out = work.path().join("out.csv").display().to_string();
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend_from_slice(text.as_bytes());
+    for (file, encoding) in
+        [(w("utf8.csv", text.as_bytes()), "UTF-8"), (w("gbk.csv", &gbk), "GBK"), (w("bom.csv", &bom), "UTF-8")]
+    {
+        let (code, stdout, err) = run(work.path(), &["dedupe", "--input", &file, "--output", &out]).await;
+        assert_eq!(code, 0, "{err}");
+        assert!(stdout.starts_with(&format!("5 rows ({encoding}), 3 organisations")), "{stdout}");
+        assert!(stdout.contains("1 invalid phones, 1 invalid USCCs"), "{stdout}");
+        let clusters = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(clusters, "record_id,cluster_id\na1,a1\na2,a1\na3,a1\na4,a4\na5,a5\n", "{file}");
+    }
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("ragged.csv", b"record_id,name\n1,a\n2,b,extra\n".to_vec(), "line 3 has 3 fields but the header has 2"),
+        ("quote.csv", b"record_id,name\n1,\"unterminated\n2,b\n".to_vec(), "line 2 has a line break inside a field"),
+        (
+            "quote-note.csv",
+            b"record_id,name,note\n1,a,ok\n2,b,\"never closed\n3,c,d\n".to_vec(),
+            "on line 3 is never closed",
+        ),
+        ("columns.csv", b"id,company\n1,a\n".to_vec(), "needs the columns record_id and name"),
+        ("empty-id.csv", b"record_id,name\n1,a\n,b\n".to_vec(), "line 3 has an empty record_id"),
+        ("binary.csv", (0u8..=255).cycle().take(20000).collect(), "not a text file"),
+    ];
+    for (name, bytes, expect) in cases {
+        let file = w(name, &bytes);
+        let (code, _, err) = run(work.path(), &["dedupe", "--input", &file, "--output", &out]).await;
+        assert_ne!(code, 0, "{name}");
+        assert_one_clean_line(&err);
+        assert!(err.contains(expect), "{name}: {err}");
+    }
+}
