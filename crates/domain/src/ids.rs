@@ -80,3 +80,7 @@ typed_id!(
     /// An API token (the id, never the secret).
     TokenId
 );
+typed_id!(
+    /// An account (企业客户).
+    AccountId
+);

@@ -5,8 +5,10 @@
 //! unchecked string. Identifiers follow the glossary in `shared/DOMAIN.md`.
 
 pub mod access;
+pub mod account;
 pub mod clock;
 pub mod dedupe;
+pub mod division;
 pub mod ids;
 pub mod locale;
 pub mod phone;
@@ -14,9 +16,14 @@ pub mod uscc;
 pub mod values;
 
 pub use access::{DataScope, Role, Scope};
+pub use account::{AccountSource, Classification, RelationshipStage};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{TeamId, TokenId, UserId, WorkspaceId};
+pub use division::{division_name, division_path, parse_division_code};
+pub use ids::{AccountId, TeamId, TokenId, UserId, WorkspaceId};
 pub use locale::Locale;
 pub use phone::{Phone, PhoneKind};
 pub use uscc::Uscc;
-pub use values::{DisplayName, Email, FieldError, Password, TeamName, TimeZoneName, WorkspaceName};
+pub use values::{
+    AccountName, DisplayName, Email, FieldError, LongText, Notes, Password, ShortText, TeamName, TimeZoneName,
+    WorkspaceName,
+};

@@ -93,6 +93,26 @@ text_value!(
     WorkspaceName,
     200
 );
+text_value!(
+    /// An account's registered name (华为数字技术（北京）有限公司).
+    AccountName,
+    200
+);
+text_value!(
+    /// A short text field of an account (short name, industry, referrer, tag).
+    ShortText,
+    100
+);
+text_value!(
+    /// A longer text (address, website).
+    LongText,
+    500
+);
+text_value!(
+    /// Free notes.
+    Notes,
+    5000
+);
 
 /// An e-mail address, trimmed and lower-cased, checked against RFC 5321/5322.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

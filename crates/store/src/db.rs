@@ -79,6 +79,7 @@ val_from!(guanxi_domain::UserId, Uuid, |v: guanxi_domain::UserId| v.uuid());
 val_from!(guanxi_domain::TeamId, Uuid, |v: guanxi_domain::TeamId| v.uuid());
 val_from!(guanxi_domain::WorkspaceId, Uuid, |v: guanxi_domain::WorkspaceId| v.uuid());
 val_from!(guanxi_domain::TokenId, Uuid, |v: guanxi_domain::TokenId| v.uuid());
+val_from!(guanxi_domain::AccountId, Uuid, |v: guanxi_domain::AccountId| v.uuid());
 
 /// How SQLite stores instants: fixed-width UTC with microseconds, so that text
 /// order is time order and precision matches PostgreSQL's `timestamptz`.
@@ -273,7 +274,13 @@ macro_rules! decode_id {
         }
     )*};
 }
-decode_id!(guanxi_domain::WorkspaceId, guanxi_domain::UserId, guanxi_domain::TeamId, guanxi_domain::TokenId);
+decode_id!(
+    guanxi_domain::WorkspaceId,
+    guanxi_domain::UserId,
+    guanxi_domain::TeamId,
+    guanxi_domain::TokenId,
+    guanxi_domain::AccountId
+);
 
 macro_rules! decode_text_enum {
     ($($t:ty),*) => {$(
@@ -285,7 +292,14 @@ macro_rules! decode_text_enum {
         }
     )*};
 }
-decode_text_enum!(guanxi_domain::Role, guanxi_domain::DataScope, guanxi_domain::Locale);
+decode_text_enum!(
+    guanxi_domain::Role,
+    guanxi_domain::DataScope,
+    guanxi_domain::Locale,
+    guanxi_domain::AccountSource,
+    guanxi_domain::Classification,
+    guanxi_domain::RelationshipStage
+);
 
 /// A record built from a row.
 pub trait FromRow: Sized {

@@ -5,10 +5,12 @@
 //! entry in the same transaction, so a change and its history commit together.
 //! Every read of business records goes through [`scope::push_visible`].
 
+pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod migrate;
+mod refs;
 pub mod roles;
 pub mod scope;
 pub mod secret;

@@ -19,12 +19,20 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. Add new ones at the end, with both scripts.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "accounts",
+        sqlite: include_str!("../migrations/sqlite/0002_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0002_accounts.sql"),
+    },
+];
 
 fn checksum(script: &str) -> String {
     Sha256::digest(script.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()

@@ -73,31 +73,8 @@ async fn get_in_tx(tx: &mut Tx, ws: WorkspaceId, id: TeamId) -> Result<Team> {
 }
 
 async fn check_refs(tx: &mut Tx, ws: WorkspaceId, parent: Option<TeamId>, manager: Option<UserId>) -> Result<()> {
-    if let Some(p) = parent {
-        let found: Option<(TeamId,)> = tx
-            .fetch_optional(
-                Sql::new("SELECT id FROM teams WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL")
-                    .arg(p)
-                    .arg(ws),
-            )
-            .await?;
-        if found.is_none() {
-            return Err(Error::Invalid("parent_id", "does not name a team of this workspace".into()));
-        }
-    }
-    if let Some(m) = manager {
-        let found: Option<(UserId,)> = tx
-            .fetch_optional(
-                Sql::new("SELECT id FROM users WHERE id = $1 AND workspace_id = $2 AND disabled_at IS NULL")
-                    .arg(m)
-                    .arg(ws),
-            )
-            .await?;
-        if found.is_none() {
-            return Err(Error::Invalid("manager_id", "does not name an active user of this workspace".into()));
-        }
-    }
-    Ok(())
+    crate::refs::live_team(tx, ws, parent, "parent_id").await?;
+    crate::refs::active_user(tx, ws, manager, "manager_id").await
 }
 
 /// Recomputes the closure of the workspace's tree. Team changes are rare and

@@ -96,29 +96,13 @@ fn snapshot(u: &User) -> serde_json::Value {
     })
 }
 
-async fn check_team(tx: &mut Tx, ws: WorkspaceId, team: Option<TeamId>) -> Result<()> {
-    if let Some(team) = team {
-        let found: Option<(TeamId,)> = tx
-            .fetch_optional(
-                Sql::new("SELECT id FROM teams WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL")
-                    .arg(team)
-                    .arg(ws),
-            )
-            .await?;
-        if found.is_none() {
-            return Err(Error::Invalid("team_id", "does not name a team of this workspace".into()));
-        }
-    }
-    Ok(())
-}
-
 async fn get_in_tx(tx: &mut Tx, ws: WorkspaceId, id: UserId) -> Result<User> {
     tx.fetch_one(Sql::new(&format!("{SELECT} WHERE u.id = $1 AND u.workspace_id = $2")).arg(id).arg(ws)).await
 }
 
 /// Creates a user in the actor's workspace.
 pub async fn create(tx: &mut Tx, actor: &Actor, new: NewUser, now: DateTime<Utc>) -> Result<User> {
-    check_team(tx, actor.workspace_id, new.team_id).await?;
+    crate::refs::live_team(tx, actor.workspace_id, new.team_id, "team_id").await?;
     let id = UserId::new();
     tx.execute(
         Sql::new(
@@ -196,7 +180,7 @@ pub async fn list(db: &Db, viewer: Viewer, filter: &UserFilter, limit: i64) -> R
 pub async fn update(tx: &mut Tx, actor: &Actor, id: UserId, patch: UserPatch, now: DateTime<Utc>) -> Result<User> {
     let before = get_in_tx(tx, actor.workspace_id, id).await?;
     if let Some(team) = patch.team_id {
-        check_team(tx, actor.workspace_id, team).await?;
+        crate::refs::live_team(tx, actor.workspace_id, team, "team_id").await?;
     }
     let mut q = Sql::new("UPDATE users SET updated_at = ");
     q.bind(now);

@@ -51,6 +51,14 @@ pub enum ApiError {
         /// Offending fields.
         errors: Vec<FieldError>,
     },
+    /// The record would duplicate existing ones (查重).
+    #[error("duplicate")]
+    Duplicate {
+        /// Stable code: `duplicate_account`, `duplicate_contact`.
+        code: &'static str,
+        /// The existing records and why they match.
+        candidates: serde_json::Value,
+    },
     /// Too many failed logins.
     #[error("too many attempts")]
     TooManyAttempts {
@@ -88,6 +96,10 @@ pub struct Problem {
     /// Field errors, for validation failures.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For `duplicate_*` conflicts: the existing records, with `score` and `reasons`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub candidates: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -129,6 +141,11 @@ impl ApiError {
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "),
             ),
             Conflict { code, detail, .. } => (StatusCode::CONFLICT, code, detail.clone()),
+            Duplicate { code, .. } => (
+                StatusCode::CONFLICT,
+                code,
+                "This organisation seems to exist already (see candidates): open or merge it, or send \"force\": true with a \"force_reason\".".into(),
+            ),
             TooManyAttempts { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
@@ -174,6 +191,10 @@ impl ApiError {
             code: code.to_owned(),
             detail,
             errors: self.errors(),
+            candidates: match self {
+                ApiError::Duplicate { candidates, .. } => Some(candidates.clone()),
+                _ => None,
+            },
         }
     }
 }

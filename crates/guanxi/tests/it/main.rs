@@ -5,6 +5,7 @@
 pub mod harness;
 
 mod api_access;
+mod api_accounts;
 mod api_auth;
 mod api_errors;
 mod browser;

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, and its OpenAPI 3.1 document.
 
+pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod me;
@@ -30,6 +31,10 @@ pub fn router() -> Router<AppState> {
         .route("/roles", get(roles::list))
         .route("/roles/{role}", patch(roles::update))
         .route("/audit", get(audit::list))
+        .route("/accounts", get(accounts::list).post(accounts::create))
+        .route("/accounts/duplicates", axum::routing::post(accounts::duplicates))
+        .route("/accounts/{id}", get(accounts::get).patch(accounts::update).delete(accounts::delete))
+        .route("/accounts/{id}/restore", post(accounts::restore))
         .route("/openapi.json", get(|| async { Json(document()) }))
         .fallback(|| async { ApiError::NotFound })
 }
@@ -66,6 +71,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         teams::list, teams::get, teams::create, teams::update, teams::delete,
         roles::list, roles::update,
         audit::list,
+        accounts::list, accounts::create, accounts::get, accounts::update, accounts::delete, accounts::restore, accounts::duplicates,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -76,6 +82,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         (name = "teams", description = "The team tree"),
         (name = "roles", description = "Roles and data scopes"),
         (name = "audit", description = "The audit log"),
+        (name = "accounts", description = "Accounts (企业客户) and duplicate checking (查重)"),
     )
 )]
 struct ApiDoc;

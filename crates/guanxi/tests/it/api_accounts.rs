@@ -1,0 +1,212 @@
+//! Accounts over the API: CRUD in scope, recycle bin, 查重 on entry.
+
+use crate::harness::TestApp;
+use serde_json::{json, Value};
+
+fn account(name: &str) -> Value {
+    json!({"name": name, "source": "trade_show"})
+}
+
+async fn create_read_update_delete_restore(app: &TestApp) {
+    let w = app.world().await;
+    let t = &w.sales_x.token;
+    let body = json!({
+        "name": "国网辽宁省电力有限公司", "short_name": "辽宁电力", "uscc": "９１１１０１０８５５１３８５０８２ｑ",
+        "phones": ["024-2313 0000 转 8", "+86 138 0013 8000（微信同号）"], "region_code": "210102", "source": "referral",
+        "referrer": "东北电力设计院", "classification": "a", "key_account": true, "product_fit": true,
+        "relationship_stage": "building", "tags": ["电网", "东北", "电网"], "notes": "调度中心 A 主任是老朋友"
+    });
+    let (status, a) = app.send("POST", t, "/api/v1/accounts", body).await;
+    assert_eq!(status, 201, "{a}");
+    assert_eq!(a["uscc"], "91110108551385082Q", "folded and checked");
+    assert_eq!(a["phones"][0]["number"], "+862423130000");
+    assert_eq!(a["phones"][0]["extension"], "8");
+    assert_eq!(a["phones"][1]["display"], "138 0013 8000");
+    assert_eq!(a["owner_id"], json!(w.sales_x.id), "the creator owns it");
+    assert_eq!(a["team_name"], "东北大区");
+    assert_eq!(a["tags"], json!(["东北", "电网"]), "tags deduplicated");
+    let id = a["id"].as_str().unwrap().to_owned();
+
+    let (status, a) = app
+        .send(
+            "PATCH",
+            t,
+            &format!("/api/v1/accounts/{id}"),
+            json!({"classification": null, "relationship_stage": "stable"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{a}");
+    assert_eq!((a["classification"].clone(), a["relationship_stage"].clone()), (Value::Null, json!("stable")));
+    assert_eq!(a["short_name"], "辽宁电力", "untouched fields stay");
+
+    // Scope: another team's salesperson cannot see, change or delete it; a manager above can.
+    let url = format!("/api/v1/accounts/{id}");
+    assert_eq!(app.get(&w.sales_y.token, &url).await.0, 404);
+    assert_eq!(app.send("PATCH", &w.sales_y.token, &url, json!({"notes": "x"})).await.0, 404);
+    assert_eq!(app.send("DELETE", &w.sales_y.token, &url, json!({})).await.0, 404);
+    let (_, page) = app.get(&w.sales_y.token, "/api/v1/accounts").await;
+    assert!(page["items"].as_array().unwrap().is_empty());
+    assert_eq!(app.get(&w.manager_x.token, &url).await.0, 200);
+    // Sales may not hand an account to someone else.
+    let (status, _) = app.send("PATCH", t, &url, json!({"owner_id": w.sales_x1.id})).await;
+    assert_eq!(status, 403);
+
+    // Recycle bin: gone from the list, still readable, restorable; all audited.
+    let (status, a) = app.send("DELETE", t, &url, json!({})).await;
+    assert_eq!(status, 200);
+    assert!(a["deleted_at"].is_string());
+    let (_, page) = app.get(t, "/api/v1/accounts").await;
+    assert!(page["items"].as_array().unwrap().is_empty());
+    let (_, bin) = app.get(t, "/api/v1/accounts?deleted=true").await;
+    assert_eq!(bin["items"].as_array().unwrap().len(), 1);
+    let (status, a) = app.send("POST", t, &format!("{url}/restore"), json!({})).await;
+    assert_eq!((status, a["deleted_at"].clone()), (200, Value::Null));
+    let (_, history) = app.get(&app.admin.token, &format!("/api/v1/audit?entity_type=account&entity_id={id}")).await;
+    let actions: Vec<&str> =
+        history["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["restore", "delete", "update", "create"]);
+    // Filters.
+    let (_, page) =
+        app.get(&w.manager_x.token, "/api/v1/accounts?source=referral&tag=电网&relationship_stage=stable").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let (_, page) = app.get(&w.manager_x.token, "/api/v1/accounts?source=website").await;
+    assert!(page["items"].as_array().unwrap().is_empty());
+}
+both!(create_read_update_delete_restore);
+
+async fn duplicates_are_refused_with_reasons(app: &TestApp) {
+    let w = app.world().await;
+    let (status, first) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/accounts",
+            json!({"name": "北京华为数字技术有限公司", "source": "website", "phones": ["010-82828888"]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // Another spelling, by someone who cannot even see the first: refused, and told whose it is.
+    let (status, problem) =
+        app.send("POST", &w.sales_y.token, "/api/v1/accounts", account("華為數字技術（北京）有限公司")).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("duplicate_account")), "{problem}");
+    let c = &problem["candidates"][0];
+    assert_eq!(c["id"], first["id"]);
+    assert_eq!(c["owner_name"], "张伟");
+    assert_eq!(c["verdict"], "same");
+    assert_eq!(c["reasons"], json!(["same_name"]));
+    // Forcing needs a reason, which is audited.
+    let mut forced = account("华为数字技术（北京）有限公司");
+    forced["force"] = json!(true);
+    let (status, problem) = app.send("POST", &w.sales_y.token, "/api/v1/accounts", forced.clone()).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("force_reason")));
+    forced["force_reason"] = json!("客户确认是两个法人");
+    let (status, created) = app.send("POST", &w.sales_y.token, "/api/v1/accounts", forced).await;
+    assert_eq!(status, 201, "{created}");
+    let (_, history) = app
+        .get(
+            &app.admin.token,
+            &format!("/api/v1/audit?entity_type=account&entity_id={}", created["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(history["items"][0]["changes"]["duplicate_override"]["after"]["reason"], "客户确认是两个法人");
+    // The same phone with a similar name, and the same USCC under any name, are duplicates too.
+    let (status, problem) = app
+        .send(
+            "POST",
+            &w.sales_y.token,
+            "/api/v1/accounts",
+            json!({"name": "北京华为数子技术有限公司", "source": "website", "phones": ["(010)82828888"]}),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    let (status, _) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/accounts",
+            json!({"name": "甲公司", "source": "other", "uscc": "91110108551385082Q"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, problem) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/accounts",
+            json!({"name": "完全不同的名字", "source": "other", "uscc": "91110108551385082Q"}),
+        )
+        .await;
+    assert_eq!((status, problem["candidates"][0]["reasons"][0].as_str()), (409, Some("same_uscc")));
+    // A branch and a near-homophone are separate organisations: saved; the homophone shows as possible.
+    let (status, _) =
+        app.send("POST", &w.sales_x.token, "/api/v1/accounts", account("北京华为数字技术有限公司上海分公司")).await;
+    assert_eq!(status, 201);
+    let (status, _) = app.send("POST", &w.sales_x.token, "/api/v1/accounts", account("华为技术有限公司")).await;
+    assert_eq!(status, 201);
+    let (status, _) = app.send("POST", &w.sales_x.token, "/api/v1/accounts", account("华威技术有限公司")).await;
+    assert_eq!(status, 201);
+    let (status, found) =
+        app.send("POST", &w.sales_x.token, "/api/v1/accounts/duplicates", json!({"name": "华威技术有限公司"})).await;
+    assert_eq!(status, 200);
+    let verdicts: Vec<(&str, &str)> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["verdict"].as_str().unwrap()))
+        .collect();
+    assert!(
+        verdicts.contains(&("华威技术有限公司", "same")) && verdicts.contains(&("华为技术有限公司", "possible")),
+        "{verdicts:?}"
+    );
+    // Renaming into an existing organisation is refused the same way.
+    let (status, mine) =
+        app.send("POST", &w.sales_x.token, "/api/v1/accounts", account("沈阳远大电力电子科技有限公司")).await;
+    assert_eq!(status, 201);
+    let (status, problem) = app
+        .send(
+            "PATCH",
+            &w.sales_x.token,
+            &format!("/api/v1/accounts/{}", mine["id"].as_str().unwrap()),
+            json!({"name": "华为数字技术(北京)有限公司"}),
+        )
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("duplicate_account")));
+    // Deleted accounts do not block a new record.
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(app.send("DELETE", &w.sales_x.token, &format!("/api/v1/accounts/{id}"), json!({})).await.0, 200);
+    let (status, found) = app
+        .send("POST", &w.sales_x.token, "/api/v1/accounts/duplicates", json!({"name": "北京华为数字技术有限公司"}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(found.as_array().unwrap().iter().all(|c| c["id"].as_str() != Some(id)));
+}
+both!(duplicates_are_refused_with_reasons);
+
+async fn bad_account_input_names_the_field(app: &TestApp) {
+    let t = app.admin.token.clone();
+    let before = app.count("accounts").await;
+    let cases = vec![
+        (json!({"source": "other"}), "name", "required"),
+        (json!({"name": "某公司"}), "source", "required"),
+        (json!({"name": "某公司", "source": "spam"}), "source", "invalid_type"),
+        (json!({"name": "张".repeat(201), "source": "other"}), "name", "too_long"),
+        (json!({"name": "某公司", "source": "other", "uscc": "91110108551385082R"}), "uscc", "invalid_uscc"),
+        (json!({"name": "某公司", "source": "other", "phones": ["12345"]}), "phones[0]", "invalid_phone"),
+        (json!({"name": "某公司", "source": "other", "region_code": "999999"}), "region_code", "invalid_region"),
+        (
+            json!({"name": "某公司", "source": "other", "owner_id": "00000000-0000-7000-8000-000000000000"}),
+            "owner_id",
+            "invalid",
+        ),
+        (json!({"name": "a\u{0}b", "source": "other"}), "name", "control_characters"),
+    ];
+    for (body, field, code) in cases {
+        let (status, problem) = app.send("POST", &t, "/api/v1/accounts", body.clone()).await;
+        assert!(status == 422 || status == 400, "{body}: {status} {problem}");
+        let e = &problem["errors"][0];
+        assert_eq!((e["field"].as_str(), e["code"].as_str()), (Some(field), Some(code)), "{body}: {problem}");
+    }
+    assert_eq!(app.count("accounts").await, before, "nothing written");
+    assert_eq!(app.count("account_phones").await, 0);
+}
+both!(bad_account_input_names_the_field);

@@ -1,0 +1,607 @@
+//! Accounts (企业客户): the organisations we sell to, with their phones and
+//! tags, scoped by owner and team, soft-deleted and restorable, and found
+//! again under other spellings through their stored 查重 key.
+
+use crate::audit::{self, Action, Actor};
+use crate::db::{Db, Sql, Tx};
+use crate::scope::{push_visible, ScopeColumns, Viewer};
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+use guanxi_domain::dedupe::{self, NameKey};
+use guanxi_domain::{AccountId, AccountSource, Classification, Phone, RelationshipStage, TeamId, UserId, WorkspaceId};
+use serde::Serialize;
+
+/// A phone of an account.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountPhone {
+    /// E.164 (or a 95xxx service number).
+    pub number: String,
+    /// Extension.
+    pub extension: Option<String>,
+    /// As shown: 010-1234 5678 转 123.
+    pub display: String,
+}
+
+/// An account as the API and pages show it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Account {
+    /// Id.
+    pub id: AccountId,
+    /// Registered name.
+    pub name: String,
+    /// Short name used in conversation.
+    pub short_name: Option<String>,
+    /// 统一社会信用代码.
+    pub uscc: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Administrative division code (GB/T 2260) of province, city or district.
+    pub region_code: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// Website.
+    pub website: Option<String>,
+    /// Where it came from.
+    pub source: AccountSource,
+    /// Who referred it, for referrals.
+    pub referrer: Option<String>,
+    /// A / B / C.
+    pub classification: Option<Classification>,
+    /// Key account (大客户).
+    pub key_account: bool,
+    /// Criterion: our products fit (产品匹配).
+    pub product_fit: bool,
+    /// Criterion: buys centrally (集中采购).
+    pub centralised_purchasing: bool,
+    /// Criterion: buys continuously (持续采购).
+    pub continuous_purchasing: bool,
+    /// Relationship stage.
+    pub relationship_stage: Option<RelationshipStage>,
+    /// Owner (负责人).
+    pub owner_id: Option<UserId>,
+    /// Owner's name.
+    pub owner_name: Option<String>,
+    /// Team.
+    pub team_id: Option<TeamId>,
+    /// Team's name.
+    pub team_name: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Phones (总机 first).
+    pub phones: Vec<AccountPhone>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Set while in the recycle bin.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+struct AccountRow {
+    id: AccountId,
+    name: String,
+    short_name: Option<String>,
+    uscc: Option<String>,
+    industry: Option<String>,
+    region_code: Option<String>,
+    address: Option<String>,
+    website: Option<String>,
+    source: AccountSource,
+    referrer: Option<String>,
+    classification: Option<Classification>,
+    key_account: bool,
+    product_fit: bool,
+    centralised_purchasing: bool,
+    continuous_purchasing: bool,
+    relationship_stage: Option<RelationshipStage>,
+    owner_id: Option<UserId>,
+    owner_name: Option<String>,
+    team_id: Option<TeamId>,
+    team_name: Option<String>,
+    notes: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+crate::from_row!(AccountRow {
+    id,
+    name,
+    short_name,
+    uscc,
+    industry,
+    region_code,
+    address,
+    website,
+    source,
+    referrer,
+    classification,
+    key_account,
+    product_fit,
+    centralised_purchasing,
+    continuous_purchasing,
+    relationship_stage,
+    owner_id,
+    owner_name,
+    team_id,
+    team_name,
+    notes,
+    created_at,
+    updated_at,
+    deleted_at
+});
+
+const SELECT: &str =
+    "SELECT a.id, a.name, a.short_name, a.uscc, a.industry, a.region_code, a.address, a.website, a.source, \
+     a.referrer, a.classification, a.key_account, a.product_fit, a.centralised_purchasing, a.continuous_purchasing, \
+     a.relationship_stage, a.owner_id, o.display_name AS owner_name, a.team_id, t.name AS team_name, a.notes, \
+     a.created_at, a.updated_at, a.deleted_at \
+     FROM accounts a LEFT JOIN users o ON o.id = a.owner_id LEFT JOIN teams t ON t.id = a.team_id";
+
+/// Accounts are scoped by their owner and team.
+pub const SCOPE: ScopeColumns<'static> =
+    ScopeColumns { workspace: "a.workspace_id", owner: Some("a.owner_id"), team: "a.team_id" };
+
+/// The fields of an account, parsed.
+#[derive(Clone, Debug)]
+pub struct AccountFields {
+    /// Registered name.
+    pub name: String,
+    /// Short name.
+    pub short_name: Option<String>,
+    /// USCC (validated).
+    pub uscc: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Division code (validated).
+    pub region_code: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// Website.
+    pub website: Option<String>,
+    /// Source.
+    pub source: AccountSource,
+    /// Referrer.
+    pub referrer: Option<String>,
+    /// Class.
+    pub classification: Option<Classification>,
+    /// Key account and its three criteria.
+    pub key_account: bool,
+    /// Criterion.
+    pub product_fit: bool,
+    /// Criterion.
+    pub centralised_purchasing: bool,
+    /// Criterion.
+    pub continuous_purchasing: bool,
+    /// Stage.
+    pub relationship_stage: Option<RelationshipStage>,
+    /// Owner.
+    pub owner_id: Option<UserId>,
+    /// Team.
+    pub team_id: Option<TeamId>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Phones (parsed).
+    pub phones: Vec<Phone>,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+fn snapshot(a: &Account) -> serde_json::Value {
+    let mut v = serde_json::to_value(a).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        for derived in ["id", "owner_name", "team_name", "created_at", "updated_at", "deleted_at"] {
+            o.remove(derived);
+        }
+        o.insert("phones".into(), serde_json::json!(a.phones.iter().map(|p| p.display.clone()).collect::<Vec<_>>()));
+    }
+    v
+}
+
+async fn load_children(db_or_tx: Children<'_>, rows: Vec<AccountRow>) -> Result<Vec<Account>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut phones_q =
+        Sql::new("SELECT account_id, number, extension, display FROM account_phones WHERE account_id IN (");
+    let mut tags_q = Sql::new("SELECT account_id, tag FROM account_tags WHERE account_id IN (");
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            phones_q.push(", ");
+            tags_q.push(", ");
+        }
+        phones_q.bind(r.id);
+        tags_q.bind(r.id);
+    }
+    phones_q.push(") ORDER BY account_id, position");
+    tags_q.push(") ORDER BY account_id, tag");
+    let (phones, tags): (Vec<PhoneRow>, Vec<TagRow>) = match db_or_tx {
+        Children::Db(db) => (db.fetch_all(phones_q).await?, db.fetch_all(tags_q).await?),
+        Children::Tx(tx) => (tx.fetch_all(phones_q).await?, tx.fetch_all(tags_q).await?),
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| Account {
+            phones: phones
+                .iter()
+                .filter(|p| p.0 == r.id)
+                .map(|p| AccountPhone { number: p.1.clone(), extension: p.2.clone(), display: p.3.clone() })
+                .collect(),
+            tags: tags.iter().filter(|t| t.0 == r.id).map(|t| t.1.clone()).collect(),
+            id: r.id,
+            name: r.name,
+            short_name: r.short_name,
+            uscc: r.uscc,
+            industry: r.industry,
+            region_code: r.region_code,
+            address: r.address,
+            website: r.website,
+            source: r.source,
+            referrer: r.referrer,
+            classification: r.classification,
+            key_account: r.key_account,
+            product_fit: r.product_fit,
+            centralised_purchasing: r.centralised_purchasing,
+            continuous_purchasing: r.continuous_purchasing,
+            relationship_stage: r.relationship_stage,
+            owner_id: r.owner_id,
+            owner_name: r.owner_name,
+            team_id: r.team_id,
+            team_name: r.team_name,
+            notes: r.notes,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        })
+        .collect())
+}
+
+/// (account, number, extension, display) of `account_phones`.
+type PhoneRow = (AccountId, String, Option<String>, String);
+/// (account, tag) of `account_tags`.
+type TagRow = (AccountId, String);
+
+enum Children<'a> {
+    Db(&'a Db),
+    Tx(&'a mut Tx),
+}
+
+async fn get_in_tx(tx: &mut Tx, ws: WorkspaceId, id: AccountId) -> Result<Account> {
+    let row: AccountRow =
+        tx.fetch_one(Sql::new(&format!("{SELECT} WHERE a.id = $1 AND a.workspace_id = $2")).arg(id).arg(ws)).await?;
+    load_children(Children::Tx(tx), vec![row]).await?.pop().ok_or(Error::NotFound)
+}
+
+async fn check_refs(tx: &mut Tx, ws: WorkspaceId, owner: Option<UserId>, team: Option<TeamId>) -> Result<()> {
+    crate::refs::active_user(tx, ws, owner, "owner_id").await?;
+    crate::refs::live_team(tx, ws, team, "team_id").await
+}
+
+async fn write_children(tx: &mut Tx, ws: WorkspaceId, id: AccountId, phones: &[Phone], tags: &[String]) -> Result<()> {
+    tx.execute(Sql::new("DELETE FROM account_phones WHERE account_id = $1").arg(id)).await?;
+    tx.execute(Sql::new("DELETE FROM account_tags WHERE account_id = $1").arg(id)).await?;
+    for (i, p) in phones.iter().enumerate() {
+        tx.execute(
+            Sql::new("INSERT INTO account_phones (account_id, workspace_id, position, number, extension, display) VALUES ($1, $2, $3, $4, $5, $6)")
+                .arg(id)
+                .arg(ws)
+                .arg(i as i64)
+                .arg(p.number())
+                .arg(p.extension().map(str::to_owned))
+                .arg(p.display()),
+        )
+        .await?;
+    }
+    let mut seen = Vec::new();
+    for t in tags {
+        if seen.contains(t) {
+            continue;
+        }
+        seen.push(t.clone());
+        tx.execute(
+            Sql::new("INSERT INTO account_tags (account_id, workspace_id, tag) VALUES ($1, $2, $3)")
+                .arg(id)
+                .arg(ws)
+                .arg(t.as_str()),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn bind_fields(q: Sql, f: &AccountFields, key: &NameKey) -> Sql {
+    q.arg(f.name.as_str())
+        .arg(f.short_name.clone())
+        .arg(f.uscc.clone())
+        .arg(f.industry.clone())
+        .arg(f.region_code.clone())
+        .arg(f.address.clone())
+        .arg(f.website.clone())
+        .arg(f.source.as_str())
+        .arg(f.referrer.clone())
+        .arg(f.classification.map(|c| c.as_str()))
+        .arg(f.key_account)
+        .arg(f.product_fit)
+        .arg(f.centralised_purchasing)
+        .arg(f.continuous_purchasing)
+        .arg(f.relationship_stage.map(|s| s.as_str()))
+        .arg(f.owner_id)
+        .arg(f.team_id)
+        .arg(f.notes.clone())
+        .arg(key.core.as_str())
+        .arg(key.region)
+        .arg(key.branch.clone())
+        .arg(key.pinyin.as_str())
+}
+
+/// Creates an account; `extra` is added to the audit entry (e.g. the reason a duplicate warning was overridden).
+pub async fn create(
+    tx: &mut Tx,
+    actor: &Actor,
+    fields: &AccountFields,
+    extra: Option<serde_json::Value>,
+    now: DateTime<Utc>,
+) -> Result<Account> {
+    check_refs(tx, actor.workspace_id, fields.owner_id, fields.team_id).await?;
+    let id = AccountId::new();
+    let key = dedupe::company_key(&fields.name);
+    let q = Sql::new(
+        "INSERT INTO accounts (name, short_name, uscc, industry, region_code, address, website, source, referrer, classification, \
+         key_account, product_fit, centralised_purchasing, continuous_purchasing, relationship_stage, owner_id, team_id, notes, \
+         name_key, name_region, name_branch, name_pinyin, id, workspace_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $25)",
+    );
+    tx.execute(bind_fields(q, fields, &key).arg(id).arg(actor.workspace_id).arg(now)).await?;
+    write_children(tx, actor.workspace_id, id, &fields.phones, &fields.tags).await?;
+    let account = get_in_tx(tx, actor.workspace_id, id).await?;
+    let mut changes = audit::diff(&serde_json::json!({}), &snapshot(&account));
+    if let (Some(extra), Some(obj)) = (extra, changes.as_object_mut()) {
+        obj.insert("duplicate_override".into(), serde_json::json!({"before": null, "after": extra}));
+    }
+    audit::record(tx, actor, Action::Create, "account", id.uuid(), changes, now).await?;
+    Ok(account)
+}
+
+/// Replaces an account's fields.
+pub async fn update(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: AccountId,
+    fields: &AccountFields,
+    now: DateTime<Utc>,
+) -> Result<Account> {
+    let before = get_in_tx(tx, actor.workspace_id, id).await?;
+    if before.deleted_at.is_some() {
+        return Err(Error::NotFound);
+    }
+    check_refs(tx, actor.workspace_id, fields.owner_id, fields.team_id).await?;
+    let key = dedupe::company_key(&fields.name);
+    let q = Sql::new(
+        "UPDATE accounts SET name = $1, short_name = $2, uscc = $3, industry = $4, region_code = $5, address = $6, website = $7, \
+         source = $8, referrer = $9, classification = $10, key_account = $11, product_fit = $12, centralised_purchasing = $13, \
+         continuous_purchasing = $14, relationship_stage = $15, owner_id = $16, team_id = $17, notes = $18, name_key = $19, \
+         name_region = $20, name_branch = $21, name_pinyin = $22, updated_at = $23 WHERE id = $24 AND workspace_id = $25",
+    );
+    tx.execute(bind_fields(q, fields, &key).arg(now).arg(id).arg(actor.workspace_id)).await?;
+    write_children(tx, actor.workspace_id, id, &fields.phones, &fields.tags).await?;
+    let after = get_in_tx(tx, actor.workspace_id, id).await?;
+    audit::record(
+        tx,
+        actor,
+        Action::Update,
+        "account",
+        id.uuid(),
+        audit::diff(&snapshot(&before), &snapshot(&after)),
+        now,
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Moves an account to the recycle bin, or back.
+pub async fn set_deleted(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: AccountId,
+    deleted: bool,
+    now: DateTime<Utc>,
+) -> Result<Account> {
+    let before = get_in_tx(tx, actor.workspace_id, id).await?;
+    if before.deleted_at.is_some() == deleted {
+        return Ok(before);
+    }
+    tx.execute(
+        Sql::new("UPDATE accounts SET deleted_at = $1, updated_at = $2 WHERE id = $3 AND workspace_id = $4")
+            .arg(if deleted { Some(now) } else { None })
+            .arg(now)
+            .arg(id)
+            .arg(actor.workspace_id),
+    )
+    .await?;
+    let after = get_in_tx(tx, actor.workspace_id, id).await?;
+    let action = if deleted { Action::Delete } else { Action::Restore };
+    audit::record(
+        tx,
+        actor,
+        action,
+        "account",
+        id.uuid(),
+        serde_json::json!({"deleted": {"before": !deleted, "after": deleted}}),
+        now,
+    )
+    .await?;
+    Ok(after)
+}
+
+/// An account the viewer may see (deleted ones too, for the recycle bin).
+pub async fn get(db: &Db, viewer: Viewer, id: AccountId) -> Result<Account> {
+    let mut q = Sql::new(SELECT);
+    q.push(" WHERE a.id = ").bind(id).push(" AND ");
+    push_visible(&mut q, viewer, SCOPE);
+    let row: AccountRow = db.fetch_one(q).await?;
+    load_children(Children::Db(db), vec![row]).await?.pop().ok_or(Error::NotFound)
+}
+
+/// List filters.
+#[derive(Clone, Debug, Default)]
+pub struct AccountFilter {
+    /// Owned by.
+    pub owner_id: Option<UserId>,
+    /// In team.
+    pub team_id: Option<TeamId>,
+    /// From source.
+    pub source: Option<AccountSource>,
+    /// Of class.
+    pub classification: Option<Classification>,
+    /// In stage.
+    pub relationship_stage: Option<RelationshipStage>,
+    /// With tag.
+    pub tag: Option<String>,
+    /// Changed since.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// The recycle bin instead of live accounts.
+    pub deleted: bool,
+    /// After this id (cursor).
+    pub after: Option<AccountId>,
+}
+
+/// Accounts the viewer may see, oldest first, `limit` at a time.
+pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Result<Vec<Account>> {
+    let mut q = Sql::new(SELECT);
+    q.push(" WHERE ");
+    push_visible(&mut q, viewer, SCOPE);
+    q.push(if f.deleted { " AND a.deleted_at IS NOT NULL" } else { " AND a.deleted_at IS NULL" });
+    if let Some(v) = f.owner_id {
+        q.push(" AND a.owner_id = ").bind(v);
+    }
+    if let Some(v) = f.team_id {
+        q.push(" AND a.team_id = ").bind(v);
+    }
+    if let Some(v) = f.source {
+        q.push(" AND a.source = ").bind(v.as_str());
+    }
+    if let Some(v) = f.classification {
+        q.push(" AND a.classification = ").bind(v.as_str());
+    }
+    if let Some(v) = f.relationship_stage {
+        q.push(" AND a.relationship_stage = ").bind(v.as_str());
+    }
+    if let Some(v) = &f.tag {
+        q.push(" AND a.id IN (SELECT account_id FROM account_tags WHERE tag = ").bind(v.as_str()).push(")");
+    }
+    if let Some(v) = f.updated_since {
+        q.push(" AND a.updated_at >= ").bind(v);
+    }
+    if let Some(v) = f.after {
+        q.push(" AND a.id > ").bind(v);
+    }
+    q.push(" ORDER BY a.id LIMIT ").bind(limit);
+    let rows: Vec<AccountRow> = db.fetch_all(q).await?;
+    load_children(Children::Db(db), rows).await
+}
+
+/// An existing account that might be the same organisation as a new one.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Candidate {
+    /// The account.
+    pub id: AccountId,
+    /// Its name.
+    pub name: String,
+    /// Its owner's name (the account may be outside your scope: only this much is shown).
+    pub owner_name: Option<String>,
+    /// Confidence, 0–1.
+    pub score: f32,
+    /// `same` (would be refused) or `possible` (shown as a warning).
+    pub verdict: &'static str,
+    /// Why.
+    pub reasons: Vec<dedupe::Reason>,
+}
+
+struct CandidateRow {
+    id: AccountId,
+    name: String,
+    uscc: Option<String>,
+    owner_name: Option<String>,
+    region_code: Option<String>,
+}
+
+crate::from_row!(CandidateRow { id, name, uscc, owner_name, region_code });
+
+/// Existing live accounts of the workspace that may be the same organisation,
+/// best first. Workspace-wide on purpose: nobody may create a second record of
+/// an organisation someone else owns (seed 002), even one they cannot see.
+pub async fn duplicates(
+    db: &Db,
+    ws: WorkspaceId,
+    name: &str,
+    uscc: Option<&str>,
+    phones: &[Phone],
+    except: Option<AccountId>,
+) -> Result<Vec<Candidate>> {
+    let key = dedupe::company_key(name);
+    let mut q = Sql::new(
+        "SELECT a.id, a.name, a.uscc, o.display_name AS owner_name, a.region_code FROM accounts a LEFT JOIN users o ON o.id = a.owner_id \
+         WHERE a.workspace_id = ",
+    );
+    q.bind(ws).push(" AND a.deleted_at IS NULL AND (a.name_key = ").bind(key.core.as_str());
+    q.push(" OR a.name_pinyin = ").bind(key.pinyin.as_str());
+    if let Some(u) = uscc {
+        q.push(" OR a.uscc = ").bind(u);
+    }
+    if !phones.is_empty() {
+        q.push(" OR a.id IN (SELECT account_id FROM account_phones WHERE workspace_id = ")
+            .bind(ws)
+            .push(" AND number IN (");
+        for (i, p) in phones.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(p.number());
+        }
+        q.push("))");
+    }
+    q.push(") LIMIT 50");
+    let rows: Vec<CandidateRow> = db.fetch_all(q).await?;
+    let mut out = Vec::new();
+    let new_phones: Vec<String> = phones.iter().map(|p| p.number().to_owned()).collect();
+    for r in rows {
+        if Some(r.id) == except {
+            continue;
+        }
+        let other_phones: Vec<(String,)> =
+            db.fetch_all(Sql::new("SELECT number FROM account_phones WHERE account_id = $1").arg(r.id)).await?;
+        let other_phones: Vec<String> = other_phones.into_iter().map(|p| p.0).collect();
+        let other_key = dedupe::company_key(&r.name);
+        let city = |code: &Option<String>| code.as_deref().and_then(region_short);
+        let verdict = dedupe::compare(
+            &dedupe::Record { name: &key, uscc, phones: &new_phones, city: None },
+            &dedupe::Record {
+                name: &other_key,
+                uscc: r.uscc.as_deref(),
+                phones: &other_phones,
+                city: city(&r.region_code),
+            },
+        );
+        let (verdict, score, reasons) = match verdict {
+            dedupe::Verdict::Same { score, reasons } => ("same", score, reasons),
+            dedupe::Verdict::Possible { score, reasons } => ("possible", score, reasons),
+            dedupe::Verdict::Related | dedupe::Verdict::Different => continue,
+        };
+        out.push(Candidate { id: r.id, name: r.name, owner_name: r.owner_name, score, verdict, reasons });
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(out)
+}
+
+/// The short name of the city (or province) a division code is in.
+fn region_short(code: &str) -> Option<&'static str> {
+    let city =
+        gb2260_name(&format!("{}00", &code.get(..4)?)).or_else(|| gb2260_name(&format!("{}0000", &code.get(..2)?)))?;
+    dedupe::regions::exactly(city)
+}
+
+fn gb2260_name(code: &str) -> Option<&'static str> {
+    guanxi_domain::division_name(code)
+}

@@ -1,0 +1,515 @@
+//! Accounts (企业客户): CRUD within the caller's scope, soft delete and
+//! restore, and 查重 on create and rename.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::json::{double_option, ApiJson, ApiPath, ApiQuery, Fields};
+use crate::pagination::{page, Page, PageQuery};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use guanxi_domain::{
+    parse_division_code, AccountId, AccountName, AccountSource, Classification, FieldError, LongText, Notes, Phone,
+    RelationshipStage, Role, ShortText, TeamId, Uscc, UserId,
+};
+use guanxi_store::accounts::{self, Account, AccountFields, AccountFilter, Candidate};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Most phones and tags per account.
+const MAX_ITEMS: usize = 20;
+
+/// An account's fields as sent. On create, `name` and `source` are required;
+/// on PATCH every field is optional and `null` clears an optional one.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountInput {
+    /// Registered name (1–200 characters).
+    pub name: Option<String>,
+    /// Short name.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub short_name: Option<Option<String>>,
+    /// 统一社会信用代码 (18 characters, checked) or a 15-digit registration number.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub uscc: Option<Option<String>>,
+    /// Phones as typed (+86 138 0013 8000, 010-1234 5678 转 123, 400-…); the first is the switchboard.
+    pub phones: Option<Vec<String>>,
+    /// Industry.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub industry: Option<Option<String>>,
+    /// Six-digit administrative division code (province, city or district).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub region_code: Option<Option<String>>,
+    /// Address.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    /// Website.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub website: Option<Option<String>>,
+    /// Where it came from.
+    pub source: Option<AccountSource>,
+    /// Who referred it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub referrer: Option<Option<String>>,
+    /// A / B / C.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Classification>)]
+    pub classification: Option<Option<Classification>>,
+    /// Key account.
+    pub key_account: Option<bool>,
+    /// Criterion: product fit.
+    pub product_fit: Option<bool>,
+    /// Criterion: centralised purchasing.
+    pub centralised_purchasing: Option<bool>,
+    /// Criterion: continuous purchasing.
+    pub continuous_purchasing: Option<bool>,
+    /// Relationship stage.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<RelationshipStage>)]
+    pub relationship_stage: Option<Option<RelationshipStage>>,
+    /// Owner (default: the caller on create). Managers and admins only.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub owner_id: Option<Option<Uuid>>,
+    /// Team (default: the owner's team). Managers and admins only.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub team_id: Option<Option<Uuid>>,
+    /// Notes.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+    /// Tags.
+    pub tags: Option<Vec<String>>,
+    /// Save even though 查重 found likely duplicates.
+    pub force: Option<bool>,
+    /// Why, when forcing (kept in the audit log).
+    pub force_reason: Option<String>,
+}
+
+fn opt_text<T>(
+    f: &mut Fields,
+    field: &str,
+    v: Option<String>,
+    parse: fn(&str, &str) -> Result<T, FieldError>,
+    into: fn(T) -> String,
+) -> Option<String> {
+    let v = v?;
+    if v.trim().is_empty() {
+        return None;
+    }
+    f.take(parse(field, &v)).map(into)
+}
+
+/// Merges input over current fields (none on create) and parses everything, reporting every bad field.
+fn parse(
+    input: &AccountInput,
+    current: Option<AccountFields>,
+    owner_default: UserId,
+    team_default: Option<TeamId>,
+) -> Result<AccountFields, ApiError> {
+    let mut f = Fields::default();
+    let cur = current.clone();
+    let name = match (&input.name, &cur) {
+        (Some(n), _) => f.take(AccountName::parse("name", n)).map(AccountName::into_string),
+        (None, Some(c)) => Some(c.name.clone()),
+        (None, None) => {
+            f.push(FieldError::new("name", "required", "name must not be empty"));
+            None
+        }
+    };
+    let source = input.source.or(cur.as_ref().map(|c| c.source));
+    if source.is_none() {
+        f.push(FieldError::new("source", "required", "source is required: trade_show, referral, cold_call, website, industry_association, government_body, channel_partner or other"));
+    }
+    let text = |f: &mut Fields,
+                field: &str,
+                new: &Option<Option<String>>,
+                old: Option<String>,
+                long: bool|
+     -> Option<String> {
+        match new {
+            Some(v) => opt_text(
+                f,
+                field,
+                v.clone(),
+                if long {
+                    |a, b| LongText::parse(a, b).map(LongText::into_string)
+                } else {
+                    |a, b| ShortText::parse(a, b).map(ShortText::into_string)
+                },
+                |s| s,
+            ),
+            None => old,
+        }
+    };
+    let short_name =
+        text(&mut f, "short_name", &input.short_name, cur.as_ref().and_then(|c| c.short_name.clone()), false);
+    let industry = text(&mut f, "industry", &input.industry, cur.as_ref().and_then(|c| c.industry.clone()), false);
+    let address = text(&mut f, "address", &input.address, cur.as_ref().and_then(|c| c.address.clone()), true);
+    let website = text(&mut f, "website", &input.website, cur.as_ref().and_then(|c| c.website.clone()), true);
+    let referrer = text(&mut f, "referrer", &input.referrer, cur.as_ref().and_then(|c| c.referrer.clone()), false);
+    let notes = match &input.notes {
+        Some(v) => opt_text(&mut f, "notes", v.clone(), Notes::parse, Notes::into_string),
+        None => cur.as_ref().and_then(|c| c.notes.clone()),
+    };
+    let uscc = match &input.uscc {
+        Some(v) => opt_text(&mut f, "uscc", v.clone(), Uscc::parse, |u| u.as_str().to_owned()),
+        None => cur.as_ref().and_then(|c| c.uscc.clone()),
+    };
+    let region_code = match &input.region_code {
+        Some(v) => opt_text(&mut f, "region_code", v.clone(), parse_division_code, |c| c),
+        None => cur.as_ref().and_then(|c| c.region_code.clone()),
+    };
+    let phones = match &input.phones {
+        Some(list) => {
+            if list.len() > MAX_ITEMS {
+                f.push(FieldError::new("phones", "too_many", format!("phones may list at most {MAX_ITEMS} numbers")));
+            }
+            list.iter().enumerate().filter_map(|(i, p)| f.take(Phone::parse(&format!("phones[{i}]"), p))).collect()
+        }
+        None => cur.as_ref().map(|c| c.phones.clone()).unwrap_or_default(),
+    };
+    let tags = match &input.tags {
+        Some(list) => {
+            if list.len() > MAX_ITEMS {
+                f.push(FieldError::new("tags", "too_many", format!("tags may list at most {MAX_ITEMS}")));
+            }
+            list.iter()
+                .enumerate()
+                .filter_map(|(i, t)| f.take(ShortText::parse(&format!("tags[{i}]"), t)).map(ShortText::into_string))
+                .collect()
+        }
+        None => cur.as_ref().map(|c| c.tags.clone()).unwrap_or_default(),
+    };
+    let flag = |new: Option<bool>, old: Option<bool>| new.or(old).unwrap_or(false);
+    let owner_id = match input.owner_id {
+        Some(o) => o.map(UserId::from_uuid),
+        None => cur.as_ref().map_or(Some(owner_default), |c| c.owner_id),
+    };
+    let team_id = match input.team_id {
+        Some(t) => t.map(TeamId::from_uuid),
+        None => cur.as_ref().map_or(team_default, |c| c.team_id),
+    };
+    f.finish()?;
+    let (Some(name), Some(source)) = (name, source) else {
+        return Err(ApiError::Internal("fields parsed without values".into()));
+    };
+    Ok(AccountFields {
+        name,
+        short_name,
+        uscc,
+        industry,
+        region_code,
+        address,
+        website,
+        source,
+        referrer,
+        classification: match input.classification {
+            Some(c) => c,
+            None => cur.as_ref().and_then(|c| c.classification),
+        },
+        key_account: flag(input.key_account, cur.as_ref().map(|c| c.key_account)),
+        product_fit: flag(input.product_fit, cur.as_ref().map(|c| c.product_fit)),
+        centralised_purchasing: flag(input.centralised_purchasing, cur.as_ref().map(|c| c.centralised_purchasing)),
+        continuous_purchasing: flag(input.continuous_purchasing, cur.as_ref().map(|c| c.continuous_purchasing)),
+        relationship_stage: match input.relationship_stage {
+            Some(s) => s,
+            None => cur.as_ref().and_then(|c| c.relationship_stage),
+        },
+        owner_id,
+        team_id,
+        notes,
+        phones,
+        tags,
+    })
+}
+
+/// The fields of a stored account, to merge a PATCH over.
+fn fields_of(a: &Account) -> AccountFields {
+    AccountFields {
+        name: a.name.clone(),
+        short_name: a.short_name.clone(),
+        uscc: a.uscc.clone(),
+        industry: a.industry.clone(),
+        region_code: a.region_code.clone(),
+        address: a.address.clone(),
+        website: a.website.clone(),
+        source: a.source,
+        referrer: a.referrer.clone(),
+        classification: a.classification,
+        key_account: a.key_account,
+        product_fit: a.product_fit,
+        centralised_purchasing: a.centralised_purchasing,
+        continuous_purchasing: a.continuous_purchasing,
+        relationship_stage: a.relationship_stage,
+        owner_id: a.owner_id,
+        team_id: a.team_id,
+        notes: a.notes.clone(),
+        // Stored numbers parse back to themselves.
+        phones: a
+            .phones
+            .iter()
+            .filter_map(|p| {
+                Phone::parse(
+                    "phones",
+                    &match &p.extension {
+                        Some(e) => format!("{} 转 {e}", p.number),
+                        None => p.number.clone(),
+                    },
+                )
+                .ok()
+            })
+            .collect(),
+        tags: a.tags.clone(),
+    }
+}
+
+/// Refuses likely duplicates unless forced with a reason; returns the audit note of a forced save.
+async fn check_duplicates(
+    state: &AppState,
+    caller: &Caller,
+    fields: &AccountFields,
+    input: &AccountInput,
+    except: Option<AccountId>,
+) -> ApiResult<Option<serde_json::Value>> {
+    let found = accounts::duplicates(
+        &state.db,
+        caller.principal.workspace_id,
+        &fields.name,
+        fields.uscc.as_deref(),
+        &fields.phones,
+        except,
+    )
+    .await?;
+    let blocking: Vec<&Candidate> = found.iter().filter(|c| c.verdict == "same").collect();
+    if blocking.is_empty() {
+        return Ok(None);
+    }
+    if input.force == Some(true) {
+        let reason = input.force_reason.as_deref().map(str::trim).unwrap_or("");
+        if reason.is_empty() {
+            return Err(ApiError::field(
+                "force_reason",
+                "required",
+                "force_reason must say why a likely duplicate is saved anyway",
+            ));
+        }
+        let ids: Vec<String> = blocking.iter().map(|c| c.id.to_string()).collect();
+        return Ok(Some(serde_json::json!({"reason": reason, "candidates": ids})));
+    }
+    Err(ApiError::Duplicate { code: "duplicate_account", candidates: serde_json::to_value(&found).unwrap_or_default() })
+}
+
+fn may_assign(caller: &Caller) -> bool {
+    matches!(caller.principal.role, Role::Admin | Role::Manager)
+}
+
+/// Creates an account, refusing likely duplicates (`409 duplicate_account`).
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", security(("bearer" = [])), request_body = AccountInput,
+    responses((status = 201, body = Account), (status = 403, body = Problem),
+        (status = 409, description = "`duplicate_account`, with `candidates`", body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<AccountInput>,
+) -> ApiResult<(StatusCode, Json<Account>)> {
+    if (input.owner_id.is_some() || input.team_id.is_some()) && !may_assign(&caller) {
+        return Err(ApiError::Forbidden("assign accounts to others"));
+    }
+    let fields = parse(&input, None, caller.principal.user_id, caller.principal.team_id)?;
+    if let Some(owner) = fields.owner_id {
+        if owner != caller.principal.user_id {
+            // Only to someone the caller may see.
+            guanxi_store::users::get(&state.db, caller.principal.viewer(), owner)
+                .await
+                .map_err(|_| ApiError::field("owner_id", "invalid", "owner_id is not a user you may assign to"))?;
+        }
+    }
+    let note = check_duplicates(&state, &caller, &fields, &input, None).await?;
+    let mut tx = state.db.begin().await?;
+    let account = accounts::create(&mut tx, &caller.actor(), &fields, note, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(account)))
+}
+
+/// One account, if within scope (also from the recycle bin).
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "account id")),
+    responses((status = 200, body = Account), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Account>> {
+    Ok(Json(accounts::get(&state.db, caller.principal.viewer(), AccountId::from_uuid(id)).await?))
+}
+
+/// Changes an account; a new name is checked for duplicates like a new account.
+#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts", security(("bearer" = [])), request_body = AccountInput,
+    params(("id" = Uuid, Path, description = "account id")),
+    responses((status = 200, body = Account), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<AccountInput>,
+) -> ApiResult<Json<Account>> {
+    let id = AccountId::from_uuid(id);
+    let current = accounts::get(&state.db, caller.principal.viewer(), id).await?;
+    if current.deleted_at.is_some() {
+        return Err(ApiError::NotFound);
+    }
+    if (input.owner_id.is_some() || input.team_id.is_some()) && !may_assign(&caller) {
+        return Err(ApiError::Forbidden("assign accounts to others"));
+    }
+    let fields = parse(&input, Some(fields_of(&current)), caller.principal.user_id, caller.principal.team_id)?;
+    let renamed = fields.name != current.name || fields.uscc != current.uscc;
+    if renamed {
+        check_duplicates(&state, &caller, &fields, &input, Some(id)).await?;
+    }
+    let mut tx = state.db.begin().await?;
+    let account = accounts::update(&mut tx, &caller.actor(), id, &fields, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(Json(account))
+}
+
+/// Moves an account to the recycle bin (restorable); its owner, managers and admins only.
+#[utoipa::path(delete, path = "/api/v1/accounts/{id}", tag = "accounts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "account id")),
+    responses((status = 200, body = Account), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Account>> {
+    set_deleted(&state, &caller, AccountId::from_uuid(id), true).await
+}
+
+/// Brings an account back from the recycle bin.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/restore", tag = "accounts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "account id")),
+    responses((status = 200, body = Account), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Account>> {
+    set_deleted(&state, &caller, AccountId::from_uuid(id), false).await
+}
+
+async fn set_deleted(state: &AppState, caller: &Caller, id: AccountId, deleted: bool) -> ApiResult<Json<Account>> {
+    let current = accounts::get(&state.db, caller.principal.viewer(), id).await?;
+    if current.owner_id != Some(caller.principal.user_id) && !may_assign(caller) {
+        return Err(ApiError::Forbidden("delete or restore accounts owned by others"));
+    }
+    let mut tx = state.db.begin().await?;
+    let account = accounts::set_deleted(&mut tx, &caller.actor(), id, deleted, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(Json(account))
+}
+
+/// Account list filters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AccountQuery {
+    /// Owned by.
+    pub owner_id: Option<Uuid>,
+    /// In team.
+    pub team_id: Option<Uuid>,
+    /// From source.
+    pub source: Option<AccountSource>,
+    /// Of class.
+    pub classification: Option<Classification>,
+    /// In stage.
+    pub relationship_stage: Option<RelationshipStage>,
+    /// With tag.
+    pub tag: Option<String>,
+    /// Changed at or after.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// The recycle bin instead.
+    pub deleted: Option<bool>,
+    /// Rows per page, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// Accounts within the caller's scope.
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", security(("bearer" = [])), params(AccountQuery),
+    responses((status = 200, body = Page<Account>), (status = 422, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AccountQuery>,
+) -> ApiResult<Json<Page<Account>>> {
+    let pq = PageQuery { limit: q.limit, cursor: q.cursor };
+    let limit = pq.limit()?;
+    let filter = AccountFilter {
+        owner_id: q.owner_id.map(UserId::from_uuid),
+        team_id: q.team_id.map(TeamId::from_uuid),
+        source: q.source,
+        classification: q.classification,
+        relationship_stage: q.relationship_stage,
+        tag: q.tag,
+        updated_since: q.updated_since,
+        deleted: q.deleted.unwrap_or(false),
+        after: pq.after()?.map(AccountId::from_uuid),
+    };
+    let rows = accounts::list(&state.db, caller.principal.viewer(), &filter, limit + 1).await?;
+    Ok(Json(page(rows, limit, |a| a.id.uuid())))
+}
+
+/// What to check for duplicates.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateCheck {
+    /// Name as typed so far.
+    pub name: String,
+    /// USCC, if known.
+    pub uscc: Option<String>,
+    /// Phones, if known.
+    pub phones: Option<Vec<String>>,
+}
+
+/// Existing accounts that may be the organisation being entered (for warnings as the user types).
+#[utoipa::path(post, path = "/api/v1/accounts/duplicates", tag = "accounts", security(("bearer" = [])), request_body = DuplicateCheck,
+    responses((status = 200, body = Vec<Candidate>), (status = 422, body = Problem)))]
+pub async fn duplicates(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<DuplicateCheck>,
+) -> ApiResult<Json<Vec<Candidate>>> {
+    let mut f = Fields::default();
+    let name = f.take(AccountName::parse("name", &body.name));
+    let uscc = body.uscc.as_deref().filter(|u| !u.trim().is_empty()).and_then(|u| f.take(Uscc::parse("uscc", u)));
+    let phones: Vec<Phone> = body
+        .phones
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| f.take(Phone::parse(&format!("phones[{i}]"), p)))
+        .collect();
+    f.finish()?;
+    let name = name.ok_or(ApiError::Internal("name parsed without value".into()))?;
+    let found = accounts::duplicates(
+        &state.db,
+        caller.principal.workspace_id,
+        name.as_str(),
+        uscc.as_ref().map(Uscc::as_str),
+        &phones,
+        None,
+    )
+    .await?;
+    Ok(Json(found))
+}
