@@ -318,3 +318,75 @@ async fn behind_a_trusted_proxy_cookies_are_secure_and_clients_are_told_apart() 
     assert!(!cookie.contains("Secure"), "{cookie}");
     app.finish().await;
 }
+
+async fn accounts_pages_enter_check_and_show(app: &TestApp) {
+    let w = app.world().await;
+    let (c, csrf) = web_login(app, &w.sales_x.email).await;
+    let html = c.get(app.url("/accounts")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("还没有客户"), "empty state");
+    let form = |name: &str, extra: &[(&str, &str)]| {
+        let mut v: Vec<(String, String)> =
+            vec![("_csrf".into(), csrf.clone()), ("name".into(), name.into()), ("source".into(), "referral".into())];
+        v.extend(extra.iter().map(|(k, x)| (k.to_string(), x.to_string())));
+        v
+    };
+    let res = c
+        .post(app.url("/accounts/new"))
+        .form(&form(
+            "国网辽宁省电力有限公司",
+            &[
+                ("phones", "024-2313 0000\n138 0013 8000"),
+                ("region_code", "210102"),
+                ("classification", "a"),
+                ("key_account", "on"),
+                ("tags", "电网，东北"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let page = c.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    for shown in [
+        "国网辽宁省电力有限公司",
+        "024-2313 0000",
+        "138 0013 8000",
+        "辽宁省 沈阳市 和平区",
+        "A 类",
+        "转介绍",
+        "大客户",
+        "电网",
+        "新建",
+    ] {
+        assert!(page.contains(shown), "the account page shows {shown}");
+    }
+    // Entering it again in another spelling shows the existing record, and what to do.
+    let res = c.post(app.url("/accounts/new")).form(&form("國網遼寧省電力有限公司", &[])).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 409);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("这家单位可能已经存在") && html.contains("名称相同") && html.contains(&location), "{html}");
+    // Bad fields come back named, in Chinese, with what was typed kept.
+    let res = c
+        .post(app.url("/accounts/new"))
+        .form(&form("某公司", &[("uscc", "91110108551385082R"), ("phones", "12345")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("91110108551385082R") && html.contains("phones[0]"), "{html}");
+    // The list, the recycle bin and back.
+    let html = c.get(app.url("/accounts?scene=mine")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("国网辽宁省电力有限公司"));
+    let res = c.post(app.url(&format!("{location}/delete"))).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let html = c.get(app.url("/accounts?scene=bin")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("国网辽宁省电力有限公司"));
+    let res = c.post(app.url(&format!("{location}/restore"))).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    // Out of scope: another team's salesperson gets 404.
+    let (other, _) = web_login(app, &w.sales_y.email).await;
+    assert_eq!(other.get(app.url(&location)).send().await.unwrap().status().as_u16(), 404);
+}
+both!(accounts_pages_enter_check_and_show);

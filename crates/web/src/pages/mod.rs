@@ -2,6 +2,7 @@
 //! (compiled into the binary). Every page shares the [`Chrome`]: navigation,
 //! the user, the CSRF token, the translator.
 
+pub mod accounts;
 pub mod docs;
 pub mod login;
 pub mod settings;
@@ -26,7 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/workbench", get(|s, c| coming(s, c, "/workbench", "nav.workbench", "coming.workbench")))
-        .route("/accounts", get(|s, c| coming(s, c, "/accounts", "nav.accounts", "coming.accounts")))
         .route("/contacts", get(|s, c| coming(s, c, "/contacts", "nav.contacts", "coming.contacts")))
         .route(
             "/opportunities",
@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/activities", get(|s, c| coming(s, c, "/activities", "nav.activities", "coming.activities")))
         .route("/stats", get(|s, c| coming(s, c, "/stats", "nav.stats", "coming.stats")))
         .merge(settings::router())
+        .merge(accounts::router())
         .route("/docs/api", get(docs::show))
         .route(
             "/static/app.css",
@@ -184,6 +185,12 @@ impl IntoResponse for PageError {
         *res.status_mut() = self.status;
         res
     }
+}
+
+/// Turns an API error into the page that shows it, for `map_err`.
+pub fn fail<'a>(state: &'a AppState, caller: &Caller) -> impl Fn(ApiError) -> PageError + 'a {
+    let caller = caller.clone();
+    move |e| PageError::from_api(e, state, Some(caller.clone()))
 }
 
 /// A field error in the user's language: "邮箱：格式不正确".

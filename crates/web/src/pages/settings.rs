@@ -2,7 +2,7 @@
 //! Each POST calls the same function as the API, then redirects back with a
 //! notice (303), or shows the form again with the errors in the user's language.
 
-use super::{form_errors, render, show_time, Chrome, PageError, MISSING};
+use super::{fail, form_errors, render, show_time, Chrome, PageError, MISSING};
 use crate::api::{me, teams as api_teams, users as api_users};
 use crate::auth::{Caller, PageCaller};
 use crate::error::ApiError;
@@ -56,11 +56,6 @@ impl Notice {
 }
 
 type PageResult = Result<Response, PageError>;
-
-fn fail<'a>(state: &'a AppState, caller: &Caller) -> impl Fn(ApiError) -> PageError + 'a {
-    let caller = caller.clone();
-    move |e| PageError::from_api(e, state, Some(caller.clone()))
-}
 
 fn role_key(r: Role) -> &'static str {
     match r {
