@@ -112,6 +112,23 @@ async fn log_in_and_open_the_user_settings(app: &TestApp) {
     )
     .unwrap();
 
+    // 客户 → 新建客户: enter an account as a person would, and land on its page.
+    c.find(Locator::LinkText("客户")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::LinkText("新建客户")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Id("a_name")).await.unwrap().send_keys("国网辽宁省电力有限公司").await.unwrap();
+    c.find(Locator::Id("a_phones")).await.unwrap().send_keys("024-2313 0000").await.unwrap();
+    std::fs::write(shot_path(&format!("account-new-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
+        .unwrap();
+    c.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    let h1 = c.wait().for_element(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
+    assert!(h1.contains("国网辽宁省电力有限公司"), "{h1}");
+    let facts = c.find(Locator::Css("dl.facts")).await.unwrap().text().await.unwrap();
+    assert!(facts.contains("024-2313 0000"), "{facts}");
+    std::fs::write(shot_path(&format!("account-page-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
+        .unwrap();
+    c.goto(&app.url("/settings/users")).await.unwrap();
+    c.wait().for_element(Locator::Id("users-table")).await.unwrap();
+
     // Open one user and see their team.
     c.find(Locator::LinkText("孙强")).await.unwrap().click().await.unwrap();
     let team = c.wait().for_element(Locator::Id("e_team")).await.unwrap();

@@ -430,6 +430,26 @@ async fn detail(
     Ok(render(&page))
 }
 
+/// A changed field as the form labels it (owner_id → 负责人).
+fn field_label(tr: Tr<'_>, field: &str) -> String {
+    let key = match field {
+        "owner_id" => "accounts.owner".to_owned(),
+        "team_id" => "accounts.team".to_owned(),
+        "relationship_stage" => "accounts.stage".to_owned(),
+        "tags" => "accounts.tag".to_owned(),
+        "phones" => "accounts.phone".to_owned(),
+        "deleted" => "accounts.deleted".to_owned(),
+        "duplicate_override" => "accounts.force".to_owned(),
+        other => format!("accounts.{other}"),
+    };
+    let text = tr.t(&key);
+    if text == key {
+        field.to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
 async fn set_deleted(
     State(state): State<AppState>,
     PageCaller(caller): PageCaller,
