@@ -381,11 +381,15 @@ async fn detail(
     let entries = audit::list(&state.db, guanxi_store::Viewer::whole(caller.principal.workspace_id), &filter, 100)
         .await
         .map_err(|e| fail(&state, &caller)(e.into()))?;
+    let tr = Tr::new(&state.i18n, caller.principal.locale);
     let history = entries
         .into_iter()
         .map(|e| {
-            let fields =
-                e.changes.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default();
+            let fields = e
+                .changes
+                .as_object()
+                .map(|o| o.keys().map(|k| field_label(tr, k)).collect::<Vec<_>>().join("、"))
+                .unwrap_or_default();
             (show_time(e.at, tz), e.actor_label, format!("action.{}", e.action), fields)
         })
         .collect();
