@@ -564,15 +564,26 @@ pub async fn duplicates(
     }
     q.push(") LIMIT 50");
     let rows: Vec<CandidateRow> = db.fetch_all(q).await?;
+    // Every candidate's phones in one query, not one query per candidate.
+    let mut stored: Vec<(AccountId, String)> = Vec::new();
+    if !rows.is_empty() {
+        let mut pq = Sql::new("SELECT account_id, number FROM account_phones WHERE account_id IN (");
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 {
+                pq.push(", ");
+            }
+            pq.bind(r.id);
+        }
+        pq.push(")");
+        stored = db.fetch_all(pq).await?;
+    }
     let mut out = Vec::new();
     let new_phones: Vec<String> = phones.iter().map(|p| p.number().to_owned()).collect();
     for r in rows {
         if Some(r.id) == except {
             continue;
         }
-        let other_phones: Vec<(String,)> =
-            db.fetch_all(Sql::new("SELECT number FROM account_phones WHERE account_id = $1").arg(r.id)).await?;
-        let other_phones: Vec<String> = other_phones.into_iter().map(|p| p.0).collect();
+        let other_phones: Vec<String> = stored.iter().filter(|(id, _)| *id == r.id).map(|(_, n)| n.clone()).collect();
         let other_key = dedupe::company_key(&r.name);
         let city = |code: &Option<String>| code.as_deref().and_then(region_short);
         let verdict = dedupe::compare(
