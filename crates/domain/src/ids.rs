@@ -84,3 +84,7 @@ typed_id!(
     /// An account (企业客户).
     AccountId
 );
+typed_id!(
+    /// A contact (联系人).
+    ContactId
+);

@@ -7,23 +7,26 @@
 pub mod access;
 pub mod account;
 pub mod clock;
+pub mod contact;
 pub mod dedupe;
 pub mod division;
 pub mod ids;
 pub mod locale;
 pub mod phone;
+pub mod search;
 pub mod uscc;
 pub mod values;
 
 pub use access::{DataScope, Role, Scope};
 pub use account::{AccountSource, Classification, RelationshipStage};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use contact::{Birthday, BuyingRole, RelationshipStrength, Stance, WechatId};
 pub use division::{division_name, division_path, parse_division_code};
-pub use ids::{AccountId, TeamId, TokenId, UserId, WorkspaceId};
+pub use ids::{AccountId, ContactId, TeamId, TokenId, UserId, WorkspaceId};
 pub use locale::Locale;
 pub use phone::{Phone, PhoneKind};
 pub use uscc::Uscc;
 pub use values::{
-    AccountName, DisplayName, Email, FieldError, LongText, Notes, Password, ShortText, TeamName, TimeZoneName,
-    WorkspaceName,
+    AccountName, DisplayName, Email, FieldError, LongText, Notes, Password, PersonName, ShortText, TeamName,
+    TimeZoneName, WorkspaceName,
 };

@@ -84,6 +84,11 @@ text_value!(
     100
 );
 text_value!(
+    /// A contact's name (刘建国); the title (主任, 总工) is kept apart.
+    PersonName,
+    50
+);
+text_value!(
     /// A team's name (东北大区).
     TeamName,
     100

@@ -1,10 +1,15 @@
 //! The demo world (DOMAIN.md): a maker of power-grid automation equipment
-//! selling to the State Grid Northeast Branch (国网东北分部). For now its
-//! workspace, teams and users; later issues add accounts, people and deals.
+//! selling to the State Grid Northeast Branch (国网东北分部): its workspace,
+//! teams and users, the accounts they sell to and the people there (seed 000:
+//! director A the friend, engineers B and C, the tender centre, the design
+//! institute, the Shenyang bureau's section chief). Later issues add deals.
 //! Loading is idempotent: records are found by name or e-mail first.
 
-use guanxi_domain::{Clock, DisplayName, Email, Locale, Role, TeamName, WorkspaceName};
-use guanxi_store::{teams, users, workspaces, Actor, Db};
+use guanxi_domain::{
+    AccountSource, BuyingRole, Classification, Clock, DisplayName, Email, Locale, Phone, RelationshipStage,
+    RelationshipStrength, Role, Stance, TeamName, Uscc, WorkspaceName,
+};
+use guanxi_store::{accounts, contacts, teams, users, workspaces, Actor, Db};
 
 /// The demo workspace.
 pub const WORKSPACE: &str = "北方智控电气（演示）";
@@ -112,17 +117,25 @@ pub struct Report {
     pub teams_created: usize,
     /// Users created now.
     pub users_created: usize,
+    /// Accounts created now.
+    pub accounts_created: usize,
+    /// Contacts created now.
+    pub contacts_created: usize,
 }
 
 impl Report {
     /// One line for the console.
     pub fn summary(&self) -> String {
         format!(
-            "{} teams and {} users created; {} teams and {} users in all",
+            "{} teams, {} users, {} accounts and {} contacts created; {} teams, {} users, {} accounts and {} contacts in all",
             self.teams_created,
             self.users_created,
+            self.accounts_created,
+            self.contacts_created,
             TEAMS.len(),
-            USERS.len()
+            USERS.len(),
+            ACCOUNTS.len(),
+            CONTACTS.len()
         )
     }
 }
@@ -209,7 +222,301 @@ pub async fn load(db: &Db, clock: &dyn Clock) -> anyhow::Result<Report> {
         }
     }
     tx.commit().await?;
+    load_accounts(db, &actor, now, &mut report).await?;
     Ok(report)
+}
+
+struct DemoAccount {
+    name: &'static str,
+    short_name: Option<&'static str>,
+    uscc: Option<&'static str>,
+    phone: &'static str,
+    industry: &'static str,
+    region: &'static str,
+    source: AccountSource,
+    referrer: Option<&'static str>,
+    class: Classification,
+    key_account: bool,
+    stage: Option<RelationshipStage>,
+    owner: &'static str,
+    tags: &'static [&'static str],
+    notes: &'static str,
+}
+
+const ACCOUNTS: &[DemoAccount] = &[
+    DemoAccount {
+        name: "国家电网有限公司东北分部",
+        short_name: Some("东北局"),
+        uscc: None,
+        phone: "024-2388 6000",
+        industry: "电网",
+        region: "210102",
+        source: AccountSource::ColdCall,
+        referrer: None,
+        class: Classification::A,
+        key_account: true,
+        stage: Some(RelationshipStage::Stable),
+        owner: "zhang@guanxi.example",
+        tags: &["调度自动化", "集中采购"],
+        notes: "调度中心、生产技术部、建设部、招标中心与设计院是平级部门；招标由招标中心组织，标书由设计院编写。",
+    },
+    DemoAccount {
+        name: "国网辽宁省电力有限公司沈阳供电公司",
+        short_name: Some("沈阳局"),
+        uscc: None,
+        phone: "024-2253 1234",
+        industry: "电网",
+        region: "210100",
+        source: AccountSource::Referral,
+        referrer: Some("东北局调度中心 刘主任"),
+        class: Classification::A,
+        key_account: true,
+        stage: Some(RelationshipStage::Building),
+        owner: "zhang@guanxi.example",
+        tags: &["配网自动化"],
+        notes: "建设科孙科长带家人来公司参观过，对我们印象很好。",
+    },
+    DemoAccount {
+        name: "中国电力工程顾问集团东北电力设计院有限公司",
+        short_name: Some("东北院"),
+        uscc: None,
+        phone: "0431-8579 1000",
+        industry: "设计院",
+        region: "220104",
+        source: AccountSource::Referral,
+        referrer: Some("东北局调度中心 刘主任"),
+        class: Classification::B,
+        key_account: false,
+        stage: Some(RelationshipStage::Building),
+        owner: "wang@guanxi.example",
+        tags: &["设计院"],
+        notes: "负责编写东北局技改与基建项目的标书，是重要的转介绍来源。",
+    },
+    DemoAccount {
+        name: "国网吉林省电力有限公司",
+        short_name: Some("吉林公司"),
+        uscc: None,
+        phone: "0431-8579 2000",
+        industry: "电网",
+        region: "220100",
+        source: AccountSource::IndustryAssociation,
+        referrer: None,
+        class: Classification::A,
+        key_account: true,
+        stage: Some(RelationshipStage::Building),
+        owner: "li@guanxi.example",
+        tags: &["调度自动化"],
+        notes: "",
+    },
+    DemoAccount {
+        name: "辽宁鑫源电气设备有限公司",
+        short_name: Some("鑫源电气"),
+        uscc: Some("91210100MA0QCQ8X5G"),
+        phone: "138 4005 2266",
+        industry: "电力设备代理",
+        region: "210100",
+        source: AccountSource::ChannelPartner,
+        referrer: None,
+        class: Classification::B,
+        key_account: false,
+        stage: None,
+        owner: "wang@guanxi.example",
+        tags: &["渠道"],
+        notes: "覆盖辽宁各地市供电公司的服务商。",
+    },
+    DemoAccount {
+        name: "华北电力设计院有限公司",
+        short_name: Some("华北院"),
+        uscc: None,
+        phone: "010-5138 8888",
+        industry: "设计院",
+        region: "110102",
+        source: AccountSource::TradeShow,
+        referrer: None,
+        class: Classification::C,
+        key_account: false,
+        stage: None,
+        owner: "sun@guanxi.example",
+        tags: &["设计院"],
+        notes: "",
+    },
+];
+
+struct DemoContact {
+    account: &'static str,
+    name: &'static str,
+    department: &'static str,
+    title: &'static str,
+    phone: &'static str,
+    stance: Stance,
+    strength: RelationshipStrength,
+    role: Option<BuyingRole>,
+    qualified: (bool, bool, bool),
+    reports_to: Option<&'static str>,
+    notes: &'static str,
+}
+
+const CONTACTS: &[DemoContact] = &[
+    DemoContact {
+        account: "国家电网有限公司东北分部",
+        name: "刘建国",
+        department: "调度中心",
+        title: "主任",
+        phone: "139 0400 1001",
+        stance: Stance::Supporter,
+        strength: RelationshipStrength::Close,
+        role: Some(BuyingRole::DecisionMaker),
+        qualified: (true, true, true),
+        reports_to: None,
+        notes: "多年的朋友（A 主任）。先拜访他，请他引荐 B 工和 C 工。",
+    },
+    DemoContact {
+        account: "国家电网有限公司东北分部",
+        name: "王志明",
+        department: "调度中心",
+        title: "高级工程师",
+        phone: "139 0400 1002",
+        stance: Stance::Neutral,
+        strength: RelationshipStrength::Acquainted,
+        role: Some(BuyingRole::TechnicalEvaluator),
+        qualified: (false, false, true),
+        reports_to: Some("刘建国"),
+        notes: "B 工：负责技改项目。",
+    },
+    DemoContact {
+        account: "国家电网有限公司东北分部",
+        name: "陈立新",
+        department: "调度中心",
+        title: "工程师",
+        phone: "139 0400 1003",
+        stance: Stance::Opponent,
+        strength: RelationshipStrength::Acquainted,
+        role: Some(BuyingRole::TechnicalEvaluator),
+        qualified: (false, false, true),
+        reports_to: Some("刘建国"),
+        notes: "C 工：负责基建项目，倾向竞争对手。",
+    },
+    DemoContact {
+        account: "国家电网有限公司东北分部",
+        name: "赵文博",
+        department: "招标中心",
+        title: "主任",
+        phone: "024-2388 6100",
+        stance: Stance::Neutral,
+        strength: RelationshipStrength::Unknown,
+        role: Some(BuyingRole::Procurement),
+        qualified: (true, true, false),
+        reports_to: None,
+        notes: "组织招标。",
+    },
+    DemoContact {
+        account: "国网辽宁省电力有限公司沈阳供电公司",
+        name: "孙立军",
+        department: "建设科",
+        title: "科长",
+        phone: "139 0400 2001",
+        stance: Stance::Supporter,
+        strength: RelationshipStrength::Trusted,
+        role: Some(BuyingRole::Influencer),
+        qualified: (false, true, true),
+        reports_to: None,
+        notes: "带家人参观过公司，孩子在读高中。",
+    },
+    DemoContact {
+        account: "中国电力工程顾问集团东北电力设计院有限公司",
+        name: "周海涛",
+        department: "系统室",
+        title: "设计总工",
+        phone: "139 0431 3001",
+        stance: Stance::Neutral,
+        strength: RelationshipStrength::Familiar,
+        role: Some(BuyingRole::Influencer),
+        qualified: (false, false, true),
+        reports_to: None,
+        notes: "写标书的人，技术参数从他这里定。",
+    },
+];
+
+async fn load_accounts(
+    db: &Db,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let ws = actor.workspace_id;
+    let mut tx = db.begin().await?;
+    for a in ACCOUNTS {
+        if accounts::find_by_name(db, ws, a.name).await?.is_some() {
+            continue;
+        }
+        let owner = users::find_by_email(db, &parsed(Email::parse("email", a.owner))?)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo user {} missing", a.owner))?;
+        let fields = accounts::AccountFields {
+            name: a.name.to_owned(),
+            short_name: a.short_name.map(str::to_owned),
+            uscc: a.uscc.map(|u| parsed(Uscc::parse("uscc", u)).map(|u| u.as_str().to_owned())).transpose()?,
+            industry: Some(a.industry.to_owned()),
+            region_code: Some(a.region.to_owned()),
+            address: None,
+            website: None,
+            source: a.source,
+            referrer: a.referrer.map(str::to_owned),
+            classification: Some(a.class),
+            key_account: a.key_account,
+            product_fit: a.key_account,
+            centralised_purchasing: a.key_account,
+            continuous_purchasing: a.key_account,
+            relationship_stage: a.stage,
+            owner_id: Some(owner.id),
+            team_id: owner.team_id,
+            notes: Some(a.notes.to_owned()).filter(|n| !n.is_empty()),
+            phones: vec![parsed(Phone::parse("phones", a.phone))?],
+            tags: a.tags.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        accounts::create(&mut tx, actor, &fields, None, now).await?;
+        report.accounts_created += 1;
+    }
+    tx.commit().await?;
+    let mut tx = db.begin().await?;
+    for c in CONTACTS {
+        let account = accounts::find_by_name(db, ws, c.account)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo account {} missing", c.account))?;
+        if contacts::find_by_name(db, account, c.name).await?.is_some() {
+            continue;
+        }
+        let reports_to = match c.reports_to {
+            // Bosses come first in CONTACTS, so they exist (in this transaction or before).
+            Some(boss) => contacts::find_by_name_in(&mut tx, account, boss).await?,
+            None => None,
+        };
+        let fields = contacts::ContactFields {
+            account_id: account,
+            name: c.name.to_owned(),
+            department: Some(c.department.to_owned()),
+            title: Some(c.title.to_owned()),
+            phones: vec![parsed(Phone::parse("phones", c.phone))?],
+            emails: Vec::new(),
+            wechat: None,
+            stance: Some(c.stance),
+            relationship_strength: Some(c.strength),
+            key_person: c.qualified.0 || c.qualified.1,
+            has_money: c.qualified.0,
+            has_authority: c.qualified.1,
+            has_need: c.qualified.2,
+            buying_role: c.role,
+            reports_to_id: reports_to,
+            birthday: None,
+            notes: Some(c.notes.to_owned()),
+            left_company: false,
+            tags: Vec::new(),
+        };
+        contacts::create(&mut tx, actor, &fields, None, now).await?;
+        report.contacts_created += 1;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn team_id(

@@ -3,24 +3,17 @@
 //! again under other spellings through their stored 查重 key.
 
 use crate::audit::{self, Action, Actor};
+use crate::children::{self, Conn, PhoneNumber};
 use crate::db::{Db, Sql, Tx};
+use crate::lifecycle;
 use crate::scope::{push_visible, ScopeColumns, Viewer};
+use crate::search;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use guanxi_domain::dedupe::{self, NameKey};
 use guanxi_domain::{AccountId, AccountSource, Classification, Phone, RelationshipStage, TeamId, UserId, WorkspaceId};
 use serde::Serialize;
-
-/// A phone of an account.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct AccountPhone {
-    /// E.164 (or a 95xxx service number).
-    pub number: String,
-    /// Extension.
-    pub extension: Option<String>,
-    /// As shown: 010-1234 5678 转 123.
-    pub display: String,
-}
+use uuid::Uuid;
 
 /// An account as the API and pages show it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -68,7 +61,7 @@ pub struct Account {
     /// Notes.
     pub notes: Option<String>,
     /// Phones (总机 first).
-    pub phones: Vec<AccountPhone>,
+    pub phones: Vec<PhoneNumber>,
     /// Tags.
     pub tags: Vec<String>,
     /// Created.
@@ -77,6 +70,8 @@ pub struct Account {
     pub updated_at: DateTime<Utc>,
     /// Set while in the recycle bin.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Set when merged into another account: the one to open instead.
+    pub merged_into_id: Option<AccountId>,
 }
 
 struct AccountRow {
@@ -104,6 +99,7 @@ struct AccountRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     deleted_at: Option<DateTime<Utc>>,
+    merged_into_id: Option<AccountId>,
 }
 
 crate::from_row!(AccountRow {
@@ -130,15 +126,18 @@ crate::from_row!(AccountRow {
     notes,
     created_at,
     updated_at,
-    deleted_at
+    deleted_at,
+    merged_into_id
 });
 
 const SELECT: &str =
     "SELECT a.id, a.name, a.short_name, a.uscc, a.industry, a.region_code, a.address, a.website, a.source, \
      a.referrer, a.classification, a.key_account, a.product_fit, a.centralised_purchasing, a.continuous_purchasing, \
      a.relationship_stage, a.owner_id, o.display_name AS owner_name, a.team_id, t.name AS team_name, a.notes, \
-     a.created_at, a.updated_at, a.deleted_at \
+     a.created_at, a.updated_at, a.deleted_at, a.merged_into_id \
      FROM accounts a LEFT JOIN users o ON o.id = a.owner_id LEFT JOIN teams t ON t.id = a.team_id";
+
+const KIND: lifecycle::Kind = lifecycle::Kind { table: "accounts", entity: "account" };
 
 /// Accounts are scoped by their owner and team.
 pub const SCOPE: ScopeColumns<'static> =
@@ -192,7 +191,7 @@ pub struct AccountFields {
 fn snapshot(a: &Account) -> serde_json::Value {
     let mut v = serde_json::to_value(a).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        for derived in ["id", "owner_name", "team_name", "created_at", "updated_at", "deleted_at"] {
+        for derived in ["id", "owner_name", "team_name", "created_at", "updated_at", "deleted_at", "merged_into_id"] {
             o.remove(derived);
         }
         o.insert("phones".into(), serde_json::json!(a.phones.iter().map(|p| p.display.clone()).collect::<Vec<_>>()));
@@ -200,36 +199,18 @@ fn snapshot(a: &Account) -> serde_json::Value {
     v
 }
 
-async fn load_children(db_or_tx: Children<'_>, rows: Vec<AccountRow>) -> Result<Vec<Account>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut phones_q =
-        Sql::new("SELECT account_id, number, extension, display FROM account_phones WHERE account_id IN (");
-    let mut tags_q = Sql::new("SELECT account_id, tag FROM account_tags WHERE account_id IN (");
-    for (i, r) in rows.iter().enumerate() {
-        if i > 0 {
-            phones_q.push(", ");
-            tags_q.push(", ");
-        }
-        phones_q.bind(r.id);
-        tags_q.bind(r.id);
-    }
-    phones_q.push(") ORDER BY account_id, position");
-    tags_q.push(") ORDER BY account_id, tag");
-    let (phones, tags): (Vec<PhoneRow>, Vec<TagRow>) = match db_or_tx {
-        Children::Db(db) => (db.fetch_all(phones_q).await?, db.fetch_all(tags_q).await?),
-        Children::Tx(tx) => (tx.fetch_all(phones_q).await?, tx.fetch_all(tags_q).await?),
-    };
+const PHONES: children::Table = children::Table { name: "account_phones", owner: "account_id" };
+const TAGS: children::Table = children::Table { name: "account_tags", owner: "account_id" };
+
+async fn load_children(mut conn: Conn<'_>, rows: Vec<AccountRow>) -> Result<Vec<Account>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id.uuid()).collect();
+    let phones = children::phones(&mut conn, PHONES, &ids).await?;
+    let tags = children::texts(&mut conn, TAGS, "tag", &ids).await?;
     Ok(rows
         .into_iter()
         .map(|r| Account {
-            phones: phones
-                .iter()
-                .filter(|p| p.0 == r.id)
-                .map(|p| AccountPhone { number: p.1.clone(), extension: p.2.clone(), display: p.3.clone() })
-                .collect(),
-            tags: tags.iter().filter(|t| t.0 == r.id).map(|t| t.1.clone()).collect(),
+            phones: children::of(&phones, r.id.uuid()),
+            tags: children::of(&tags, r.id.uuid()),
             id: r.id,
             name: r.name,
             short_name: r.short_name,
@@ -254,24 +235,15 @@ async fn load_children(db_or_tx: Children<'_>, rows: Vec<AccountRow>) -> Result<
             created_at: r.created_at,
             updated_at: r.updated_at,
             deleted_at: r.deleted_at,
+            merged_into_id: r.merged_into_id,
         })
         .collect())
-}
-
-/// (account, number, extension, display) of `account_phones`.
-type PhoneRow = (AccountId, String, Option<String>, String);
-/// (account, tag) of `account_tags`.
-type TagRow = (AccountId, String);
-
-enum Children<'a> {
-    Db(&'a Db),
-    Tx(&'a mut Tx),
 }
 
 async fn get_in_tx(tx: &mut Tx, ws: WorkspaceId, id: AccountId) -> Result<Account> {
     let row: AccountRow =
         tx.fetch_one(Sql::new(&format!("{SELECT} WHERE a.id = $1 AND a.workspace_id = $2")).arg(id).arg(ws)).await?;
-    load_children(Children::Tx(tx), vec![row]).await?.pop().ok_or(Error::NotFound)
+    load_children(Conn::Tx(tx), vec![row]).await?.pop().ok_or(Error::NotFound)
 }
 
 async fn check_refs(tx: &mut Tx, ws: WorkspaceId, owner: Option<UserId>, team: Option<TeamId>) -> Result<()> {
@@ -279,37 +251,18 @@ async fn check_refs(tx: &mut Tx, ws: WorkspaceId, owner: Option<UserId>, team: O
     crate::refs::live_team(tx, ws, team, "team_id").await
 }
 
-async fn write_children(tx: &mut Tx, ws: WorkspaceId, id: AccountId, phones: &[Phone], tags: &[String]) -> Result<()> {
-    tx.execute(Sql::new("DELETE FROM account_phones WHERE account_id = $1").arg(id)).await?;
-    tx.execute(Sql::new("DELETE FROM account_tags WHERE account_id = $1").arg(id)).await?;
-    for (i, p) in phones.iter().enumerate() {
-        tx.execute(
-            Sql::new("INSERT INTO account_phones (account_id, workspace_id, position, number, extension, display) VALUES ($1, $2, $3, $4, $5, $6)")
-                .arg(id)
-                .arg(ws)
-                .arg(i as i64)
-                .arg(p.number())
-                .arg(p.extension().map(str::to_owned))
-                .arg(p.display()),
-        )
-        .await?;
-    }
-    let mut seen = Vec::new();
-    for t in tags {
-        if seen.contains(t) {
-            continue;
-        }
-        seen.push(t.clone());
-        tx.execute(
-            Sql::new("INSERT INTO account_tags (account_id, workspace_id, tag) VALUES ($1, $2, $3)")
-                .arg(id)
-                .arg(ws)
-                .arg(t.as_str()),
-        )
-        .await?;
-    }
-    Ok(())
+async fn write_children(tx: &mut Tx, ws: WorkspaceId, id: AccountId, f: &AccountFields) -> Result<()> {
+    children::write_phones(tx, PHONES, ws, id.uuid(), &f.phones).await?;
+    children::write_tags(tx, TAGS, ws, id.uuid(), &f.tags).await?;
+    search::index_account(tx, ws, id, f).await
 }
+
+/// Writes every field (bound by [`bind_fields`]), then `updated_at`, by id and workspace.
+const UPDATE: &str = "UPDATE accounts SET name = $1, short_name = $2, uscc = $3, industry = $4, region_code = $5, \
+     address = $6, website = $7, source = $8, referrer = $9, classification = $10, key_account = $11, product_fit = $12, \
+     centralised_purchasing = $13, continuous_purchasing = $14, relationship_stage = $15, owner_id = $16, team_id = $17, \
+     notes = $18, name_key = $19, name_region = $20, name_branch = $21, name_pinyin = $22, updated_at = $23 \
+     WHERE id = $24 AND workspace_id = $25";
 
 fn bind_fields(q: Sql, f: &AccountFields, key: &NameKey) -> Sql {
     q.arg(f.name.as_str())
@@ -354,7 +307,7 @@ pub async fn create(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $25)",
     );
     tx.execute(bind_fields(q, fields, &key).arg(id).arg(actor.workspace_id).arg(now)).await?;
-    write_children(tx, actor.workspace_id, id, &fields.phones, &fields.tags).await?;
+    write_children(tx, actor.workspace_id, id, fields).await?;
     let account = get_in_tx(tx, actor.workspace_id, id).await?;
     let mut changes = audit::diff(&serde_json::json!({}), &snapshot(&account));
     if let (Some(extra), Some(obj)) = (extra, changes.as_object_mut()) {
@@ -378,14 +331,9 @@ pub async fn update(
     }
     check_refs(tx, actor.workspace_id, fields.owner_id, fields.team_id).await?;
     let key = dedupe::company_key(&fields.name);
-    let q = Sql::new(
-        "UPDATE accounts SET name = $1, short_name = $2, uscc = $3, industry = $4, region_code = $5, address = $6, website = $7, \
-         source = $8, referrer = $9, classification = $10, key_account = $11, product_fit = $12, centralised_purchasing = $13, \
-         continuous_purchasing = $14, relationship_stage = $15, owner_id = $16, team_id = $17, notes = $18, name_key = $19, \
-         name_region = $20, name_branch = $21, name_pinyin = $22, updated_at = $23 WHERE id = $24 AND workspace_id = $25",
-    );
+    let q = Sql::new(UPDATE);
     tx.execute(bind_fields(q, fields, &key).arg(now).arg(id).arg(actor.workspace_id)).await?;
-    write_children(tx, actor.workspace_id, id, &fields.phones, &fields.tags).await?;
+    write_children(tx, actor.workspace_id, id, fields).await?;
     let after = get_in_tx(tx, actor.workspace_id, id).await?;
     audit::record(
         tx,
@@ -400,6 +348,123 @@ pub async fn update(
     Ok(after)
 }
 
+/// The fields of a stored account, to change some of them.
+pub fn fields_of(a: &Account) -> AccountFields {
+    AccountFields {
+        name: a.name.clone(),
+        short_name: a.short_name.clone(),
+        uscc: a.uscc.clone(),
+        industry: a.industry.clone(),
+        region_code: a.region_code.clone(),
+        address: a.address.clone(),
+        website: a.website.clone(),
+        source: a.source,
+        referrer: a.referrer.clone(),
+        classification: a.classification,
+        key_account: a.key_account,
+        product_fit: a.product_fit,
+        centralised_purchasing: a.centralised_purchasing,
+        continuous_purchasing: a.continuous_purchasing,
+        relationship_stage: a.relationship_stage,
+        owner_id: a.owner_id,
+        team_id: a.team_id,
+        notes: a.notes.clone(),
+        phones: a.phones.iter().filter_map(PhoneNumber::parsed).collect(),
+        tags: a.tags.clone(),
+    }
+}
+
+/// The kept record's value, or the other's when the kept one has none.
+fn fill<T: Clone>(keep: &Option<T>, other: &Option<T>) -> Option<T> {
+    keep.clone().or_else(|| other.clone())
+}
+
+/// Merges account `gone` into `keep`: empty fields of `keep` are filled from
+/// `gone`, phones, tags and notes are joined, every contact moves over, and
+/// `gone` is retired with a pointer to `keep` so that its id still leads
+/// somewhere. Two different USCCs are two legal entities and are refused.
+pub async fn merge(
+    tx: &mut Tx,
+    actor: &Actor,
+    keep: AccountId,
+    gone: AccountId,
+    now: DateTime<Utc>,
+) -> Result<Account> {
+    let ws = actor.workspace_id;
+    if keep == gone {
+        return Err(Error::Invalid(
+            "duplicate_id",
+            "must be another account: an account cannot be merged into itself".into(),
+        ));
+    }
+    let a = get_in_tx(tx, ws, keep).await?;
+    let b = get_in_tx(tx, ws, gone)
+        .await
+        .map_err(|_| Error::Invalid("duplicate_id", "is not an account of this workspace".into()))?;
+    if a.deleted_at.is_some() {
+        return Err(Error::NotFound);
+    }
+    if b.deleted_at.is_some() {
+        return Err(Error::Invalid("duplicate_id", "is in the recycle bin or already merged".into()));
+    }
+    if let (Some(x), Some(y)) = (&a.uscc, &b.uscc) {
+        if x != y {
+            return Err(Error::Invalid(
+                "duplicate_id",
+                format!("has USCC {y}, this account {x}: two legal entities are not merged"),
+            ));
+        }
+    }
+    let mut f = fields_of(&a);
+    let other = fields_of(&b);
+    f.short_name = fill(&f.short_name, &other.short_name);
+    f.uscc = fill(&f.uscc, &other.uscc);
+    f.industry = fill(&f.industry, &other.industry);
+    f.region_code = fill(&f.region_code, &other.region_code);
+    f.address = fill(&f.address, &other.address);
+    f.website = fill(&f.website, &other.website);
+    f.referrer = fill(&f.referrer, &other.referrer);
+    f.classification = fill(&f.classification, &other.classification);
+    f.relationship_stage = fill(&f.relationship_stage, &other.relationship_stage);
+    f.team_id = fill(&f.team_id, &other.team_id);
+    f.owner_id = fill(&f.owner_id, &other.owner_id);
+    f.key_account |= other.key_account;
+    f.product_fit |= other.product_fit;
+    f.centralised_purchasing |= other.centralised_purchasing;
+    f.continuous_purchasing |= other.continuous_purchasing;
+    f.notes = match (&f.notes, &other.notes) {
+        (Some(x), Some(y)) if x != y => Some(format!("{x}\n\n[{}]\n{y}", b.name)),
+        _ => fill(&f.notes, &other.notes),
+    };
+    children::union(&mut f.phones, other.phones);
+    children::union(&mut f.tags, other.tags);
+    // The merged name is kept out of the 查重 key: the kept record is checked as is.
+    let key = dedupe::company_key(&f.name);
+    let q = Sql::new(UPDATE);
+    tx.execute(bind_fields(q, &f, &key).arg(now).arg(keep).arg(ws)).await?;
+    write_children(tx, ws, keep, &f).await?;
+    let moved = tx
+        .execute(
+            Sql::new("UPDATE contacts SET account_id = $1, updated_at = $2 WHERE account_id = $3")
+                .arg(keep)
+                .arg(now)
+                .arg(gone),
+        )
+        .await?;
+    let after = get_in_tx(tx, ws, keep).await?;
+    let changes = audit::diff(&snapshot(&a), &snapshot(&after));
+    let (k, g) = ((keep.uuid(), after.name.as_str()), (gone.uuid(), b.name.as_str()));
+    lifecycle::retire(tx, actor, KIND, k, g, changes, serde_json::json!({"contacts_moved": moved}), now).await?;
+    Ok(after)
+}
+
+/// Ids of the accounts merged into this one (their history is its history).
+pub async fn merged_into(db: &Db, id: AccountId) -> Result<Vec<AccountId>> {
+    let rows: Vec<(AccountId,)> =
+        db.fetch_all(Sql::new("SELECT id FROM accounts WHERE merged_into_id = $1 ORDER BY id").arg(id)).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 /// Moves an account to the recycle bin, or back.
 pub async fn set_deleted(
     tx: &mut Tx,
@@ -412,27 +477,20 @@ pub async fn set_deleted(
     if before.deleted_at.is_some() == deleted {
         return Ok(before);
     }
-    tx.execute(
-        Sql::new("UPDATE accounts SET deleted_at = $1, updated_at = $2 WHERE id = $3 AND workspace_id = $4")
-            .arg(if deleted { Some(now) } else { None })
-            .arg(now)
-            .arg(id)
-            .arg(actor.workspace_id),
-    )
-    .await?;
-    let after = get_in_tx(tx, actor.workspace_id, id).await?;
-    let action = if deleted { Action::Delete } else { Action::Restore };
-    audit::record(
-        tx,
-        actor,
-        action,
-        "account",
-        id.uuid(),
-        serde_json::json!({"deleted": {"before": !deleted, "after": deleted}}),
-        now,
-    )
-    .await?;
-    Ok(after)
+    lifecycle::set_deleted(tx, actor, KIND, id.uuid(), before.merged_into_id.is_some(), deleted, now).await?;
+    get_in_tx(tx, actor.workspace_id, id).await
+}
+
+/// A live account of the workspace with exactly this name (for idempotent loads).
+pub async fn find_by_name(db: &Db, ws: WorkspaceId, name: &str) -> Result<Option<AccountId>> {
+    let row: Option<(AccountId,)> = db
+        .fetch_optional(
+            Sql::new("SELECT id FROM accounts WHERE workspace_id = $1 AND name = $2 AND deleted_at IS NULL LIMIT 1")
+                .arg(ws)
+                .arg(name),
+        )
+        .await?;
+    Ok(row.map(|r| r.0))
 }
 
 /// An account the viewer may see (deleted ones too, for the recycle bin).
@@ -441,7 +499,7 @@ pub async fn get(db: &Db, viewer: Viewer, id: AccountId) -> Result<Account> {
     q.push(" WHERE a.id = ").bind(id).push(" AND ");
     push_visible(&mut q, viewer, SCOPE);
     let row: AccountRow = db.fetch_one(q).await?;
-    load_children(Children::Db(db), vec![row]).await?.pop().ok_or(Error::NotFound)
+    load_children(Conn::Db(db), vec![row]).await?.pop().ok_or(Error::NotFound)
 }
 
 /// List filters.
@@ -472,7 +530,12 @@ pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Res
     let mut q = Sql::new(SELECT);
     q.push(" WHERE ");
     push_visible(&mut q, viewer, SCOPE);
-    q.push(if f.deleted { " AND a.deleted_at IS NOT NULL" } else { " AND a.deleted_at IS NULL" });
+    // Merged-away accounts are not in the recycle bin: their record lives on in the kept one.
+    q.push(if f.deleted {
+        " AND a.deleted_at IS NOT NULL AND a.merged_into_id IS NULL"
+    } else {
+        " AND a.deleted_at IS NULL"
+    });
     if let Some(v) = f.owner_id {
         q.push(" AND a.owner_id = ").bind(v);
     }
@@ -499,7 +562,7 @@ pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Res
     }
     q.push(" ORDER BY a.id LIMIT ").bind(limit);
     let rows: Vec<AccountRow> = db.fetch_all(q).await?;
-    load_children(Children::Db(db), rows).await
+    load_children(Conn::Db(db), rows).await
 }
 
 /// An existing account that might be the same organisation as a new one.

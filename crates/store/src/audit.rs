@@ -38,6 +38,8 @@ pub enum Action {
     Update,
     /// Soft-deleted (or disabled).
     Delete,
+    /// Merged into another record (this one is retired), or another merged into this.
+    Merge,
     /// Brought back.
     Restore,
 }
@@ -48,6 +50,7 @@ impl Action {
             Action::Create => "create",
             Action::Update => "update",
             Action::Delete => "delete",
+            Action::Merge => "merge",
             Action::Restore => "restore",
         }
     }
@@ -116,7 +119,7 @@ pub struct AuditEntry {
     pub actor_id: Option<UserId>,
     /// Readable actor.
     pub actor_label: String,
-    /// `create`, `update`, `delete` or `restore`.
+    /// `create`, `update`, `delete`, `restore` or `merge`.
     pub action: String,
     /// The kind of record: `user`, `team`, `role`, `workspace`, `api_token`, ...
     pub entity_type: String,
@@ -140,6 +143,8 @@ pub struct AuditFilter {
     pub entity_type: Option<String>,
     /// Only this record.
     pub entity_id: Option<Uuid>,
+    /// Only these records (a record and those merged into it).
+    pub entity_ids: Vec<Uuid>,
     /// Only changes by this user.
     pub actor_id: Option<UserId>,
     /// Entries older than this id (the cursor).
@@ -158,6 +163,13 @@ pub async fn list(db: &Db, viewer: Viewer, filter: &AuditFilter, limit: i64) -> 
     }
     if let Some(id) = filter.entity_id {
         q.push(" AND entity_id = ").bind(id);
+    }
+    if !filter.entity_ids.is_empty() {
+        q.push(" AND entity_id IN (");
+        for (i, id) in filter.entity_ids.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*id);
+        }
+        q.push(")");
     }
     if let Some(actor) = filter.actor_id {
         q.push(" AND actor_id = ").bind(actor);

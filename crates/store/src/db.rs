@@ -80,6 +80,7 @@ val_from!(guanxi_domain::TeamId, Uuid, |v: guanxi_domain::TeamId| v.uuid());
 val_from!(guanxi_domain::WorkspaceId, Uuid, |v: guanxi_domain::WorkspaceId| v.uuid());
 val_from!(guanxi_domain::TokenId, Uuid, |v: guanxi_domain::TokenId| v.uuid());
 val_from!(guanxi_domain::AccountId, Uuid, |v: guanxi_domain::AccountId| v.uuid());
+val_from!(guanxi_domain::ContactId, Uuid, |v: guanxi_domain::ContactId| v.uuid());
 
 /// How SQLite stores instants: fixed-width UTC with microseconds, so that text
 /// order is time order and precision matches PostgreSQL's `timestamptz`.
@@ -279,7 +280,8 @@ decode_id!(
     guanxi_domain::UserId,
     guanxi_domain::TeamId,
     guanxi_domain::TokenId,
-    guanxi_domain::AccountId
+    guanxi_domain::AccountId,
+    guanxi_domain::ContactId
 );
 
 macro_rules! decode_text_enum {
@@ -298,7 +300,10 @@ decode_text_enum!(
     guanxi_domain::Locale,
     guanxi_domain::AccountSource,
     guanxi_domain::Classification,
-    guanxi_domain::RelationshipStage
+    guanxi_domain::RelationshipStage,
+    guanxi_domain::Stance,
+    guanxi_domain::RelationshipStrength,
+    guanxi_domain::BuyingRole
 );
 
 /// A record built from a row.
@@ -333,6 +338,7 @@ tuple_from_row!(0 A, 1 B);
 tuple_from_row!(0 A, 1 B, 2 C);
 tuple_from_row!(0 A, 1 B, 2 C, 3 D);
 tuple_from_row!(0 A, 1 B, 2 C, 3 D, 4 E);
+tuple_from_row!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F);
 
 // ---------------------------------------------------------------- SQLite
 

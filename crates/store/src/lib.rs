@@ -8,11 +8,15 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod children;
+pub mod contacts;
 pub mod db;
+mod lifecycle;
 pub mod migrate;
 mod refs;
 pub mod roles;
 pub mod scope;
+pub mod search;
 pub mod secret;
 pub mod teams;
 pub mod users;

@@ -32,7 +32,16 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_accounts.sql"),
         postgres: include_str!("../migrations/postgres/0002_accounts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "contacts_search",
+        sqlite: include_str!("../migrations/sqlite/0003_contacts_search.sql"),
+        postgres: include_str!("../migrations/postgres/0003_contacts_search.sql"),
+    },
 ];
+
+/// The migration that created `search_terms`.
+const SEARCH_INDEX_VERSION: i64 = 3;
 
 fn checksum(script: &str) -> String {
     Sha256::digest(script.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -73,6 +82,10 @@ pub async fn run(db: &Db) -> Result<()> {
             None => {}
         }
         tx.execute_script(script).await?;
+        if m.version == SEARCH_INDEX_VERSION {
+            // Records written before the search index existed are indexed now.
+            crate::search::reindex(&mut tx).await?;
+        }
         tx.execute(
             Sql::new("INSERT INTO _migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
                 .arg(m.version)

@@ -243,6 +243,8 @@ fn conflict(rule: &str) -> ApiError {
         ("email_taken", "email", "A user with this e-mail already exists.")
     } else if rule.contains("teams_name") || rule.contains("teams.name") || rule.contains("teams.workspace_id") {
         ("team_name_taken", "name", "A team with this name already exists.")
+    } else if rule.starts_with("merged") {
+        ("merged", "id", "The record was merged into another; open that one instead.")
     } else if rule == "team_not_empty" {
         ("team_not_empty", "id", "The team still has members or sub-teams; move them first.")
     } else {

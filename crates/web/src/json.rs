@@ -161,6 +161,46 @@ where
     <Option<T> as serde::Deserialize>::deserialize(de).map(Some)
 }
 
+/// An optional text field of a create or PATCH: absent keeps `old`, `null` or
+/// blank clears it, anything else is parsed (errors gathered in `f`).
+pub fn patch_text<T>(
+    f: &mut Fields,
+    field: &str,
+    new: &Option<Option<String>>,
+    old: Option<String>,
+    parse: impl Fn(&str, &str) -> Result<T, FieldError>,
+    into: impl Fn(T) -> String,
+) -> Option<String> {
+    match new {
+        None => old,
+        Some(None) => None,
+        Some(Some(v)) if v.trim().is_empty() => None,
+        Some(Some(v)) => f.take(parse(field, v)).map(into),
+    }
+}
+
+/// A list field: absent keeps `old`; each item parsed and named `field[i]`.
+pub fn patch_list<T>(
+    f: &mut Fields,
+    field: &str,
+    new: &Option<Vec<String>>,
+    old: Vec<T>,
+    max: usize,
+    parse: impl Fn(&str, &str) -> Result<T, FieldError>,
+) -> Vec<T> {
+    let Some(list) = new else {
+        return old;
+    };
+    if list.len() > max {
+        f.push(FieldError::new(field, "too_many", format!("{field} may list at most {max} items")));
+    }
+    list.iter()
+        .enumerate()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .filter_map(|(i, v)| f.take(parse(&format!("{field}[{i}]"), v)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,11 @@ impl AppState {
     pub fn new(db: Db, clock: Arc<dyn Clock>, config: WebConfig) -> Self {
         Self(Arc::new(Inner { db, clock, config, i18n: Catalogs::load() }))
     }
+
+    /// Today's date in China (birthdays, due dates).
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -40,6 +40,10 @@ pub enum Reason {
     SameSound,
     /// One is a branch (分公司) of the other.
     Branch,
+    /// A shared e-mail address (people).
+    SameEmail,
+    /// A shared WeChat id (people).
+    SameWechat,
 }
 
 /// The verdict on two records.

@@ -120,12 +120,43 @@ async fn log_in_and_open_the_user_settings(app: &TestApp) {
     std::fs::write(shot_path(&format!("account-new-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
         .unwrap();
     c.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
-    let h1 = c.wait().for_element(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
+    // The account page's tabs: the form's own h1 would be found before the page changes.
+    c.wait().for_element(Locator::Css("nav.tabs")).await.unwrap();
+    let h1 = c.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
     assert!(h1.contains("国网辽宁省电力有限公司"), "{h1}");
     let facts = c.find(Locator::Css("dl.facts")).await.unwrap().text().await.unwrap();
     assert!(facts.contains("024-2313 0000"), "{facts}");
     std::fs::write(shot_path(&format!("account-page-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
         .unwrap();
+    let account_url = c.current_url().await.unwrap();
+
+    // 联系人 tab → 新建联系人: the first supporter, then their page.
+    c.find(Locator::Css("nav.tabs a[href$='tab=people']")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::LinkText("新建联系人")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Id("c_name")).await.unwrap().send_keys("刘建国").await.unwrap();
+    c.find(Locator::Id("c_title")).await.unwrap().send_keys("主任").await.unwrap();
+    c.find(Locator::Css("#c_stance option[value=supporter]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("c_phones")).await.unwrap().send_keys("139 0400 1001").await.unwrap();
+    c.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("a.button[href$='/edit']")).await.unwrap();
+    let h1 = c.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
+    assert!(h1.contains("刘建国") && h1.contains("支持"), "{h1}");
+    std::fs::write(shot_path(&format!("contact-page-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
+        .unwrap();
+
+    // The header's search box suggests as you type (pinyin initials), and Enter opens the pick.
+    let search = c.find(Locator::Id("gx-search")).await.unwrap();
+    search.send_keys("gwln").await.unwrap();
+    let first = c.wait().for_element(Locator::Css("#gx-suggest li a")).await.unwrap();
+    assert!(first.text().await.unwrap().contains("国网辽宁省电力有限公司"));
+    std::fs::write(
+        shot_path(&format!("search-suggest-{:?}", app.backend).to_lowercase()),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    search.send_keys("\u{E015}").await.unwrap(); // ArrowDown
+    search.send_keys("\u{E007}").await.unwrap(); // Enter
+    c.wait().for_url(account_url).await.unwrap();
     c.goto(&app.url("/settings/users")).await.unwrap();
     c.wait().for_element(Locator::Id("users-table")).await.unwrap();
 

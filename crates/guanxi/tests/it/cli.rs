@@ -84,18 +84,22 @@ async fn init_and_demo_twice(backend: Backend) {
     let demo: Vec<&str> = demo.iter().map(String::as_str).collect();
     let (code, out, err) = run(work.path(), &demo).await;
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("6 teams and 9 users created"), "{out}");
+    assert!(out.contains("6 teams, 9 users, 6 accounts and 6 contacts created"), "{out}");
     let users = count(&target, "users").await;
     let teams = count(&target, "teams").await;
+    let accounts = count(&target, "accounts").await;
+    let contacts = count(&target, "contacts").await;
     let audit = count(&target, "audit_log").await;
     let (code, out, _) = run(work.path(), &demo).await;
     assert_eq!(code, 0);
-    assert!(out.contains("0 teams and 0 users created"), "{out}");
+    assert!(out.contains("0 teams, 0 users, 0 accounts and 0 contacts created"), "{out}");
     assert_eq!(
         (count(&target, "users").await, count(&target, "teams").await),
         (users, teams),
         "demo twice duplicates nothing"
     );
+    assert_eq!((accounts, contacts), (6, 6), "the seed's accounts and people are there");
+    assert_eq!((count(&target, "accounts").await, count(&target, "contacts").await), (accounts, contacts));
     assert_eq!(count(&target, "audit_log").await, audit, "and changes nothing");
 
     let token = args(&["token", "create", "--email", "zhang@guanxi.example", "--name", "脚本"]);

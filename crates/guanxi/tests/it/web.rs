@@ -357,10 +357,11 @@ async fn accounts_pages_enter_check_and_show(app: &TestApp) {
         "转介绍",
         "大客户",
         "电网",
-        "新建",
     ] {
         assert!(page.contains(shown), "the account page shows {shown}");
     }
+    let history = c.get(app.url(&format!("{location}?tab=history"))).send().await.unwrap().text().await.unwrap();
+    assert!(history.contains("新建") && history.contains(&w.sales_x.email), "the history tab says who created it");
     // Entering it again in another spelling shows the existing record, and what to do.
     let res = c.post(app.url("/accounts/new")).form(&form("國網遼寧省電力有限公司", &[])).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 409);
@@ -375,7 +376,7 @@ async fn accounts_pages_enter_check_and_show(app: &TestApp) {
         .unwrap();
     assert_eq!(res.status().as_u16(), 422);
     let html = res.text().await.unwrap();
-    assert!(html.contains("91110108551385082R") && html.contains("phones[0]"), "{html}");
+    assert!(html.contains("91110108551385082R") && html.contains("电话 1：不是有效的电话号码"), "{html}");
     // The list, the recycle bin and back.
     let html = c.get(app.url("/accounts?scene=mine")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("国网辽宁省电力有限公司"));
@@ -390,3 +391,122 @@ async fn accounts_pages_enter_check_and_show(app: &TestApp) {
     assert_eq!(other.get(app.url(&location)).send().await.unwrap().status().as_u16(), 404);
 }
 both!(accounts_pages_enter_check_and_show);
+
+async fn people_pages_power_map_merge_and_search(app: &TestApp) {
+    let w = app.world().await;
+    let (c, csrf) = web_login(app, &w.sales_x.email).await;
+    let (status, acc) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/accounts",
+            json!({"name": "国家电网有限公司东北分部", "short_name": "东北局", "source": "cold_call"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let acc_id = acc["id"].as_str().unwrap().to_owned();
+    let person = |name: &str, extra: &[(&str, &str)]| {
+        let mut v: Vec<(String, String)> =
+            vec![("_csrf".into(), csrf.clone()), ("account_id".into(), acc_id.clone()), ("name".into(), name.into())];
+        v.extend(extra.iter().map(|(k, x)| (k.to_string(), x.to_string())));
+        v
+    };
+    // The new-contact form starts from the account, and offers its people as bosses.
+    let html =
+        c.get(app.url(&format!("/contacts/new?account_id={acc_id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("国家电网有限公司东北分部") && html.contains("name=\"reports_to_id\""));
+    let res = c
+        .post(app.url("/contacts/new"))
+        .form(&person(
+            "刘建国",
+            &[
+                ("title", "主任"),
+                ("department", "调度中心"),
+                ("stance", "supporter"),
+                ("phones", "139 0400 1001"),
+                ("key_person", "on"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let boss_url = res.headers()["location"].to_str().unwrap().to_owned();
+    let boss_id = boss_url.trim_start_matches("/contacts/").to_owned();
+    let res = c
+        .post(app.url("/contacts/new"))
+        .form(&person("陈立新", &[("stance", "opponent"), ("reports_to_id", &boss_id)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    // The boss's page shows the stance in words and the report; the account's people tab lists both.
+    let html = c.get(app.url(&boss_url)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("支持") && html.contains("关键人") && html.contains("陈立新") && html.contains("139 0400 1001"),
+        "{html}"
+    );
+    let html = c.get(app.url(&format!("/accounts/{acc_id}?tab=people"))).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("刘建国") && html.contains("反对") && html.contains("联系人 <span class=\"count\">2</span>"),
+        "{html}"
+    );
+    // The same mobile again: the form comes back with the existing person and a way through.
+    let res =
+        c.post(app.url("/contacts/new")).form(&person("刘主任", &[("phones", "13904001001")])).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 409);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("这个人可能已经录入过") && html.contains("电话相同") && html.contains(&boss_url), "{html}");
+    // Bad input is named in Chinese.
+    let res =
+        c.post(app.url("/contacts/new")).form(&person("王五", &[("birthday", "1975-02-30")])).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    assert!(res.text().await.unwrap().contains("生日：日期格式应为"));
+    // Editing marks someone as having left.
+    let res = c
+        .post(app.url(&format!("{boss_url}/edit")))
+        .form(&person("刘建国", &[("stance", "supporter"), ("phones", "139 0400 1001"), ("left_company", "on")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let html = c.get(app.url(&boss_url)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("已离职"));
+
+    // A second record of the account shows on its page, and is merged there.
+    let (status, dup) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/accounts",
+            json!({"name": "國家電網有限公司東北分部", "source": "other", "force": true, "force_reason": "导入的旧档案"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{dup}");
+    let dup_id = dup["id"].as_str().unwrap();
+    let html = c.get(app.url(&format!("/accounts/{acc_id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("这些客户可能是同一家单位") && html.contains(dup_id), "{html}");
+    let res = c
+        .post(app.url(&format!("/accounts/{acc_id}/merge")))
+        .form(&[("_csrf", csrf.as_str()), ("duplicate_id", dup_id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let res = c.get(app.url(&format!("/accounts/{dup_id}"))).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 308);
+    assert_eq!(res.headers()["location"].to_str().unwrap(), format!("/accounts/{acc_id}"));
+    let html = c.get(app.url(&format!("/accounts/{acc_id}?tab=history"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("合并") && html.contains("合并自"), "{html}");
+
+    // The search page and the header's box.
+    let html = c.get(app.url("/search?q=gwdb")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("id=\"gx-search\"") && html.contains(&format!("/accounts/{acc_id}")), "{html}");
+    let html = c.get(app.url("/search?q=%E5%88%98")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("请至少输入两个字"));
+    let html = c.get(app.url("/contacts/new?q=%E4%B8%9C%E5%8C%97")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("/contacts/new?account_id={acc_id}")), "picking the account by search: {html}");
+    let html = c.get(app.url("/contacts?scene=left")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("刘建国") && !html.contains("陈立新"));
+}
+both!(people_pages_power_map_merge_and_search);

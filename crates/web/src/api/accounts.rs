@@ -8,13 +8,14 @@ use crate::pagination::{page, Page, PageQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use guanxi_domain::{
     parse_division_code, AccountId, AccountName, AccountSource, Classification, FieldError, LongText, Notes, Phone,
     RelationshipStage, Role, ShortText, TeamId, Uscc, UserId,
 };
-use guanxi_store::accounts::{self, Account, AccountFields, AccountFilter, Candidate};
+use guanxi_store::accounts::{self, fields_of, Account, AccountFields, AccountFilter, Candidate};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -234,46 +235,6 @@ fn parse(
     })
 }
 
-/// The fields of a stored account, to merge a PATCH over.
-fn fields_of(a: &Account) -> AccountFields {
-    AccountFields {
-        name: a.name.clone(),
-        short_name: a.short_name.clone(),
-        uscc: a.uscc.clone(),
-        industry: a.industry.clone(),
-        region_code: a.region_code.clone(),
-        address: a.address.clone(),
-        website: a.website.clone(),
-        source: a.source,
-        referrer: a.referrer.clone(),
-        classification: a.classification,
-        key_account: a.key_account,
-        product_fit: a.product_fit,
-        centralised_purchasing: a.centralised_purchasing,
-        continuous_purchasing: a.continuous_purchasing,
-        relationship_stage: a.relationship_stage,
-        owner_id: a.owner_id,
-        team_id: a.team_id,
-        notes: a.notes.clone(),
-        // Stored numbers parse back to themselves.
-        phones: a
-            .phones
-            .iter()
-            .filter_map(|p| {
-                Phone::parse(
-                    "phones",
-                    &match &p.extension {
-                        Some(e) => format!("{} 转 {e}", p.number),
-                        None => p.number.clone(),
-                    },
-                )
-                .ok()
-            })
-            .collect(),
-        tags: a.tags.clone(),
-    }
-}
-
 /// Refuses likely duplicates unless forced with a reason; returns the audit note of a forced save.
 async fn check_duplicates(
     state: &AppState,
@@ -342,16 +303,53 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(account)))
 }
 
-/// One account, if within scope (also from the recycle bin).
+/// One account, if within scope (also from the recycle bin). The id of an
+/// account merged into another redirects (308) to the kept one.
 #[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "account id")),
-    responses((status = 200, body = Account), (status = 404, body = Problem)))]
-pub async fn get(
+    responses((status = 200, body = Account), (status = 308, description = "merged: `Location` is the kept account"),
+        (status = 404, body = Problem)))]
+pub async fn get(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Response> {
+    let account = accounts::get(&state.db, caller.principal.viewer(), AccountId::from_uuid(id)).await?;
+    Ok(match account.merged_into_id {
+        Some(kept) => Redirect::permanent(&format!("/api/v1/accounts/{kept}")).into_response(),
+        None => Json(account).into_response(),
+    })
+}
+
+/// Which record to merge into the one named in the path.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeInput {
+    /// The duplicate: merged into the kept record and retired; its id then redirects to the kept one.
+    pub duplicate_id: Uuid,
+}
+
+/// Merges a duplicate into this account: empty fields filled from it, phones, tags and notes
+/// joined, its contacts moved here, both histories kept; the duplicate's id redirects here.
+/// Owners of both accounts, managers and admins only.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/merge", tag = "accounts", security(("bearer" = [])), request_body = MergeInput,
+    params(("id" = Uuid, Path, description = "the account kept")),
+    responses((status = 200, body = Account), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn merge(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<MergeInput>,
 ) -> ApiResult<Json<Account>> {
-    Ok(Json(accounts::get(&state.db, caller.principal.viewer(), AccountId::from_uuid(id)).await?))
+    let viewer = caller.principal.viewer();
+    let keep = accounts::get(&state.db, viewer, AccountId::from_uuid(id)).await?;
+    let gone = accounts::get(&state.db, viewer, AccountId::from_uuid(input.duplicate_id))
+        .await
+        .map_err(|_| ApiError::field("duplicate_id", "invalid", "duplicate_id is not an account you may see"))?;
+    let me = Some(caller.principal.user_id);
+    if !may_assign(&caller) && (keep.owner_id != me || gone.owner_id != me) {
+        return Err(ApiError::Forbidden("merge accounts owned by others"));
+    }
+    let mut tx = state.db.begin().await?;
+    let account = accounts::merge(&mut tx, &caller.actor(), keep.id, gone.id, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(Json(account))
 }
 
 /// Changes an account; a new name is checked for duplicates like a new account.

@@ -45,6 +45,7 @@ pub async fn list(
         entity_id: q.entity_id,
         actor_id: q.actor_id.map(UserId::from_uuid),
         before: pq.after()?,
+        ..Default::default()
     };
     let rows = audit::list(&state.db, caller.principal.viewer(), &filter, limit + 1).await?;
     Ok(Json(page(rows, limit, |e| e.id)))

@@ -3,8 +3,10 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod contacts;
 pub mod me;
 pub mod roles;
+pub mod search;
 pub mod teams;
 pub mod users;
 
@@ -35,6 +37,12 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/duplicates", axum::routing::post(accounts::duplicates))
         .route("/accounts/{id}", get(accounts::get).patch(accounts::update).delete(accounts::delete))
         .route("/accounts/{id}/restore", post(accounts::restore))
+        .route("/accounts/{id}/merge", post(accounts::merge))
+        .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
+        .route("/contacts/{id}/restore", post(contacts::restore))
+        .route("/contacts/{id}/merge", post(contacts::merge))
+        .route("/search", get(search::search))
         .route("/openapi.json", get(|| async { Json(document()) }))
         .fallback(|| async { ApiError::NotFound })
 }
@@ -71,9 +79,11 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         teams::list, teams::get, teams::create, teams::update, teams::delete,
         roles::list, roles::update,
         audit::list,
-        accounts::list, accounts::create, accounts::get, accounts::update, accounts::delete, accounts::restore, accounts::duplicates,
+        accounts::list, accounts::create, accounts::get, accounts::update, accounts::delete, accounts::restore, accounts::duplicates, accounts::merge,
+        contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::restore, contacts::merge,
+        search::search,
     ),
-    components(schemas(crate::error::Problem, guanxi_domain::FieldError)),
+    components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Logging in and out"),
@@ -83,6 +93,8 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         (name = "roles", description = "Roles and data scopes"),
         (name = "audit", description = "The audit log"),
         (name = "accounts", description = "Accounts (企业客户) and duplicate checking (查重)"),
+        (name = "contacts", description = "Contacts and key persons (联系人 / 关键人)"),
+        (name = "search", description = "One search box over accounts and contacts"),
     )
 )]
 struct ApiDoc;

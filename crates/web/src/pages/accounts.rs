@@ -26,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/accounts", get(list))
         .route("/accounts/new", get(new_form).post(create))
         .route("/accounts/{id}", get(detail))
+        .route("/accounts/{id}/edit", get(edit_form).post(update))
+        .route("/accounts/{id}/merge", post(merge))
         .route("/accounts/{id}/delete", post(|s, c, p| set_deleted(s, c, p, true)))
         .route("/accounts/{id}/restore", post(|s, c, p| set_deleted(s, c, p, false)))
 }
@@ -175,6 +177,8 @@ struct CandidateView {
 #[template(path = "account_new.html")]
 struct NewPage<'a> {
     chrome: Chrome<'a>,
+    heading: &'static str,
+    action: String,
     errors: Vec<String>,
     candidates: Vec<CandidateView>,
     form: FormView,
@@ -183,7 +187,7 @@ struct NewPage<'a> {
     stage_options: Vec<(&'static str, String, bool)>,
 }
 
-fn options<T: Copy + PartialEq>(
+pub(super) fn options<T: Copy + PartialEq>(
     all: &[T],
     id: fn(T) -> &'static str,
     prefix: &str,
@@ -192,15 +196,19 @@ fn options<T: Copy + PartialEq>(
     all.iter().map(|v| (id(*v), format!("{prefix}.{}", id(*v)), id(*v) == selected)).collect()
 }
 
-fn new_page(
+fn form_page(
     state: &AppState,
     caller: &Caller,
     f: &AccountForm,
+    editing: Option<AccountId>,
     errors: Vec<String>,
     candidates: Vec<CandidateView>,
 ) -> Response {
+    let heading = if editing.is_some() { "accounts.edit" } else { "accounts.new" };
     let page = NewPage {
-        chrome: Chrome::new(state, caller, "/accounts", "accounts.new"),
+        chrome: Chrome::new(state, caller, "/accounts", heading),
+        heading,
+        action: editing.map_or_else(|| "/accounts/new".to_owned(), |id| format!("/accounts/{id}/edit")),
         errors,
         candidates,
         source_options: options(
@@ -232,15 +240,15 @@ fn new_page(
 }
 
 async fn new_form(State(state): State<AppState>, PageCaller(caller): PageCaller) -> Response {
-    new_page(&state, &caller, &AccountForm::default(), Vec::new(), Vec::new())
+    form_page(&state, &caller, &AccountForm::default(), None, Vec::new(), Vec::new())
 }
 
-fn some(s: &str) -> Option<Option<String>> {
+pub(super) fn some(s: &str) -> Option<Option<String>> {
     let t = s.trim();
     (!t.is_empty()).then(|| Some(t.to_owned()))
 }
 
-fn split(s: &str, seps: &[char]) -> Vec<String> {
+pub(super) fn split(s: &str, seps: &[char]) -> Vec<String> {
     s.split(seps).map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
 }
 
@@ -288,7 +296,7 @@ fn input_of(f: &AccountForm) -> Result<api::AccountInput, ApiError> {
     })
 }
 
-fn reason_list(tr: Tr<'_>, c: &serde_json::Value) -> String {
+pub(super) fn reason_list(tr: Tr<'_>, c: &serde_json::Value) -> String {
     c["reasons"]
         .as_array()
         .map(|r| {
@@ -306,13 +314,83 @@ async fn create(
     PageCaller(caller): PageCaller,
     Form(f): Form<AccountForm>,
 ) -> PageResult {
-    let tr = Tr::new(&state.i18n, caller.principal.locale);
     let result = match input_of(&f) {
-        Ok(input) => api::create(State(state.clone()), caller.clone(), crate::json::ApiJson(input)).await,
+        Ok(input) => {
+            api::create(State(state.clone()), caller.clone(), crate::json::ApiJson(input)).await.map(|(_, a)| a.0.id)
+        }
         Err(e) => Err(e),
     };
+    submitted(&state, &caller, &f, None, result)
+}
+
+impl AccountForm {
+    fn of(a: &Account) -> Self {
+        let on = |b: bool| b.then(|| "on".to_owned());
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Self {
+            name: a.name.clone(),
+            short_name: text(&a.short_name),
+            uscc: text(&a.uscc),
+            phones: a.phones.iter().map(|p| p.display.clone()).collect::<Vec<_>>().join("\n"),
+            region_code: text(&a.region_code),
+            address: text(&a.address),
+            industry: text(&a.industry),
+            source: a.source.as_str().to_owned(),
+            referrer: text(&a.referrer),
+            classification: a.classification.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+            relationship_stage: a.relationship_stage.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            tags: a.tags.join("，"),
+            notes: text(&a.notes),
+            key_account: on(a.key_account),
+            product_fit: on(a.product_fit),
+            centralised_purchasing: on(a.centralised_purchasing),
+            continuous_purchasing: on(a.continuous_purchasing),
+            force: None,
+            force_reason: String::new(),
+        }
+    }
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> PageResult {
+    let a = accounts::get(&state.db, caller.principal.viewer(), AccountId::from_uuid(id))
+        .await
+        .map_err(|e| fail(&state, &caller)(e.into()))?;
+    if a.deleted_at.is_some() {
+        return Err(fail(&state, &caller)(ApiError::NotFound));
+    }
+    Ok(form_page(&state, &caller, &AccountForm::of(&a), Some(a.id), Vec::new(), Vec::new()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    ApiPath(id): ApiPath<Uuid>,
+    Form(f): Form<AccountForm>,
+) -> PageResult {
+    let result = match input_of(&f) {
+        Ok(input) => api::update(State(state.clone()), caller.clone(), ApiPath(id), crate::json::ApiJson(input))
+            .await
+            .map(|a| a.0.id),
+        Err(e) => Err(e),
+    };
+    submitted(&state, &caller, &f, Some(AccountId::from_uuid(id)), result)
+}
+
+fn submitted(
+    state: &AppState,
+    caller: &Caller,
+    f: &AccountForm,
+    editing: Option<AccountId>,
+    result: Result<AccountId, ApiError>,
+) -> PageResult {
+    let tr = Tr::new(&state.i18n, caller.principal.locale);
+    let (state, caller) = (state.clone(), caller.clone());
     match result {
-        Ok((_, axum::Json(a))) => Ok(Redirect::to(&format!("/accounts/{}", a.id)).into_response()),
+        Ok(id) => Ok(Redirect::to(&format!("/accounts/{id}")).into_response()),
         Err(ApiError::Duplicate { candidates, .. }) => {
             let views = candidates
                 .as_array()
@@ -328,13 +406,13 @@ async fn create(
                     })
                 })
                 .collect();
-            let mut res = new_page(&state, &caller, &f, Vec::new(), views);
+            let mut res = form_page(&state, &caller, f, editing, Vec::new(), views);
             *res.status_mut() = StatusCode::CONFLICT;
             Ok(res)
         }
         Err(e) => {
             let errors = form_errors(tr, e).map_err(fail(&state, &caller))?;
-            let mut res = new_page(&state, &caller, &f, errors, Vec::new());
+            let mut res = form_page(&state, &caller, f, editing, errors, Vec::new());
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(res)
         }
@@ -363,36 +441,123 @@ struct DetailPage<'a> {
     criteria: Vec<&'static str>,
     tags: Vec<String>,
     notes: String,
+    tab: &'static str,
+    people: Vec<super::contacts::Row>,
+    duplicates: Vec<CandidateView>,
     history: Vec<(String, String, String, String)>,
+}
+
+/// A record's history (with the records merged into it): whoever may see the
+/// record may see what happened to it.
+pub(super) async fn history_of(
+    state: &AppState,
+    caller: &Caller,
+    entity_type: &str,
+    ids: Vec<Uuid>,
+) -> Result<Vec<(String, String, String, String)>, PageError> {
+    let filter = audit::AuditFilter { entity_type: Some(entity_type.into()), entity_ids: ids, ..Default::default() };
+    let entries = audit::list(&state.db, guanxi_store::Viewer::whole(caller.principal.workspace_id), &filter, 100)
+        .await
+        .map_err(|e| fail(state, caller)(e.into()))?;
+    let tr = Tr::new(&state.i18n, caller.principal.locale);
+    let tz = caller.principal.time_zone.as_str();
+    let section = if entity_type == "contact" { "contacts" } else { "accounts" };
+    Ok(entries
+        .into_iter()
+        .map(|e| {
+            // A creation lists no fields (every one of them is new), only a 查重 override.
+            let fields = e
+                .changes
+                .as_object()
+                .map(|o| {
+                    o.keys()
+                        .filter(|k| e.action != "create" || k.as_str() == "duplicate_override")
+                        .map(|k| field_label(tr, section, k))
+                        .collect::<Vec<_>>()
+                        .join("、")
+                })
+                .unwrap_or_default();
+            (show_time(e.at, tz), e.actor_label, format!("action.{}", e.action), fields)
+        })
+        .collect())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DetailQuery {
+    #[serde(default)]
+    tab: Option<String>,
 }
 
 async fn detail(
     State(state): State<AppState>,
     PageCaller(caller): PageCaller,
     ApiPath(id): ApiPath<Uuid>,
+    Query(q): Query<DetailQuery>,
 ) -> PageResult {
     let id = AccountId::from_uuid(id);
-    let a =
-        accounts::get(&state.db, caller.principal.viewer(), id).await.map_err(|e| fail(&state, &caller)(e.into()))?;
+    let viewer = caller.principal.viewer();
+    let a = accounts::get(&state.db, viewer, id).await.map_err(|e| fail(&state, &caller)(e.into()))?;
+    // A merged-away account's address leads to the account it lives on in.
+    if let Some(kept) = a.merged_into_id {
+        return Ok(Redirect::permanent(&format!("/accounts/{kept}")).into_response());
+    }
     let tz = caller.principal.time_zone.as_str();
-    // The account's own history: whoever may see the account may see what happened to it.
-    let filter =
-        audit::AuditFilter { entity_type: Some("account".into()), entity_id: Some(id.uuid()), ..Default::default() };
-    let entries = audit::list(&state.db, guanxi_store::Viewer::whole(caller.principal.workspace_id), &filter, 100)
+    let tab = match q.tab.as_deref() {
+        Some("people") => "people",
+        Some("history") => "history",
+        _ => "profile",
+    };
+    let tr = Tr::new(&state.i18n, caller.principal.locale);
+    let people = guanxi_store::contacts::list(
+        &state.db,
+        viewer,
+        &guanxi_store::contacts::ContactFilter { account_id: Some(id), include_left: true, ..Default::default() },
+        200,
+    )
+    .await
+    .map_err(|e| fail(&state, &caller)(e.into()))?
+    .into_iter()
+    .map(super::contacts::row)
+    .collect();
+    let mut ids = vec![id.uuid()];
+    ids.extend(
+        accounts::merged_into(&state.db, id)
+            .await
+            .map_err(|e| fail(&state, &caller)(e.into()))?
+            .iter()
+            .map(|m| m.uuid()),
+    );
+    let history = history_of(&state, &caller, "account", ids).await?;
+    // Other records of the same organisation, to merge here (only those the user may open).
+    let duplicates = if a.deleted_at.is_none() {
+        let phones: Vec<guanxi_domain::Phone> = a.phones.iter().filter_map(|p| p.parsed()).collect();
+        let found = accounts::duplicates(
+            &state.db,
+            caller.principal.workspace_id,
+            &a.name,
+            a.uscc.as_deref(),
+            &phones,
+            Some(id),
+        )
         .await
         .map_err(|e| fail(&state, &caller)(e.into()))?;
-    let tr = Tr::new(&state.i18n, caller.principal.locale);
-    let history = entries
-        .into_iter()
-        .map(|e| {
-            let fields = e
-                .changes
-                .as_object()
-                .map(|o| o.keys().map(|k| field_label(tr, k)).collect::<Vec<_>>().join("、"))
-                .unwrap_or_default();
-            (show_time(e.at, tz), e.actor_label, format!("action.{}", e.action), fields)
-        })
-        .collect();
+        let mut views = Vec::new();
+        for c in found {
+            if accounts::get(&state.db, viewer, c.id).await.is_ok() {
+                let json = serde_json::to_value(&c).unwrap_or_default();
+                views.push(CandidateView {
+                    id: c.id,
+                    verdict_key: if c.verdict == "same" { "accounts.same" } else { "accounts.possible" },
+                    reasons: reason_list(tr, &json),
+                    owner: c.owner_name,
+                    name: c.name,
+                });
+            }
+        }
+        views
+    } else {
+        Vec::new()
+    };
     let text = |v: &Option<String>| v.clone().unwrap_or_else(|| MISSING.to_owned());
     let mut criteria = Vec::new();
     for (on, key) in [
@@ -428,30 +593,56 @@ async fn detail(
         criteria,
         tags: a.tags.clone(),
         notes: text(&a.notes),
+        tab,
+        people,
+        duplicates,
         history,
         a,
     };
     Ok(render(&page))
 }
 
-/// A changed field as the form labels it (owner_id → 负责人).
-fn field_label(tr: Tr<'_>, field: &str) -> String {
-    let key = match field {
-        "owner_id" => "accounts.owner".to_owned(),
-        "team_id" => "accounts.team".to_owned(),
-        "relationship_stage" => "accounts.stage".to_owned(),
-        "tags" => "accounts.tag".to_owned(),
-        "phones" => "accounts.phone".to_owned(),
-        "deleted" => "accounts.deleted".to_owned(),
-        "duplicate_override" => "accounts.force".to_owned(),
-        other => format!("accounts.{other}"),
+/// A changed field as the forms label it (owner_id → 负责人): the shared
+/// field names first, then the record's own section.
+fn field_label(tr: Tr<'_>, section: &str, field: &str) -> String {
+    let special = match field {
+        "owner_id" => Some("accounts.owner"),
+        "team_id" => Some("accounts.team"),
+        "relationship_stage" => Some("accounts.stage"),
+        "relationship_strength" => Some("contacts.strength"),
+        "deleted" => Some("accounts.deleted"),
+        "duplicate_override" => Some("accounts.force"),
+        "merged_from" => Some("accounts.merged_from"),
+        "merged_into" => Some("accounts.merged_into"),
+        _ => None,
     };
-    let text = tr.t(&key);
-    if text == key {
-        field.to_owned()
-    } else {
-        text.to_owned()
+    let candidates =
+        special.map(str::to_owned).into_iter().chain([format!("fields.{field}"), format!("{section}.{field}")]);
+    for key in candidates {
+        let text = tr.t(&key);
+        if text != key {
+            return text.to_owned();
+        }
     }
+    field.to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+struct MergeForm {
+    duplicate_id: Uuid,
+}
+
+async fn merge(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    ApiPath(id): ApiPath<Uuid>,
+    Form(f): Form<MergeForm>,
+) -> PageResult {
+    let input = api::MergeInput { duplicate_id: f.duplicate_id };
+    let _kept = api::merge(State(state.clone()), caller.clone(), ApiPath(id), crate::json::ApiJson(input))
+        .await
+        .map_err(fail(&state, &caller))?;
+    Ok(Redirect::to(&format!("/accounts/{id}?tab=history")).into_response())
 }
 
 async fn set_deleted(

@@ -3,8 +3,10 @@
 //! the user, the CSRF token, the translator.
 
 pub mod accounts;
+pub mod contacts;
 pub mod docs;
 pub mod login;
+mod search;
 pub mod settings;
 
 use crate::auth::{Caller, PageCaller};
@@ -27,7 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/workbench", get(|s, c| coming(s, c, "/workbench", "nav.workbench", "coming.workbench")))
-        .route("/contacts", get(|s, c| coming(s, c, "/contacts", "nav.contacts", "coming.contacts")))
         .route(
             "/opportunities",
             get(|s, c| coming(s, c, "/opportunities", "nav.opportunities", "coming.opportunities")),
@@ -37,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/stats", get(|s, c| coming(s, c, "/stats", "nav.stats", "coming.stats")))
         .merge(settings::router())
         .merge(accounts::router())
+        .merge(contacts::router())
+        .route("/search", get(search::show))
         .route("/docs/api", get(docs::show))
         .route(
             "/static/app.css",
@@ -195,10 +198,19 @@ pub fn fail<'a>(state: &'a AppState, caller: &Caller) -> impl Fn(ApiError) -> Pa
 
 /// A field error in the user's language: "邮箱：格式不正确".
 pub fn describe(tr: Tr<'_>, e: &FieldError) -> String {
-    let field_key = format!("fields.{}", e.field);
+    // List items are named `phones[2]`: shown as "电话 3".
+    let (name, item) = match e.field.split_once('[') {
+        Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok().map(|i| i + 1)),
+        None => (e.field.as_str(), None),
+    };
+    let field_key = format!("fields.{name}");
     let code_key = format!("errors.{}", e.code);
     let field = tr.t(&field_key);
-    let field = if field == field_key { e.field.as_str() } else { field };
+    let field = if field == field_key { name.to_owned() } else { field.to_owned() };
+    let field = match item {
+        Some(i) => format!("{field} {i}"),
+        None => field,
+    };
     let reason = tr.t(&code_key);
     let reason = if reason == code_key { e.message.as_str() } else { reason };
     match tr.locale {

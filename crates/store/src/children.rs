@@ -1,0 +1,157 @@
+//! The lists a record owns (phones, e-mails, tags), stored one row each in a
+//! side table keyed by the owner's id, read for many owners in one query.
+
+use crate::db::{Db, Sql, Tx};
+use crate::Result;
+use guanxi_domain::{Phone, WorkspaceId};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A stored phone number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PhoneNumber {
+    /// E.164 (or a 95xxx service number).
+    pub number: String,
+    /// Extension.
+    pub extension: Option<String>,
+    /// As shown: 010-1234 5678 转 123.
+    pub display: String,
+}
+
+impl PhoneNumber {
+    /// Parses the stored number back (it parses to itself).
+    pub fn parsed(&self) -> Option<Phone> {
+        let raw = match &self.extension {
+            Some(e) => format!("{} 转 {e}", self.number),
+            None => self.number.clone(),
+        };
+        Phone::parse("phones", &raw).ok()
+    }
+}
+
+/// Which side table, and its owner column. Names are constants of this crate, never input.
+#[derive(Clone, Copy, Debug)]
+pub struct Table {
+    /// The table.
+    pub name: &'static str,
+    /// The owner's id column.
+    pub owner: &'static str,
+}
+
+/// A database or an open transaction, to read in either.
+pub enum Conn<'a> {
+    /// Outside a transaction.
+    Db(&'a Db),
+    /// Inside one.
+    Tx(&'a mut Tx),
+}
+
+impl Conn<'_> {
+    async fn fetch<T: crate::FromRow>(&mut self, q: Sql) -> Result<Vec<T>> {
+        match self {
+            Conn::Db(db) => db.fetch_all(q).await,
+            Conn::Tx(tx) => tx.fetch_all(q).await,
+        }
+    }
+}
+
+fn owners_in(head: &str, owner: &str, ids: &[Uuid], order: &str) -> Sql {
+    let mut q = Sql::new(head);
+    q.push(" WHERE ").push(owner).push(" IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*id);
+    }
+    q.push(") ORDER BY ").push(owner).push(", ").push(order);
+    q
+}
+
+/// The phones of many owners, in their order.
+pub async fn phones(conn: &mut Conn<'_>, t: Table, ids: &[Uuid]) -> Result<Vec<(Uuid, PhoneNumber)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head = format!("SELECT {}, number, extension, display FROM {}", t.owner, t.name);
+    let rows: Vec<(Uuid, String, Option<String>, String)> =
+        conn.fetch(owners_in(&head, t.owner, ids, "position")).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, number, extension, display)| (id, PhoneNumber { number, extension, display }))
+        .collect())
+}
+
+/// A text list (tags sorted, e-mails in their order) of many owners.
+pub async fn texts(conn: &mut Conn<'_>, t: Table, column: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head = format!("SELECT {}, {column} FROM {}", t.owner, t.name);
+    let order = if column == "tag" { "tag" } else { "position" };
+    conn.fetch(owners_in(&head, t.owner, ids, order)).await
+}
+
+/// The items of one owner from a list of (owner, item).
+pub fn of<T: Clone>(rows: &[(Uuid, T)], id: Uuid) -> Vec<T> {
+    rows.iter().filter(|(o, _)| *o == id).map(|(_, v)| v.clone()).collect()
+}
+
+/// Replaces an owner's phones.
+pub async fn write_phones(tx: &mut Tx, t: Table, ws: WorkspaceId, id: Uuid, phones: &[Phone]) -> Result<()> {
+    tx.execute(Sql::new(&format!("DELETE FROM {} WHERE {} = $1", t.name, t.owner)).arg(id)).await?;
+    let insert = format!(
+        "INSERT INTO {} ({}, workspace_id, position, number, extension, display) VALUES ($1, $2, $3, $4, $5, $6)",
+        t.name, t.owner
+    );
+    for (i, p) in phones.iter().enumerate() {
+        tx.execute(
+            Sql::new(&insert)
+                .arg(id)
+                .arg(ws)
+                .arg(i as i64)
+                .arg(p.number())
+                .arg(p.extension().map(str::to_owned))
+                .arg(p.display()),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces an owner's tags (a set: repeats are dropped).
+pub async fn write_tags(tx: &mut Tx, t: Table, ws: WorkspaceId, id: Uuid, tags: &[String]) -> Result<()> {
+    tx.execute(Sql::new(&format!("DELETE FROM {} WHERE {} = $1", t.name, t.owner)).arg(id)).await?;
+    let insert = format!("INSERT INTO {} ({}, workspace_id, tag) VALUES ($1, $2, $3)", t.name, t.owner);
+    let mut seen: Vec<&String> = Vec::new();
+    for tag in tags {
+        if !seen.contains(&tag) {
+            seen.push(tag);
+            tx.execute(Sql::new(&insert).arg(id).arg(ws).arg(tag.as_str())).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces an owner's e-mails (in order, repeats dropped).
+pub async fn write_emails(tx: &mut Tx, t: Table, ws: WorkspaceId, id: Uuid, emails: &[String]) -> Result<()> {
+    tx.execute(Sql::new(&format!("DELETE FROM {} WHERE {} = $1", t.name, t.owner)).arg(id)).await?;
+    let insert = format!("INSERT INTO {} ({}, workspace_id, position, email) VALUES ($1, $2, $3, $4)", t.name, t.owner);
+    let mut seen: Vec<&String> = Vec::new();
+    for e in emails {
+        if !seen.contains(&e) {
+            seen.push(e);
+            tx.execute(Sql::new(&insert).arg(id).arg(ws).arg(seen.len() as i64 - 1).arg(e.as_str())).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds the items of `from` that `into` lacks, keeping `into`'s order first (merges).
+pub fn union<T: PartialEq>(into: &mut Vec<T>, from: Vec<T>) {
+    for x in from {
+        if !into.contains(&x) {
+            into.push(x);
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The search box: records are indexed under terms in `search_terms` (see
+//! `guanxi_domain::search`) in the transaction that changes them, and a
+//! query becomes index range scans joined to the records under the caller's
+//! scope. Nothing lives in a process, so every instance answers alike.
+
+use crate::accounts::{self, AccountFields};
+use crate::db::{Db, Sql, Tx};
+use crate::scope::{push_visible, Viewer};
+use crate::Result;
+use guanxi_domain::search::{self as terms, Indexed, Kind, Plan};
+use guanxi_domain::{AccountId, ContactId, WorkspaceId};
+use serde::Serialize;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Rows inserted per statement.
+const CHUNK: usize = 200;
+
+/// Replaces the terms of one record.
+pub async fn index(tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
+    tx.execute(Sql::new("DELETE FROM search_terms WHERE entity_id = $1").arg(id)).await?;
+    let all = terms::terms(kind, rec);
+    for chunk in all.chunks(CHUNK) {
+        let mut q = Sql::new("INSERT INTO search_terms (workspace_id, term, entity_id) VALUES ");
+        for (i, t) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" }).bind(ws).push(", ").bind(t.as_str()).push(", ").bind(id).push(")");
+        }
+        tx.execute(q).await?;
+    }
+    Ok(())
+}
+
+/// Indexes an account by its name, short name, phones and USCC.
+pub async fn index_account(tx: &mut Tx, ws: WorkspaceId, id: AccountId, f: &AccountFields) -> Result<()> {
+    let mut names = vec![f.name.as_str()];
+    names.extend(f.short_name.as_deref());
+    let phones: Vec<&str> = f.phones.iter().map(|p| p.number()).collect();
+    index(tx, ws, Kind::Account, id.uuid(), &Indexed { names, phones, uscc: f.uscc.as_deref() }).await
+}
+
+/// Indexes a contact by name and phones.
+pub async fn index_contact(tx: &mut Tx, ws: WorkspaceId, id: ContactId, name: &str, phones: &[&str]) -> Result<()> {
+    index(tx, ws, Kind::Contact, id.uuid(), &Indexed { names: vec![name], phones: phones.to_vec(), uscc: None }).await
+}
+
+/// (id, workspace, name, short name, USCC) of an account.
+type AccountTerms = (AccountId, WorkspaceId, String, Option<String>, Option<String>);
+
+/// Rebuilds the whole index (after an upgrade that changes what terms are).
+pub async fn reindex(tx: &mut Tx) -> Result<u64> {
+    tx.execute(Sql::new("DELETE FROM search_terms")).await?;
+    let rows: Vec<AccountTerms> =
+        tx.fetch_all(Sql::new("SELECT id, workspace_id, name, short_name, uscc FROM accounts")).await?;
+    let phones: Vec<(Uuid, String)> =
+        tx.fetch_all(Sql::new("SELECT account_id, number FROM account_phones ORDER BY account_id, position")).await?;
+    let mut by_owner: HashMap<Uuid, Vec<&str>> = HashMap::new();
+    for (id, n) in &phones {
+        by_owner.entry(*id).or_default().push(n);
+    }
+    let mut n = 0;
+    for (id, ws, name, short, uscc) in &rows {
+        let mut names = vec![name.as_str()];
+        names.extend(short.as_deref());
+        let phones = by_owner.get(&id.uuid()).cloned().unwrap_or_default();
+        index(tx, *ws, Kind::Account, id.uuid(), &Indexed { names, phones, uscc: uscc.as_deref() }).await?;
+        n += 1;
+    }
+    let contacts: Vec<(ContactId, WorkspaceId, String)> =
+        tx.fetch_all(Sql::new("SELECT id, workspace_id, name FROM contacts")).await?;
+    let phones: Vec<(Uuid, String)> =
+        tx.fetch_all(Sql::new("SELECT contact_id, number FROM contact_phones ORDER BY contact_id, position")).await?;
+    let mut by_owner: HashMap<Uuid, Vec<&str>> = HashMap::new();
+    for (id, n) in &phones {
+        by_owner.entry(*id).or_default().push(n);
+    }
+    for (id, ws, name) in &contacts {
+        let phones = by_owner.get(&id.uuid()).cloned().unwrap_or_default();
+        index_contact(tx, *ws, *id, name, &phones).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// One search result.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Hit {
+    /// `account` or `contact`.
+    pub kind: &'static str,
+    /// The record's id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// What tells it apart: an account's short name and owner; a contact's title and account.
+    pub detail: Option<String>,
+    /// How well it matches, 0–100.
+    pub score: u8,
+}
+
+/// Records found per kind before ranking.
+const FOUND_PER_KIND: i64 = 200;
+/// Bigram postings counted when choosing the rarest bigram.
+const PROBE_CAP: i64 = 5000;
+/// Bigrams required in SQL (the rest are checked on the names).
+const SQL_BIGRAMS: usize = 3;
+
+/// (id, name, other name, detail, matched term)
+type Found = (Uuid, String, Option<String>, Option<String>, Option<String>);
+
+fn head(kind: Kind, with_term: bool) -> Sql {
+    let term = if with_term { "s.term" } else { "NULL" };
+    Sql::new(&match kind {
+        Kind::Account => format!(
+            "SELECT a.id, a.name, a.short_name, o.display_name, {term} FROM search_terms s \
+             JOIN accounts a ON a.id = s.entity_id LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL AND "
+        ),
+        Kind::Contact => format!(
+            "SELECT c.id, c.name, c.title, a.name, {term} FROM search_terms s \
+             JOIN contacts c ON c.id = s.entity_id JOIN accounts a ON a.id = c.account_id \
+             WHERE c.deleted_at IS NULL AND a.deleted_at IS NULL AND "
+        ),
+    })
+}
+
+/// Postings of a term, counted up to `PROBE_CAP`.
+async fn postings(db: &Db, ws: WorkspaceId, term: &str) -> Result<i64> {
+    let (n,): (i64,) = db
+        .fetch_one(
+            Sql::new(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM search_terms WHERE workspace_id = $1 AND term = $2 LIMIT $3) p",
+            )
+            .arg(ws)
+            .arg(term)
+            .arg(PROBE_CAP),
+        )
+        .await?;
+    Ok(n)
+}
+
+async fn by_bigrams(db: &Db, viewer: Viewer, kind: Kind, plan: &Plan) -> Result<Vec<Found>> {
+    let ws = viewer.workspace_id;
+    let mut counted = Vec::new();
+    for b in &plan.bigrams {
+        let t = terms::term(kind, &format!("b{b}"));
+        let n = postings(db, ws, &t).await?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        counted.push((n, t));
+    }
+    counted.sort();
+    let mut q = head(kind, false);
+    push_visible(&mut q, viewer, accounts::SCOPE);
+    q.push(" AND s.workspace_id = ").bind(ws).push(" AND s.term = ").bind(counted[0].1.as_str());
+    for (_, t) in counted.iter().skip(1).take(SQL_BIGRAMS - 1) {
+        q.push(" AND EXISTS (SELECT 1 FROM search_terms s2 WHERE s2.workspace_id = ")
+            .bind(ws)
+            .push(" AND s2.term = ")
+            .bind(t.as_str())
+            .push(" AND s2.entity_id = s.entity_id)");
+    }
+    q.push(" LIMIT ").bind(FOUND_PER_KIND);
+    db.fetch_all(q).await
+}
+
+async fn by_prefixes(db: &Db, viewer: Viewer, kind: Kind, plan: &Plan) -> Result<Vec<Found>> {
+    let mut out = Vec::new();
+    for p in &plan.prefixes {
+        let lo = terms::term(kind, p);
+        let mut q = head(kind, true);
+        push_visible(&mut q, viewer, accounts::SCOPE);
+        q.push(" AND s.workspace_id = ")
+            .bind(viewer.workspace_id)
+            .push(" AND s.term >= ")
+            .bind(lo.as_str())
+            .push(" AND s.term < ")
+            .bind(terms::prefix_upper(&lo))
+            .push(" LIMIT ")
+            .bind(FOUND_PER_KIND);
+        out.extend(db.fetch_all::<Found>(q).await?);
+    }
+    Ok(out)
+}
+
+/// Accounts and contacts the viewer may see that match `query`, best first.
+/// An empty list when the query is shorter than two characters.
+pub async fn search(db: &Db, viewer: Viewer, query: &str, limit: usize) -> Result<Vec<Hit>> {
+    let Some(plan) = terms::plan(query) else {
+        return Ok(Vec::new());
+    };
+    let mut best: HashMap<Uuid, Hit> = HashMap::new();
+    for kind in [Kind::Account, Kind::Contact] {
+        let mut found = by_prefixes(db, viewer, kind, &plan).await?;
+        if !plan.bigrams.is_empty() {
+            found.extend(by_bigrams(db, viewer, kind, &plan).await?);
+        }
+        for (id, name, other, detail, term) in found {
+            let names: Vec<&str> = match kind {
+                Kind::Account => std::iter::once(name.as_str()).chain(other.as_deref()).collect(),
+                Kind::Contact => vec![name.as_str()],
+            };
+            let Some(score) = terms::score(&plan, &names, term.as_deref()) else {
+                continue;
+            };
+            let detail = join(other.as_deref(), detail.as_deref());
+            let hit = Hit {
+                kind: match kind {
+                    Kind::Account => "account",
+                    Kind::Contact => "contact",
+                },
+                id,
+                name,
+                detail,
+                score,
+            };
+            match best.get(&id) {
+                Some(h) if h.score >= score => {}
+                _ => {
+                    best.insert(id, hit);
+                }
+            }
+        }
+    }
+    let mut hits: Vec<Hit> = best.into_values().collect();
+    // Best first; among equals the shorter (closer) name, then by name for a stable order.
+    hits.sort_by(|a, b| {
+        b.score
+            .cmp(&a.score)
+            .then(a.name.chars().count().cmp(&b.name.chars().count()))
+            .then_with(|| a.name.cmp(&b.name))
+            .then(a.id.cmp(&b.id))
+    });
+    hits.truncate(limit);
+    Ok(hits)
+}
+
+fn join(a: Option<&str>, b: Option<&str>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a} · {b}")),
+        (Some(x), None) | (None, Some(x)) => Some(x.to_owned()),
+        (None, None) => None,
+    }
+}
