@@ -89,11 +89,23 @@ pub enum Command {
         #[arg(long)]
         truth_column: Option<String>,
     },
+    /// Measure duplicate checks, search and list pages on the data of `guanxi gen`.
+    Bench {
+        /// Samples per figure.
+        #[arg(long, default_value_t = 1000)]
+        samples: usize,
+    },
     /// Generate realistic data in the demo workspace, for benchmarks and demos.
     Gen {
         /// How many sales users the demo workspace should have in generated teams (idempotent).
         #[arg(long, default_value_t = 0)]
         users: u32,
+        /// How many accounts the demo workspace should have (generated ones added, idempotent).
+        #[arg(long, default_value_t = 0)]
+        accounts: u64,
+        /// How many contacts to spread over the accounts generated now.
+        #[arg(long, default_value_t = 0)]
+        contacts: u64,
         /// Instead: write a dirty company list with true labels to this CSV (no database needed).
         #[arg(long)]
         dedupe_csv: Option<PathBuf>,
@@ -216,11 +228,29 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             println!("{rows} rows of {orgs} organisations written to {}", path.display());
             Ok(())
         }
-        Command::Gen { users, dedupe_csv: None, .. } => {
+        Command::Gen { users, accounts, contacts, dedupe_csv: None, .. } => {
             let (db, target) = open(&cli.db, &file, true).await?;
-            let result = crate::demo::generate_users(&db, &SystemClock, users).await;
+            let result = async {
+                let users = crate::demo::generate_users(&db, &SystemClock, users).await?;
+                let (a, c) = crate::crm_gen::generate(&db, &SystemClock, accounts, contacts).await?;
+                anyhow::Ok((users, a, c))
+            }
+            .await;
             db.close().await;
-            println!("{} generated users in {}", result?, target.redacted());
+            let (users, a, c) = result?;
+            println!("{users} generated users, {a} accounts and {c} contacts in {}", target.redacted());
+            Ok(())
+        }
+        Command::Bench { samples } => {
+            let (db, target) = open(&cli.db, &file, false).await?;
+            let result = crate::bench::run(&db, &SystemClock, samples).await;
+            db.close().await;
+            let (data, figures) = result?;
+            println!("{} — {data}\n", target.redacted());
+            println!("| what | n | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|");
+            for f in figures {
+                println!("| {} | {} | {:.2} | {:.2} | {:.2} |", f.what, f.n, f.p50, f.p99, f.max);
+            }
             Ok(())
         }
         Command::Token { command: TokenCommand::Create { email, name } } => {

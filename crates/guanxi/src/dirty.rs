@@ -7,27 +7,27 @@ use std::io::Write;
 use std::path::Path;
 
 /// A small, fast, seeded generator (xorshift64*): reproducible files.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 }
 
-const CITIES: [(&str, &str, &str); 24] = [
+pub(crate) const CITIES: [(&str, &str, &str); 24] = [
     ("北京", "北京市", "010"),
     ("上海", "上海市", "021"),
     ("天津", "天津市", "022"),
@@ -55,10 +55,10 @@ const CITIES: [(&str, &str, &str); 24] = [
 ];
 
 /// Characters of trade names (字号).
-const NAME_CHARS: &str = "华远大中兴通达恒瑞科信安泰明新创联鑫盛宏博智德天海金宝正东方凯锐晨辉景龙光宇星汇鼎诚嘉源润祥和云峰腾飞扬佳美康普益力聚合众立威越昌隆丰茂弘毅卓腾骏奥晟睿铭泓澜湘沁洲江岳川";
+pub(crate) const NAME_CHARS: &str = "华远大中兴通达恒瑞科信安泰明新创联鑫盛宏博智德天海金宝正东方凯锐晨辉景龙光宇星汇鼎诚嘉源润祥和云峰腾飞扬佳美康普益力聚合众立威越昌隆丰茂弘毅卓腾骏奥晟睿铭泓澜湘沁洲江岳川";
 /// A look-alike or homophone for typos.
-const TYPO_CHARS: &str = "化远达钟星同大衡锐课心按太名心闯连新胜红搏志得田嗨今保证冬芳恺瑞辰挥井隆广雨兴会顶成佳元闰翔合允锋藤非阳家每慷谱溢立巨和众利伟悦长龙风贸宏义桌藤俊傲胜瑞明宏兰相琴州将越穿";
-const INDUSTRIES: [&str; 16] = [
+pub(crate) const TYPO_CHARS: &str = "化远达钟星同大衡锐课心按太名心闯连新胜红搏志得田嗨今保证冬芳恺瑞辰挥井隆广雨兴会顶成佳元闰翔合允锋藤非阳家每慷谱溢立巨和众利伟悦长龙风贸宏义桌藤俊傲胜瑞明宏兰相琴州将越穿";
+pub(crate) const INDUSTRIES: [&str; 16] = [
     "电力科技",
     "电气设备",
     "自动化设备",
@@ -76,10 +76,10 @@ const INDUSTRIES: [&str; 16] = [
     "开关设备",
     "仪器仪表",
 ];
-const FORMS: [&str; 4] = ["有限公司", "有限责任公司", "股份有限公司", "集团有限公司"];
+pub(crate) const FORMS: [&str; 4] = ["有限公司", "有限责任公司", "股份有限公司", "集团有限公司"];
 
 /// A valid USCC for a city's division code.
-fn uscc(rng: &mut Rng) -> String {
+pub(crate) fn uscc(rng: &mut Rng) -> String {
     const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
     const WEIGHTS: [usize; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
     let mut body: Vec<u8> = b"91".to_vec();

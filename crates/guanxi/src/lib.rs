@@ -1,8 +1,10 @@
 //! The `guanxi` command: configuration, subcommands and the demo world.
 //! The library part exists so integration tests drive the same code.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod crm_gen;
 pub mod dedupe_cmd;
 pub mod demo;
 pub mod dirty;

@@ -3,14 +3,16 @@
 //! again under other spellings through their stored 查重 key.
 
 use crate::audit::{self, Action, Actor};
+use crate::batch::Batch;
 use crate::children::{self, Conn, PhoneNumber};
-use crate::db::{Db, Sql, Tx};
+use crate::db::{Db, Sql, Tx, Val};
 use crate::lifecycle;
 use crate::scope::{push_visible, ScopeColumns, Viewer};
 use crate::search;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use guanxi_domain::dedupe::{self, NameKey};
+use guanxi_domain::search::Kind;
 use guanxi_domain::{AccountId, AccountSource, Classification, Phone, RelationshipStage, TeamId, UserId, WorkspaceId};
 use serde::Serialize;
 use uuid::Uuid;
@@ -252,41 +254,83 @@ async fn check_refs(tx: &mut Tx, ws: WorkspaceId, owner: Option<UserId>, team: O
 }
 
 async fn write_children(tx: &mut Tx, ws: WorkspaceId, id: AccountId, f: &AccountFields) -> Result<()> {
-    children::write_phones(tx, PHONES, ws, id.uuid(), &f.phones).await?;
-    children::write_tags(tx, TAGS, ws, id.uuid(), &f.tags).await?;
+    children::clear(tx, PHONES, id.uuid()).await?;
+    children::clear(tx, TAGS, id.uuid()).await?;
+    let mut phones = children::phone_batch(PHONES);
+    children::push_phones(&mut phones, tx, ws, id.uuid(), &f.phones).await?;
+    phones.flush(tx).await?;
+    let mut tags = children::tag_batch(TAGS);
+    children::push_tags(&mut tags, tx, ws, id.uuid(), &f.tags).await?;
+    tags.flush(tx).await?;
     search::index_account(tx, ws, id, f).await
 }
 
-/// Writes every field (bound by [`bind_fields`]), then `updated_at`, by id and workspace.
+/// Writes every field (the values of [`field_vals`]), then `updated_at`, by id and workspace.
 const UPDATE: &str = "UPDATE accounts SET name = $1, short_name = $2, uscc = $3, industry = $4, region_code = $5, \
      address = $6, website = $7, source = $8, referrer = $9, classification = $10, key_account = $11, product_fit = $12, \
      centralised_purchasing = $13, continuous_purchasing = $14, relationship_stage = $15, owner_id = $16, team_id = $17, \
      notes = $18, name_key = $19, name_region = $20, name_branch = $21, name_pinyin = $22, updated_at = $23 \
      WHERE id = $24 AND workspace_id = $25";
 
-fn bind_fields(q: Sql, f: &AccountFields, key: &NameKey) -> Sql {
-    q.arg(f.name.as_str())
-        .arg(f.short_name.clone())
-        .arg(f.uscc.clone())
-        .arg(f.industry.clone())
-        .arg(f.region_code.clone())
-        .arg(f.address.clone())
-        .arg(f.website.clone())
-        .arg(f.source.as_str())
-        .arg(f.referrer.clone())
-        .arg(f.classification.map(|c| c.as_str()))
-        .arg(f.key_account)
-        .arg(f.product_fit)
-        .arg(f.centralised_purchasing)
-        .arg(f.continuous_purchasing)
-        .arg(f.relationship_stage.map(|s| s.as_str()))
-        .arg(f.owner_id)
-        .arg(f.team_id)
-        .arg(f.notes.clone())
-        .arg(key.core.as_str())
-        .arg(key.region)
-        .arg(key.branch.clone())
-        .arg(key.pinyin.as_str())
+/// The values of every field, in the order of [`UPDATE`] and [`COLUMNS`].
+fn field_vals(f: &AccountFields, key: &NameKey) -> Vec<Val> {
+    vec![
+        f.name.as_str().into(),
+        f.short_name.clone().into(),
+        f.uscc.clone().into(),
+        f.industry.clone().into(),
+        f.region_code.clone().into(),
+        f.address.clone().into(),
+        f.website.clone().into(),
+        f.source.as_str().into(),
+        f.referrer.clone().into(),
+        f.classification.map(|c| c.as_str()).into(),
+        f.key_account.into(),
+        f.product_fit.into(),
+        f.centralised_purchasing.into(),
+        f.continuous_purchasing.into(),
+        f.relationship_stage.map(|s| s.as_str()).into(),
+        f.owner_id.into(),
+        f.team_id.into(),
+        f.notes.clone().into(),
+        key.core.as_str().into(),
+        key.region.into(),
+        key.branch.clone().into(),
+        key.pinyin.as_str().into(),
+    ]
+}
+
+/// Every column an insert writes: the fields, then identity and times.
+const COLUMNS: &str = "name, short_name, uscc, industry, region_code, address, website, source, referrer, \
+     classification, key_account, product_fit, centralised_purchasing, continuous_purchasing, relationship_stage, \
+     owner_id, team_id, notes, name_key, name_region, name_branch, name_pinyin, id, workspace_id, created_at, updated_at";
+
+/// Inserts accounts (already checked) with their phones, tags and search
+/// terms, in multi-row statements: one account from a form or a million from
+/// `guanxi gen`. Audit is the caller's.
+pub async fn insert_many(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    rows: &[(AccountId, AccountFields)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut accounts = Batch::new("accounts", COLUMNS);
+    for (id, f) in rows {
+        let mut vals = field_vals(f, &dedupe::company_key(&f.name));
+        vals.extend([Val::from(*id), ws.into(), now.into(), now.into()]);
+        accounts.push(tx, vals).await?;
+    }
+    accounts.flush(tx).await?;
+    let (mut phones, mut tags, mut terms) =
+        (children::phone_batch(PHONES), children::tag_batch(TAGS), search::term_batch());
+    for (id, f) in rows {
+        children::push_phones(&mut phones, tx, ws, id.uuid(), &f.phones).await?;
+        children::push_tags(&mut tags, tx, ws, id.uuid(), &f.tags).await?;
+        search::push_terms(&mut terms, tx, ws, Kind::Account, id.uuid(), &search::account_terms(f)).await?;
+    }
+    phones.flush(tx).await?;
+    tags.flush(tx).await?;
+    terms.flush(tx).await
 }
 
 /// Creates an account; `extra` is added to the audit entry (e.g. the reason a duplicate warning was overridden).
@@ -299,15 +343,7 @@ pub async fn create(
 ) -> Result<Account> {
     check_refs(tx, actor.workspace_id, fields.owner_id, fields.team_id).await?;
     let id = AccountId::new();
-    let key = dedupe::company_key(&fields.name);
-    let q = Sql::new(
-        "INSERT INTO accounts (name, short_name, uscc, industry, region_code, address, website, source, referrer, classification, \
-         key_account, product_fit, centralised_purchasing, continuous_purchasing, relationship_stage, owner_id, team_id, notes, \
-         name_key, name_region, name_branch, name_pinyin, id, workspace_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $25)",
-    );
-    tx.execute(bind_fields(q, fields, &key).arg(id).arg(actor.workspace_id).arg(now)).await?;
-    write_children(tx, actor.workspace_id, id, fields).await?;
+    insert_many(tx, actor.workspace_id, &[(id, fields.clone())], now).await?;
     let account = get_in_tx(tx, actor.workspace_id, id).await?;
     let mut changes = audit::diff(&serde_json::json!({}), &snapshot(&account));
     if let (Some(extra), Some(obj)) = (extra, changes.as_object_mut()) {
@@ -332,7 +368,7 @@ pub async fn update(
     check_refs(tx, actor.workspace_id, fields.owner_id, fields.team_id).await?;
     let key = dedupe::company_key(&fields.name);
     let q = Sql::new(UPDATE);
-    tx.execute(bind_fields(q, fields, &key).arg(now).arg(id).arg(actor.workspace_id)).await?;
+    tx.execute(q.args(field_vals(fields, &key)).arg(now).arg(id).arg(actor.workspace_id)).await?;
     write_children(tx, actor.workspace_id, id, fields).await?;
     let after = get_in_tx(tx, actor.workspace_id, id).await?;
     audit::record(
@@ -441,7 +477,7 @@ pub async fn merge(
     // The merged name is kept out of the 查重 key: the kept record is checked as is.
     let key = dedupe::company_key(&f.name);
     let q = Sql::new(UPDATE);
-    tx.execute(bind_fields(q, &f, &key).arg(now).arg(keep).arg(ws)).await?;
+    tx.execute(q.args(field_vals(&f, &key)).arg(now).arg(keep).arg(ws)).await?;
     write_children(tx, ws, keep, &f).await?;
     let moved = tx
         .execute(
@@ -624,6 +660,15 @@ pub async fn duplicates(
             q.bind(p.number());
         }
         q.push("))");
+    }
+    // A slip of one character (华为数子 for 华为数字) shares no key: found by the pieces of its name.
+    let similar = search::similar_names(db, ws, &key.core).await?;
+    if !similar.is_empty() {
+        q.push(" OR a.id IN (");
+        for (i, id) in similar.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*id);
+        }
+        q.push(")");
     }
     q.push(") LIMIT 50");
     let rows: Vec<CandidateRow> = db.fetch_all(q).await?;

@@ -1,7 +1,8 @@
 //! The lists a record owns (phones, e-mails, tags), stored one row each in a
 //! side table keyed by the owner's id, read for many owners in one query.
 
-use crate::db::{Db, Sql, Tx};
+use crate::batch::Batch;
+use crate::db::{Db, Sql, Tx, Val};
 use crate::Result;
 use guanxi_domain::{Phone, WorkspaceId};
 use serde::Serialize;
@@ -97,53 +98,64 @@ pub fn of<T: Clone>(rows: &[(Uuid, T)], id: Uuid) -> Vec<T> {
     rows.iter().filter(|(o, _)| *o == id).map(|(_, v)| v.clone()).collect()
 }
 
-/// Replaces an owner's phones.
-pub async fn write_phones(tx: &mut Tx, t: Table, ws: WorkspaceId, id: Uuid, phones: &[Phone]) -> Result<()> {
-    tx.execute(Sql::new(&format!("DELETE FROM {} WHERE {} = $1", t.name, t.owner)).arg(id)).await?;
-    let insert = format!(
-        "INSERT INTO {} ({}, workspace_id, position, number, extension, display) VALUES ($1, $2, $3, $4, $5, $6)",
-        t.name, t.owner
-    );
+/// A batch of phone rows for `t`.
+pub fn phone_batch(t: Table) -> Batch {
+    Batch::new(t.name, &format!("{}, workspace_id, position, number, extension, display", t.owner))
+}
+
+/// Adds an owner's phones to a batch.
+pub async fn push_phones(b: &mut Batch, tx: &mut Tx, ws: WorkspaceId, id: Uuid, phones: &[Phone]) -> Result<()> {
     for (i, p) in phones.iter().enumerate() {
-        tx.execute(
-            Sql::new(&insert)
-                .arg(id)
-                .arg(ws)
-                .arg(i as i64)
-                .arg(p.number())
-                .arg(p.extension().map(str::to_owned))
-                .arg(p.display()),
-        )
-        .await?;
+        let row = vec![
+            Val::from(id),
+            ws.into(),
+            (i as i64).into(),
+            p.number().into(),
+            p.extension().map(str::to_owned).into(),
+            p.display().into(),
+        ];
+        b.push(tx, row).await?;
     }
     Ok(())
 }
 
-/// Replaces an owner's tags (a set: repeats are dropped).
-pub async fn write_tags(tx: &mut Tx, t: Table, ws: WorkspaceId, id: Uuid, tags: &[String]) -> Result<()> {
-    tx.execute(Sql::new(&format!("DELETE FROM {} WHERE {} = $1", t.name, t.owner)).arg(id)).await?;
-    let insert = format!("INSERT INTO {} ({}, workspace_id, tag) VALUES ($1, $2, $3)", t.name, t.owner);
+/// A batch of tag rows for `t`.
+pub fn tag_batch(t: Table) -> Batch {
+    Batch::new(t.name, &format!("{}, workspace_id, tag", t.owner))
+}
+
+/// Adds an owner's tags to a batch (a set: repeats are dropped).
+pub async fn push_tags(b: &mut Batch, tx: &mut Tx, ws: WorkspaceId, id: Uuid, tags: &[String]) -> Result<()> {
     let mut seen: Vec<&String> = Vec::new();
     for tag in tags {
         if !seen.contains(&tag) {
             seen.push(tag);
-            tx.execute(Sql::new(&insert).arg(id).arg(ws).arg(tag.as_str())).await?;
+            b.push(tx, vec![Val::from(id), ws.into(), tag.as_str().into()]).await?;
         }
     }
     Ok(())
 }
 
-/// Replaces an owner's e-mails (in order, repeats dropped).
-pub async fn write_emails(tx: &mut Tx, t: Table, ws: WorkspaceId, id: Uuid, emails: &[String]) -> Result<()> {
-    tx.execute(Sql::new(&format!("DELETE FROM {} WHERE {} = $1", t.name, t.owner)).arg(id)).await?;
-    let insert = format!("INSERT INTO {} ({}, workspace_id, position, email) VALUES ($1, $2, $3, $4)", t.name, t.owner);
+/// A batch of e-mail rows for `t`.
+pub fn email_batch(t: Table) -> Batch {
+    Batch::new(t.name, &format!("{}, workspace_id, position, email", t.owner))
+}
+
+/// Adds an owner's e-mails to a batch (in order, repeats dropped).
+pub async fn push_emails(b: &mut Batch, tx: &mut Tx, ws: WorkspaceId, id: Uuid, emails: &[String]) -> Result<()> {
     let mut seen: Vec<&String> = Vec::new();
     for e in emails {
         if !seen.contains(&e) {
             seen.push(e);
-            tx.execute(Sql::new(&insert).arg(id).arg(ws).arg(seen.len() as i64 - 1).arg(e.as_str())).await?;
+            b.push(tx, vec![Val::from(id), ws.into(), (seen.len() as i64 - 1).into(), e.as_str().into()]).await?;
         }
     }
+    Ok(())
+}
+
+/// Removes an owner's rows from a side table (before writing them anew).
+pub async fn clear(tx: &mut Tx, t: Table, id: Uuid) -> Result<()> {
+    tx.execute(Sql::new(&format!("DELETE FROM {} WHERE {} = $1", t.name, t.owner)).arg(id)).await?;
     Ok(())
 }
 

@@ -4,13 +4,14 @@
 //! deleted, so that their history stays.
 
 use crate::audit::{self, Action, Actor};
+use crate::batch::Batch;
 use crate::children::{self, Conn, PhoneNumber};
-use crate::db::{Db, Sql, Tx};
+use crate::db::{Db, Sql, Tx, Val};
 use crate::scope::{push_visible, Viewer};
 use crate::{accounts, lifecycle, search, Error, Result};
 use chrono::{DateTime, Utc};
 use guanxi_domain::dedupe::Reason;
-use guanxi_domain::search::fold;
+use guanxi_domain::search::{fold, Indexed, Kind};
 use guanxi_domain::{AccountId, BuyingRole, ContactId, Phone, RelationshipStrength, Stance, UserId, WorkspaceId};
 use serde::Serialize;
 use uuid::Uuid;
@@ -316,37 +317,110 @@ async fn check_refs(tx: &mut Tx, ws: WorkspaceId, id: Option<ContactId>, f: &Con
 }
 
 async fn write_children(tx: &mut Tx, ws: WorkspaceId, id: ContactId, f: &ContactFields) -> Result<()> {
-    children::write_phones(tx, PHONES, ws, id.uuid(), &f.phones).await?;
-    children::write_emails(tx, EMAILS, ws, id.uuid(), &f.emails).await?;
-    children::write_tags(tx, TAGS, ws, id.uuid(), &f.tags).await?;
-    let phones: Vec<&str> = f.phones.iter().map(|p| p.number()).collect();
-    search::index_contact(tx, ws, id, &f.name, &phones).await
+    for t in [PHONES, EMAILS, TAGS] {
+        children::clear(tx, t, id.uuid()).await?;
+    }
+    tx.execute(Sql::new("DELETE FROM search_terms WHERE entity_id = $1").arg(id)).await?;
+    push_children(&mut Batches::new(), tx, ws, id, f).await?.flush(tx).await
 }
 
-/// Writes every field (bound by [`bind_fields`]), then `updated_at`, by id and workspace.
+/// The side-table batches of contacts.
+struct Batches {
+    phones: Batch,
+    emails: Batch,
+    tags: Batch,
+    terms: Batch,
+}
+
+impl Batches {
+    fn new() -> Self {
+        Self {
+            phones: children::phone_batch(PHONES),
+            emails: children::email_batch(EMAILS),
+            tags: children::tag_batch(TAGS),
+            terms: search::term_batch(),
+        }
+    }
+
+    async fn flush(&mut self, tx: &mut Tx) -> Result<()> {
+        for b in [&mut self.phones, &mut self.emails, &mut self.tags, &mut self.terms] {
+            b.flush(tx).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn push_children<'b>(
+    b: &'b mut Batches,
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: ContactId,
+    f: &ContactFields,
+) -> Result<&'b mut Batches> {
+    children::push_phones(&mut b.phones, tx, ws, id.uuid(), &f.phones).await?;
+    children::push_emails(&mut b.emails, tx, ws, id.uuid(), &f.emails).await?;
+    children::push_tags(&mut b.tags, tx, ws, id.uuid(), &f.tags).await?;
+    let phones: Vec<&str> = f.phones.iter().map(|p| p.number()).collect();
+    let rec = Indexed { names: vec![f.name.as_str()], phones, uscc: None };
+    search::push_terms(&mut b.terms, tx, ws, Kind::Contact, id.uuid(), &rec).await?;
+    Ok(b)
+}
+
+/// Writes every field (the values of [`field_vals`]), then `updated_at`, by id and workspace.
 const UPDATE: &str = "UPDATE contacts SET account_id = $1, name = $2, department = $3, title = $4, wechat = $5, \
      stance = $6, relationship_strength = $7, key_person = $8, has_money = $9, has_authority = $10, has_need = $11, \
      buying_role = $12, reports_to_id = $13, birthday = $14, notes = $15, left_company = $16, name_key = $17, \
      updated_at = $18 WHERE id = $19 AND workspace_id = $20";
 
-fn bind_fields(q: Sql, f: &ContactFields) -> Sql {
-    q.arg(f.account_id)
-        .arg(f.name.as_str())
-        .arg(f.department.clone())
-        .arg(f.title.clone())
-        .arg(f.wechat.clone())
-        .arg(f.stance.map(|s| s.as_str()))
-        .arg(f.relationship_strength.map(|s| s.as_str()))
-        .arg(f.key_person)
-        .arg(f.has_money)
-        .arg(f.has_authority)
-        .arg(f.has_need)
-        .arg(f.buying_role.map(|s| s.as_str()))
-        .arg(f.reports_to_id)
-        .arg(f.birthday.clone())
-        .arg(f.notes.clone())
-        .arg(f.left_company)
-        .arg(fold(&f.name))
+/// Every column an insert writes: the fields, then identity and times.
+const COLUMNS: &str = "account_id, name, department, title, wechat, stance, relationship_strength, key_person, \
+     has_money, has_authority, has_need, buying_role, reports_to_id, birthday, notes, left_company, name_key, \
+     id, workspace_id, created_at, updated_at";
+
+/// The values of every field, in the order of [`UPDATE`] and [`COLUMNS`].
+fn field_vals(f: &ContactFields) -> Vec<Val> {
+    vec![
+        f.account_id.into(),
+        f.name.as_str().into(),
+        f.department.clone().into(),
+        f.title.clone().into(),
+        f.wechat.clone().into(),
+        f.stance.map(|s| s.as_str()).into(),
+        f.relationship_strength.map(|s| s.as_str()).into(),
+        f.key_person.into(),
+        f.has_money.into(),
+        f.has_authority.into(),
+        f.has_need.into(),
+        f.buying_role.map(|s| s.as_str()).into(),
+        f.reports_to_id.into(),
+        f.birthday.clone().into(),
+        f.notes.clone().into(),
+        f.left_company.into(),
+        fold(&f.name).into(),
+    ]
+}
+
+/// Inserts contacts (already checked) with their phones, e-mails, tags and
+/// search terms in multi-row statements: one from a form, millions from
+/// `guanxi gen`. Audit is the caller's.
+pub async fn insert_many(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    rows: &[(ContactId, ContactFields)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut contacts = Batch::new("contacts", COLUMNS);
+    for (id, f) in rows {
+        let mut vals = field_vals(f);
+        vals.extend([Val::from(*id), ws.into(), now.into(), now.into()]);
+        contacts.push(tx, vals).await?;
+    }
+    contacts.flush(tx).await?;
+    let mut b = Batches::new();
+    for (id, f) in rows {
+        push_children(&mut b, tx, ws, *id, f).await?;
+    }
+    b.flush(tx).await
 }
 
 /// Creates a contact; `extra` goes into the audit entry (a duplicate override's reason).
@@ -359,14 +433,7 @@ pub async fn create(
 ) -> Result<Contact> {
     check_refs(tx, actor.workspace_id, None, f).await?;
     let id = ContactId::new();
-    let q = Sql::new(
-        "INSERT INTO contacts (account_id, name, department, title, wechat, stance, relationship_strength, key_person, \
-         has_money, has_authority, has_need, buying_role, reports_to_id, birthday, notes, left_company, name_key, \
-         id, workspace_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)",
-    );
-    tx.execute(bind_fields(q, f).arg(id).arg(actor.workspace_id).arg(now)).await?;
-    write_children(tx, actor.workspace_id, id, f).await?;
+    insert_many(tx, actor.workspace_id, &[(id, f.clone())], now).await?;
     let contact = get_in_tx(tx, actor.workspace_id, id).await?;
     let mut changes = audit::diff(&serde_json::json!({}), &snapshot(&contact));
     if let (Some(extra), Some(obj)) = (extra, changes.as_object_mut()) {
@@ -389,7 +456,7 @@ pub async fn update(
         return Err(Error::NotFound);
     }
     check_refs(tx, actor.workspace_id, Some(id), f).await?;
-    tx.execute(bind_fields(Sql::new(UPDATE), f).arg(now).arg(id).arg(actor.workspace_id)).await?;
+    tx.execute(Sql::new(UPDATE).args(field_vals(f)).arg(now).arg(id).arg(actor.workspace_id)).await?;
     if f.account_id != before.account_id {
         // Moving to another account leaves the old power map: nobody there reports to this person any more.
         tx.execute(Sql::new("UPDATE contacts SET reports_to_id = NULL WHERE reports_to_id = $1").arg(id)).await?;
@@ -663,7 +730,7 @@ pub async fn merge(
     )
     .await?;
     tx.execute(Sql::new("UPDATE contacts SET reports_to_id = NULL WHERE reports_to_id = $1").arg(gone)).await?;
-    tx.execute(bind_fields(Sql::new(UPDATE), &f).arg(now).arg(keep).arg(ws)).await?;
+    tx.execute(Sql::new(UPDATE).args(field_vals(&f)).arg(now).arg(keep).arg(ws)).await?;
     write_children(tx, ws, keep, &f).await?;
     let after = get_in_tx(tx, ws, keep).await?;
     let changes = audit::diff(&snapshot(&a), &snapshot(&after));

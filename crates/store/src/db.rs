@@ -115,6 +115,12 @@ impl Sql {
         self
     }
 
+    /// Adds arguments for placeholders already written in the text, in order.
+    pub fn args(mut self, vals: Vec<Val>) -> Self {
+        self.args.extend(vals);
+        self
+    }
+
     /// Adds an argument for a placeholder already written in the text.
     pub fn arg(mut self, v: impl Into<Val>) -> Self {
         self.args.push(v.into());
@@ -367,22 +373,23 @@ fn sqlite_value(v: Val) -> rusqlite::types::Value {
 }
 
 /// Prepares (cached) and binds a statement: `$N` is the N-th argument wherever it appears.
+/// For SQLite `$N` becomes `?N`, a numbered parameter bound by index: SQLite
+/// looks named parameters up by a linear walk, which made a multi-row insert
+/// of thousands of arguments quadratic. (Our SQL has no `$` in literals: every
+/// value is bound.)
 fn sqlite_prepare<'c>(conn: &'c rusqlite::Connection, sql: Sql) -> Result<rusqlite::CachedStatement<'c>, Error> {
     let Sql { text, args } = sql;
-    let mut stmt = conn.prepare_cached(&text).map_err(sqlite_err)?;
+    let mut numbered = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        numbered.push(if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) { '?' } else { c });
+    }
+    let mut stmt = conn.prepare_cached(&numbered).map_err(sqlite_err)?;
     for i in 1..=stmt.parameter_count() {
-        let n = match stmt.parameter_name(i) {
-            Some(name) => name
-                .strip_prefix('$')
-                .and_then(|d| d.parse::<usize>().ok())
-                .ok_or_else(|| Error::Db(format!("unsupported placeholder {name} in: {text}")))?,
-            None => i,
-        };
-        // SQLite numbers named parameters by first appearance; bind `$N` to the N-th argument.
         let v = args
-            .get(n.wrapping_sub(1))
+            .get(i - 1)
             .cloned()
-            .ok_or_else(|| Error::Db(format!("placeholder ${n} has no argument in: {text}")))?;
+            .ok_or_else(|| Error::Db(format!("placeholder ${i} has no argument in: {text}")))?;
         stmt.raw_bind_parameter(i, sqlite_value(v)).map_err(sqlite_err)?;
     }
     Ok(stmt)

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod children;
 pub mod contacts;
 pub mod db;

@@ -4,7 +4,8 @@
 //! scope. Nothing lives in a process, so every instance answers alike.
 
 use crate::accounts::{self, AccountFields};
-use crate::db::{Db, Sql, Tx};
+use crate::batch::Batch;
+use crate::db::{Db, Sql, Tx, Val};
 use crate::scope::{push_visible, Viewer};
 use crate::Result;
 use guanxi_domain::search::{self as terms, Indexed, Kind, Plan};
@@ -13,29 +14,44 @@ use serde::Serialize;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Rows inserted per statement.
-const CHUNK: usize = 200;
+/// A batch of `search_terms` rows.
+pub fn term_batch() -> Batch {
+    Batch::new("search_terms", "workspace_id, term, entity_id")
+}
 
-/// Replaces the terms of one record.
-pub async fn index(tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
-    tx.execute(Sql::new("DELETE FROM search_terms WHERE entity_id = $1").arg(id)).await?;
-    let all = terms::terms(kind, rec);
-    for chunk in all.chunks(CHUNK) {
-        let mut q = Sql::new("INSERT INTO search_terms (workspace_id, term, entity_id) VALUES ");
-        for (i, t) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" }).bind(ws).push(", ").bind(t.as_str()).push(", ").bind(id).push(")");
-        }
-        tx.execute(q).await?;
+/// Adds a record's terms to a batch.
+pub async fn push_terms(
+    b: &mut Batch,
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    kind: Kind,
+    id: Uuid,
+    rec: &Indexed<'_>,
+) -> Result<()> {
+    for t in terms::terms(kind, rec) {
+        b.push(tx, vec![Val::from(ws), t.into(), id.into()]).await?;
     }
     Ok(())
 }
 
-/// Indexes an account by its name, short name, phones and USCC.
-pub async fn index_account(tx: &mut Tx, ws: WorkspaceId, id: AccountId, f: &AccountFields) -> Result<()> {
+/// Replaces the terms of one record.
+pub async fn index(tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
+    tx.execute(Sql::new("DELETE FROM search_terms WHERE entity_id = $1").arg(id)).await?;
+    let mut b = term_batch();
+    push_terms(&mut b, tx, ws, kind, id, rec).await?;
+    b.flush(tx).await
+}
+
+/// What an account is found by.
+pub fn account_terms(f: &AccountFields) -> Indexed<'_> {
     let mut names = vec![f.name.as_str()];
     names.extend(f.short_name.as_deref());
-    let phones: Vec<&str> = f.phones.iter().map(|p| p.number()).collect();
-    index(tx, ws, Kind::Account, id.uuid(), &Indexed { names, phones, uscc: f.uscc.as_deref() }).await
+    Indexed { names, phones: f.phones.iter().map(|p| p.number()).collect(), uscc: f.uscc.as_deref() }
+}
+
+/// Indexes an account by its name, short name, phones and USCC.
+pub async fn index_account(tx: &mut Tx, ws: WorkspaceId, id: AccountId, f: &AccountFields) -> Result<()> {
+    index(tx, ws, Kind::Account, id.uuid(), &account_terms(f)).await
 }
 
 /// Indexes a contact by name and phones.
@@ -179,6 +195,48 @@ async fn by_prefixes(db: &Db, viewer: Viewer, kind: Kind, plan: &Plan) -> Result
         out.extend(db.fetch_all::<Found>(q).await?);
     }
     Ok(out)
+}
+
+/// Characters of a reduced name whose bigrams are probed for similar names:
+/// the trade name (字号) leads, and a slip is only weighed in long ones.
+const SIMILAR_PREFIX: usize = 6;
+/// Similar names returned at most.
+const SIMILAR_LIMIT: i64 = 30;
+
+/// Accounts (any scope: 查重 is workspace-wide) whose names contain the two
+/// rarest of the bigrams at the start of `core` that exist at all. A one-
+/// character slip breaks at most two bigrams, so a name long enough for a slip
+/// to count still shares two; the matcher then decides.
+pub async fn similar_names(db: &Db, ws: WorkspaceId, core: &str) -> Result<Vec<Uuid>> {
+    let head: String = core.chars().take(SIMILAR_PREFIX).collect();
+    let Some(plan) = terms::plan(&head) else {
+        return Ok(Vec::new());
+    };
+    if plan.bigrams.len() < 3 {
+        return Ok(Vec::new());
+    }
+    let mut counted = Vec::new();
+    for b in &plan.bigrams {
+        let t = terms::term(Kind::Account, &format!("b{b}"));
+        let n = postings(db, ws, &t).await?;
+        if n > 0 {
+            counted.push((n, t));
+        }
+    }
+    if counted.len() < 2 {
+        return Ok(Vec::new());
+    }
+    counted.sort();
+    let q = Sql::new(
+        "SELECT s.entity_id FROM search_terms s WHERE s.workspace_id = $1 AND s.term = $2 AND EXISTS \
+         (SELECT 1 FROM search_terms s2 WHERE s2.workspace_id = $1 AND s2.term = $3 AND s2.entity_id = s.entity_id) LIMIT $4",
+    )
+    .arg(ws)
+    .arg(counted[0].1.as_str())
+    .arg(counted[1].1.as_str())
+    .arg(SIMILAR_LIMIT);
+    let rows: Vec<(Uuid,)> = db.fetch_all(q).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// Accounts and contacts the viewer may see that match `query`, best first.

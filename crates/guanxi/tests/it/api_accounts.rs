@@ -171,8 +171,15 @@ async fn duplicates_are_refused_with_reasons(app: &TestApp) {
         )
         .await;
     assert_eq!((status, problem["code"].as_str()), (409, Some("duplicate_account")));
-    // Deleted accounts do not block a new record.
+    // A one-character slip with nothing else in common is found too, by the pieces of the name.
     let id = first["id"].as_str().unwrap();
+    let (status, found) = app
+        .send("POST", &w.sales_x.token, "/api/v1/accounts/duplicates", json!({"name": "华为数宇技术（北京）有限公司"}))
+        .await;
+    assert_eq!(status, 200);
+    let hit = found.as_array().unwrap().iter().find(|c| c["id"].as_str() == Some(id));
+    assert_eq!(hit.map(|c| c["reasons"].clone()), Some(json!(["similar_name"])), "{found}");
+    // Deleted accounts do not block a new record.
     assert_eq!(app.send("DELETE", &w.sales_x.token, &format!("/api/v1/accounts/{id}"), json!({})).await.0, 200);
     let (status, found) = app
         .send("POST", &w.sales_x.token, "/api/v1/accounts/duplicates", json!({"name": "北京华为数字技术有限公司"}))

@@ -127,6 +127,53 @@ async fn init_and_demo_twice_postgres() {
     init_and_demo_twice(Backend::Postgres).await;
 }
 
+async fn gen_then_bench(backend: Backend) {
+    let work = tempfile::tempdir().unwrap();
+    let (target, _dir, pg) = fresh_database(backend).await;
+    let db = db_args(&target);
+    let args =
+        |extra: &[&str]| -> Vec<String> { extra.iter().map(|s| s.to_string()).chain(db.iter().cloned()).collect() };
+    let gen = args(&["gen", "--users", "20", "--accounts", "3000", "--contacts", "6000"]);
+    let gen: Vec<&str> = gen.iter().map(String::as_str).collect();
+    let (code, out, err) = run(work.path(), &gen).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("20 generated users, 3000 accounts"), "{out}");
+    let (accounts, phones, terms) = (
+        count(&target, "accounts").await,
+        count(&target, "account_phones").await,
+        count(&target, "search_terms").await,
+    );
+    assert_eq!(accounts, 3000);
+    assert!(
+        phones >= 3000 && terms > 20 * 3000,
+        "generated records have phones ({phones}) and are searchable ({terms})"
+    );
+    // Topping up to the same size adds nothing.
+    let (code, _, err) = run(work.path(), &gen).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(count(&target, "accounts").await, 3000);
+    let bench = args(&["bench", "--samples", "20"]);
+    let bench: Vec<&str> = bench.iter().map(String::as_str).collect();
+    let (code, out, err) = run(work.path(), &bench).await;
+    assert_eq!(code, 0, "{err}");
+    for figure in ["查重 of one new name", "search, 2-character piece, sales", "account list, 50 rows"] {
+        assert!(out.contains(figure), "bench reports {figure}: {out}");
+    }
+    if let Some(name) = pg {
+        drop_database(&name).await;
+    }
+}
+
+#[tokio::test]
+async fn gen_then_bench_sqlite() {
+    gen_then_bench(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn gen_then_bench_postgres() {
+    gen_then_bench(Backend::Postgres).await;
+}
+
 #[tokio::test]
 async fn bad_configuration_is_one_clear_line() {
     let work = tempfile::tempdir().unwrap();
