@@ -27,6 +27,43 @@ pub fn division_path(code: &str) -> Vec<&'static str> {
     out
 }
 
+/// Administrative placeholders between a municipality and its districts.
+const PLACEHOLDERS: [&str; 4] = ["市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"];
+
+/// The divisions directly below `parent` (provinces when `None`), as
+/// (code, name), in code order. Placeholders (北京市 → 市辖区 → 东城区) are
+/// skipped: a municipality's children are its districts.
+pub fn division_children(parent: Option<&str>) -> Vec<(String, &'static str)> {
+    let probe = |codes: Vec<String>| -> Vec<(String, &'static str)> {
+        codes.into_iter().filter_map(|c| gb2260::Division::get(&c).map(|d| (c, d.name))).collect()
+    };
+    let Some(parent) = parent else {
+        return probe((11..=82).map(|p| format!("{p}0000")).collect());
+    };
+    if parent.len() != 6 || !parent.bytes().all(|b| b.is_ascii_digit()) {
+        return Vec::new();
+    }
+    let level = if parent.ends_with("0000") {
+        probe((1..=99).map(|c| format!("{}{c:02}00", &parent[..2])).collect())
+    } else if parent.ends_with("00") {
+        probe((1..=99).map(|d| format!("{}{d:02}", &parent[..4])).collect())
+    } else {
+        Vec::new()
+    };
+    level
+        .into_iter()
+        .flat_map(
+            |(code, name)| {
+                if PLACEHOLDERS.contains(&name) {
+                    division_children(Some(&code))
+                } else {
+                    vec![(code, name)]
+                }
+            },
+        )
+        .collect()
+}
+
 /// Parses a six-digit division code that exists.
 pub fn parse_division_code(field: &str, raw: &str) -> Result<String, FieldError> {
     let code = raw.trim();
@@ -50,6 +87,20 @@ pub fn parse_division_code(field: &str, raw: &str) -> Result<String, FieldError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn children_of_provinces_cities_and_municipalities() {
+        let provinces = division_children(None);
+        assert!(provinces.len() >= 31 && provinces.contains(&("210000".to_owned(), "辽宁省")), "{provinces:?}");
+        let liaoning = division_children(Some("210000"));
+        assert!(liaoning.contains(&("210100".to_owned(), "沈阳市")), "{liaoning:?}");
+        let shenyang = division_children(Some("210100"));
+        assert!(shenyang.contains(&("210102".to_owned(), "和平区")), "{shenyang:?}");
+        // Beijing's districts, past the 市辖区 placeholder.
+        let beijing = division_children(Some("110000"));
+        assert!(beijing.contains(&("110108".to_owned(), "海淀区")), "{beijing:?}");
+        assert!(division_children(Some("110108")).is_empty() && division_children(Some("x")).is_empty());
+    }
 
     #[test]
     fn codes_name_places() {

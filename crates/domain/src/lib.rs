@@ -21,7 +21,7 @@ pub use access::{DataScope, Role, Scope};
 pub use account::{AccountSource, Classification, RelationshipStage};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use contact::{Birthday, BuyingRole, RelationshipStrength, Stance, WechatId};
-pub use division::{division_name, division_path, parse_division_code};
+pub use division::{division_children, division_name, division_path, parse_division_code};
 pub use ids::{AccountId, ContactId, TeamId, TokenId, UserId, WorkspaceId};
 pub use locale::Locale;
 pub use phone::{Phone, PhoneKind};

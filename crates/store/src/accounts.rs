@@ -553,6 +553,8 @@ pub struct AccountFilter {
     pub relationship_stage: Option<RelationshipStage>,
     /// With tag.
     pub tag: Option<String>,
+    /// In this province, city or district (a valid division code).
+    pub region_code: Option<String>,
     /// Changed since.
     pub updated_since: Option<DateTime<Utc>>,
     /// The recycle bin instead of live accounts.
@@ -589,6 +591,11 @@ pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Res
     }
     if let Some(v) = &f.tag {
         q.push(" AND a.id IN (SELECT account_id FROM account_tags WHERE tag = ").bind(v.as_str()).push(")");
+    }
+    if let Some(code) = &f.region_code {
+        // A province (210000) holds every code starting 21, a city (210100) every code starting 2101.
+        let prefix = code.strip_suffix("0000").or_else(|| code.strip_suffix("00")).unwrap_or(code);
+        q.push(" AND a.region_code LIKE ").bind(format!("{prefix}%"));
     }
     if let Some(v) = f.updated_since {
         q.push(" AND a.updated_at >= ").bind(v);

@@ -21,6 +21,7 @@ pub mod search;
 pub mod secret;
 pub mod teams;
 pub mod users;
+pub mod views;
 pub mod workspaces;
 
 pub use audit::Actor;

@@ -38,6 +38,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_contacts_search.sql"),
         postgres: include_str!("../migrations/postgres/0003_contacts_search.sql"),
     },
+    Migration {
+        version: 4,
+        name: "saved_views",
+        sqlite: include_str!("../migrations/sqlite/0004_saved_views.sql"),
+        postgres: include_str!("../migrations/postgres/0004_saved_views.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

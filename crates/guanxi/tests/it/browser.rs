@@ -117,6 +117,22 @@ async fn log_in_and_open_the_user_settings(app: &TestApp) {
     c.wait().for_element(Locator::LinkText("新建客户")).await.unwrap().click().await.unwrap();
     c.wait().for_element(Locator::Id("a_name")).await.unwrap().send_keys("国网辽宁省电力有限公司").await.unwrap();
     c.find(Locator::Id("a_phones")).await.unwrap().send_keys("024-2313 0000").await.unwrap();
+    // The region picker: province, then city, then district.
+    for (depth, name) in [(1, "辽宁省"), (2, "沈阳市"), (3, "和平区")] {
+        let option = format!(".region-picker select:nth-child({depth}) option");
+        let options = c.wait().for_element(Locator::Css(&option)).await.unwrap();
+        drop(options);
+        let all = c.find_all(Locator::Css(&option)).await.unwrap();
+        let mut picked = false;
+        for o in all {
+            if o.text().await.unwrap() == name {
+                o.click().await.unwrap();
+                picked = true;
+                break;
+            }
+        }
+        assert!(picked, "{name} offered");
+    }
     std::fs::write(shot_path(&format!("account-new-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
         .unwrap();
     c.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
@@ -125,7 +141,7 @@ async fn log_in_and_open_the_user_settings(app: &TestApp) {
     let h1 = c.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
     assert!(h1.contains("国网辽宁省电力有限公司"), "{h1}");
     let facts = c.find(Locator::Css("dl.facts")).await.unwrap().text().await.unwrap();
-    assert!(facts.contains("024-2313 0000"), "{facts}");
+    assert!(facts.contains("024-2313 0000") && facts.contains("辽宁省 沈阳市 和平区"), "{facts}");
     std::fs::write(shot_path(&format!("account-page-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
         .unwrap();
     let account_url = c.current_url().await.unwrap();
@@ -157,6 +173,19 @@ async fn log_in_and_open_the_user_settings(app: &TestApp) {
     search.send_keys("\u{E015}").await.unwrap(); // ArrowDown
     search.send_keys("\u{E007}").await.unwrap(); // Enter
     c.wait().for_url(account_url).await.unwrap();
+
+    // Typing the same organisation in another spelling warns before saving.
+    c.goto(&app.url("/accounts/new")).await.unwrap();
+    c.wait().for_element(Locator::Id("a_name")).await.unwrap().send_keys("國網遼寧省電力有限公司").await.unwrap();
+    let warning = c.wait().for_element(Locator::Css("#dup-live li a")).await.unwrap();
+    assert_eq!(warning.text().await.unwrap(), "国网辽宁省电力有限公司");
+    let live = c.find(Locator::Id("dup-live")).await.unwrap().text().await.unwrap();
+    assert!(live.contains("名称相同"), "{live}");
+    std::fs::write(
+        shot_path(&format!("account-dupcheck-{:?}", app.backend).to_lowercase()),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
     c.goto(&app.url("/settings/users")).await.unwrap();
     c.wait().for_element(Locator::Id("users-table")).await.unwrap();
 

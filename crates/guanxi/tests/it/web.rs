@@ -510,3 +510,68 @@ async fn people_pages_power_map_merge_and_search(app: &TestApp) {
     assert!(html.contains("刘建国") && !html.contains("陈立新"));
 }
 both!(people_pages_power_map_merge_and_search);
+
+async fn account_list_filters_and_saved_views(app: &TestApp) {
+    let w = app.world().await;
+    let t = &w.sales_x.token;
+    for (name, region, class) in [
+        ("沈阳远大电气有限公司", "210102", "a"),
+        ("大连华信电气有限公司", "210200", "b"),
+        ("北京中电有限公司", "110108", "a"),
+    ] {
+        let body = json!({"name": name, "source": "trade_show", "region_code": region, "classification": class});
+        assert_eq!(app.send("POST", t, "/api/v1/accounts", body).await.0, 201);
+    }
+    // The API: a province holds its cities and districts.
+    let (_, page) = app.get(t, "/api/v1/accounts?region_code=210000").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let (_, page) = app.get(t, "/api/v1/accounts?region_code=210100&classification=a").await;
+    assert_eq!(page["items"][0]["name"], "沈阳远大电气有限公司");
+    let (status, problem) = app.get(t, "/api/v1/accounts?region_code=999999").await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("region_code")));
+    let (status, cities) = app.get(t, "/api/v1/divisions?parent=210000").await;
+    assert_eq!(status, 200);
+    assert!(cities.as_array().unwrap().iter().any(|c| c["name"] == "沈阳市" && c["code"] == "210100"));
+
+    // The page: filters as selects, active ones as chips that remove them, saved as a view.
+    let (c, csrf) = web_login(app, &w.sales_x.email).await;
+    let html = c.get(app.url("/accounts?province=210000&classification=a")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("沈阳远大电气有限公司") && !html.contains("大连华信") && !html.contains("北京中电"),
+        "{html}"
+    );
+    assert!(
+        html.contains("辽宁省 ×") && html.contains("A 类 ×") && html.contains("沈阳市"),
+        "chips and the province's cities"
+    );
+    let res = c
+        .post(app.url("/accounts/views"))
+        .form(&[("_csrf", csrf.as_str()), ("name", "辽宁 A 类"), ("query", "province=210000&classification=a&bogus=1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(res.headers()["location"], "/accounts?classification=a&province=210000");
+    let html = c.get(app.url("/accounts")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("辽宁 A 类") && html.contains("/accounts?classification=a&#38;province=210000"), "{html}");
+    // Views are one's own.
+    let (other, _) = web_login(app, &w.sales_x1.email).await;
+    let html = other.get(app.url("/accounts")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("辽宁 A 类"));
+    let id = html_view_id(&c.get(app.url("/accounts")).send().await.unwrap().text().await.unwrap());
+    let res = c
+        .post(app.url(&format!("/accounts/views/{id}/delete")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let html = c.get(app.url("/accounts")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("辽宁 A 类"));
+}
+both!(account_list_filters_and_saved_views);
+
+fn html_view_id(html: &str) -> String {
+    let start = html.find("/accounts/views/").expect("a saved view") + "/accounts/views/".len();
+    html[start..start + 36].to_owned()
+}

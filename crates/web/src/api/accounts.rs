@@ -433,6 +433,8 @@ pub struct AccountQuery {
     pub relationship_stage: Option<RelationshipStage>,
     /// With tag.
     pub tag: Option<String>,
+    /// In this province, city or district (division code: 210000 is all of Liaoning).
+    pub region_code: Option<String>,
     /// Changed at or after.
     pub updated_since: Option<DateTime<Utc>>,
     /// The recycle bin instead.
@@ -460,6 +462,10 @@ pub async fn list(
         classification: q.classification,
         relationship_stage: q.relationship_stage,
         tag: q.tag,
+        region_code: match q.region_code {
+            Some(c) => Some(parse_division_code("region_code", &c).map_err(|e| ApiError::Validation(vec![e]))?),
+            None => None,
+        },
         updated_since: q.updated_since,
         deleted: q.deleted.unwrap_or(false),
         after: pq.after()?.map(AccountId::from_uuid),

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod contacts;
+pub mod divisions;
 pub mod me;
 pub mod roles;
 pub mod search;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/contacts/{id}/restore", post(contacts::restore))
         .route("/contacts/{id}/merge", post(contacts::merge))
         .route("/search", get(search::search))
+        .route("/divisions", get(divisions::list))
         .route("/openapi.json", get(|| async { Json(document()) }))
         .fallback(|| async { ApiError::NotFound })
 }
@@ -81,7 +83,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         audit::list,
         accounts::list, accounts::create, accounts::get, accounts::update, accounts::delete, accounts::restore, accounts::duplicates, accounts::merge,
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::restore, contacts::merge,
-        search::search,
+        search::search, divisions::list,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),
     modifiers(&BearerAuth),

@@ -25,6 +25,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/accounts", get(list))
         .route("/accounts/new", get(new_form).post(create))
+        .route("/accounts/views", post(save_view))
+        .route("/accounts/views/{id}/delete", post(delete_view))
         .route("/accounts/{id}", get(detail))
         .route("/accounts/{id}/edit", get(edit_form).post(update))
         .route("/accounts/{id}/merge", post(merge))
@@ -50,6 +52,12 @@ struct Row {
     updated: String,
 }
 
+/// A filter that is on, as a chip that removes it.
+struct Chip {
+    label: String,
+    without: String,
+}
+
 #[derive(Template)]
 #[template(path = "accounts_list.html")]
 struct ListPage<'a> {
@@ -57,6 +65,16 @@ struct ListPage<'a> {
     scene: &'static str,
     rows: Vec<Row>,
     next_cursor: Option<String>,
+    /// The filters as a query string (no scene, no cursor): for links and saved views.
+    query: String,
+    chips: Vec<Chip>,
+    views: Vec<guanxi_store::views::SavedView>,
+    source_options: Vec<(&'static str, String, bool)>,
+    class_options: Vec<(&'static str, String, bool)>,
+    stage_options: Vec<(&'static str, String, bool)>,
+    provinces: Vec<(String, &'static str, bool)>,
+    cities: Vec<(String, &'static str, bool)>,
+    tag: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +83,50 @@ struct ListQuery {
     scene: Option<String>,
     #[serde(default)]
     cursor: Option<String>,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    classification: String,
+    #[serde(default)]
+    relationship_stage: String,
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    province: String,
+    #[serde(default)]
+    city: String,
+}
+
+/// The filters that parse, as (key, value) in a fixed order; the rest is dropped.
+fn filters_of(q: &ListQuery) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if AccountSource::parse(&q.source).is_some() {
+        out.push(("source", q.source.clone()));
+    }
+    if Classification::parse(&q.classification).is_some() {
+        out.push(("classification", q.classification.clone()));
+    }
+    if RelationshipStage::parse(&q.relationship_stage).is_some() {
+        out.push(("relationship_stage", q.relationship_stage.clone()));
+    }
+    if !q.tag.trim().is_empty() {
+        out.push(("tag", q.tag.trim().to_owned()));
+    }
+    let province = guanxi_domain::parse_division_code("province", &q.province).ok().filter(|c| c.ends_with("0000"));
+    if let Some(p) = &province {
+        out.push(("province", p.clone()));
+        // A city only within the chosen province.
+        if let Ok(c) = guanxi_domain::parse_division_code("city", &q.city) {
+            if c.starts_with(&p[..2]) && c != *p {
+                out.push(("city", c));
+            }
+        }
+    }
+    out
+}
+
+fn query_string(pairs: &[(&'static str, String)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
 async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Query(q): Query<ListQuery>) -> PageResult {
@@ -73,13 +135,49 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
         Some("bin") => "bin",
         _ => "all",
     };
-    let pq = crate::pagination::PageQuery { limit: Some(50), cursor: q.cursor };
+    let pairs = filters_of(&q);
+    let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone());
+    let pq = crate::pagination::PageQuery { limit: Some(50), cursor: q.cursor.clone() };
     let after = pq.after().map_err(fail(&state, &caller))?.map(AccountId::from_uuid);
     let filter = AccountFilter {
         owner_id: (scene == "mine").then_some(caller.principal.user_id),
         deleted: scene == "bin",
         after,
+        source: get("source").and_then(|v| AccountSource::parse(&v)),
+        classification: get("classification").and_then(|v| Classification::parse(&v)),
+        relationship_stage: get("relationship_stage").and_then(|v| RelationshipStage::parse(&v)),
+        tag: get("tag"),
+        region_code: get("city").or_else(|| get("province")),
         ..Default::default()
+    };
+    let tr = Tr::new(&state.i18n, caller.principal.locale);
+    let chips = pairs
+        .iter()
+        .map(|(k, v)| {
+            let label = match *k {
+                "source" => tr.t(&format!("source.{v}")).to_owned(),
+                "classification" => tr.t(&format!("class.{v}")).to_owned(),
+                "relationship_stage" => tr.t(&format!("stage.{v}")).to_owned(),
+                "province" | "city" => guanxi_domain::division_name(v).unwrap_or_default().to_owned(),
+                _ => v.clone(),
+            };
+            // Removing a province removes its city too.
+            let rest: Vec<(&'static str, String)> =
+                pairs.iter().filter(|(key, _)| key != k && !(*k == "province" && *key == "city")).cloned().collect();
+            Chip { label, without: format!("/accounts?scene={scene}&{}", query_string(&rest)) }
+        })
+        .collect();
+    let views = guanxi_store::views::list(&state.db, caller.principal.user_id, "accounts")
+        .await
+        .map_err(|e| fail(&state, &caller)(e.into()))?;
+    let province = get("province").unwrap_or_default();
+    let city = get("city").unwrap_or_default();
+    let provinces =
+        guanxi_domain::division_children(None).into_iter().map(|(c, n)| (c.clone(), n, c == province)).collect();
+    let cities = if province.is_empty() {
+        Vec::new()
+    } else {
+        guanxi_domain::division_children(Some(&province)).into_iter().map(|(c, n)| (c.clone(), n, c == city)).collect()
     };
     let found = accounts::list(&state.db, caller.principal.viewer(), &filter, 51)
         .await
@@ -102,7 +200,83 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
         })
         .collect();
     let chrome = Chrome::new(&state, &caller, "/accounts", "accounts.title");
-    Ok(render(&ListPage { chrome, scene, rows, next_cursor: page.next_cursor }))
+    Ok(render(&ListPage {
+        chrome,
+        scene,
+        rows,
+        next_cursor: page.next_cursor,
+        query: query_string(&pairs),
+        chips,
+        views,
+        source_options: options(
+            AccountSource::ALL,
+            AccountSource::as_str,
+            "source",
+            &get("source").unwrap_or_default(),
+        ),
+        class_options: options(
+            Classification::ALL,
+            Classification::as_str,
+            "class",
+            &get("classification").unwrap_or_default(),
+        ),
+        stage_options: options(
+            RelationshipStage::ALL,
+            RelationshipStage::as_str,
+            "stage",
+            &get("relationship_stage").unwrap_or_default(),
+        ),
+        provinces,
+        cities,
+        tag: get("tag").unwrap_or_default(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct ViewForm {
+    name: String,
+    #[serde(default)]
+    query: String,
+}
+
+/// Saves the list's current filters under a name.
+async fn save_view(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    Form(f): Form<ViewForm>,
+) -> PageResult {
+    let name = guanxi_domain::ShortText::parse("name", &f.name)
+        .map_err(|e| fail(&state, &caller)(ApiError::Validation(vec![e])))?;
+    // Only filters this page understands are kept, in their canonical form.
+    let parsed: ListQuery = serde_urlencoded::from_str(&f.query).unwrap_or_default();
+    let query = query_string(&filters_of(&parsed));
+    let mut tx = state.db.begin().await.map_err(|e| fail(&state, &caller)(e.into()))?;
+    guanxi_store::views::save(
+        &mut tx,
+        &caller.actor(),
+        caller.principal.user_id,
+        "accounts",
+        name.as_str(),
+        &query,
+        state.clock.now(),
+    )
+    .await
+    .map_err(|e| fail(&state, &caller)(e.into()))?;
+    tx.commit().await.map_err(|e| fail(&state, &caller)(e.into()))?;
+    Ok(Redirect::to(&format!("/accounts?{query}")).into_response())
+}
+
+async fn delete_view(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> PageResult {
+    let mut tx = state.db.begin().await.map_err(|e| fail(&state, &caller)(e.into()))?;
+    guanxi_store::views::delete(&mut tx, &caller.actor(), caller.principal.user_id, id, state.clock.now())
+        .await
+        .map_err(|e| fail(&state, &caller)(e.into()))?;
+    tx.commit().await.map_err(|e| fail(&state, &caller)(e.into()))?;
+    Ok(Redirect::to("/accounts").into_response())
 }
 
 /// The new-account form as typed (kept when shown again).
@@ -179,6 +353,8 @@ struct NewPage<'a> {
     chrome: Chrome<'a>,
     heading: &'static str,
     action: String,
+    /// Reason texts for the live 查重 warning.
+    reasons_json: String,
     errors: Vec<String>,
     candidates: Vec<CandidateView>,
     form: FormView,
@@ -208,6 +384,15 @@ fn form_page(
     let page = NewPage {
         chrome: Chrome::new(state, caller, "/accounts", heading),
         heading,
+        reasons_json: {
+            let tr = Tr::new(&state.i18n, caller.principal.locale);
+            let map: serde_json::Map<String, serde_json::Value> =
+                ["same_uscc", "same_name", "same_phone", "similar_name", "same_sound", "branch"]
+                    .iter()
+                    .map(|r| ((*r).to_owned(), tr.t(&format!("reason.{r}")).into()))
+                    .collect();
+            serde_json::Value::Object(map).to_string()
+        },
         action: editing.map_or_else(|| "/accounts/new".to_owned(), |id| format!("/accounts/{id}/edit")),
         errors,
         candidates,

@@ -1,0 +1,13 @@
+-- Saved views (保存的视图): a user's named filters of a list. Keep in step
+-- with ../sqlite/0004_saved_views.sql.
+
+CREATE TABLE saved_views (
+    id           UUID PRIMARY KEY,
+    workspace_id UUID NOT NULL REFERENCES workspaces(id),
+    user_id      UUID NOT NULL REFERENCES users(id),
+    section      TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    query        TEXT NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL,
+    UNIQUE (user_id, section, name)
+);

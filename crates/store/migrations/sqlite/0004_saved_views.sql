@@ -1,0 +1,13 @@
+-- Saved views (保存的视图): a user's named filters of a list. Keep in step
+-- with ../postgres/0004_saved_views.sql.
+
+CREATE TABLE saved_views (
+    id           BLOB PRIMARY KEY,
+    workspace_id BLOB NOT NULL REFERENCES workspaces(id),
+    user_id      BLOB NOT NULL REFERENCES users(id),
+    section      TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    query        TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    UNIQUE (user_id, section, name)
+);
