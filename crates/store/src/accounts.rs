@@ -538,9 +538,26 @@ pub async fn get(db: &Db, viewer: Viewer, id: AccountId) -> Result<Account> {
     load_children(Conn::Db(db), vec![row]).await?.pop().ok_or(Error::NotFound)
 }
 
+/// The order of a list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountSort {
+    /// Oldest first (creation order).
+    #[default]
+    Created,
+    /// Most recently changed first.
+    Updated,
+    /// By name.
+    Name,
+}
+
 /// List filters.
 #[derive(Clone, Debug, Default)]
 pub struct AccountFilter {
+    /// Order.
+    pub sort: AccountSort,
+    /// For `Updated` and `Name`: the sort value of the last row seen, with `after` as its id.
+    pub after_key: Option<String>,
     /// Owned by.
     pub owner_id: Option<UserId>,
     /// In team.
@@ -563,7 +580,16 @@ pub struct AccountFilter {
     pub after: Option<AccountId>,
 }
 
-/// Accounts the viewer may see, oldest first, `limit` at a time.
+/// The key an account is sorted by in `sort` order (for the next page's cursor).
+pub fn sort_key(a: &Account, sort: AccountSort) -> Option<String> {
+    match sort {
+        AccountSort::Created => None,
+        AccountSort::Updated => Some(a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        AccountSort::Name => Some(a.name.clone()),
+    }
+}
+
+/// Accounts the viewer may see in the filter's order, `limit` at a time.
 pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Result<Vec<Account>> {
     let mut q = Sql::new(SELECT);
     q.push(" WHERE ");
@@ -600,10 +626,30 @@ pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Res
     if let Some(v) = f.updated_since {
         q.push(" AND a.updated_at >= ").bind(v);
     }
-    if let Some(v) = f.after {
-        q.push(" AND a.id > ").bind(v);
+    // Keyset pagination: rows strictly after the last one seen, in the list's order.
+    match (f.sort, f.after, &f.after_key) {
+        (AccountSort::Created, Some(id), _) => {
+            q.push(" AND a.id > ").bind(id);
+        }
+        (AccountSort::Updated, Some(id), Some(key)) => {
+            let t = DateTime::parse_from_rfc3339(key)
+                .map_err(|_| Error::Invalid("cursor", "is not one this server issued".into()))?
+                .with_timezone(&Utc);
+            q.push(" AND (a.updated_at < ").bind(t).push(" OR (a.updated_at = ").bind(t);
+            q.push(" AND a.id < ").bind(id).push("))");
+        }
+        (AccountSort::Name, Some(id), Some(key)) => {
+            q.push(" AND (a.name > ").bind(key.as_str()).push(" OR (a.name = ").bind(key.as_str());
+            q.push(" AND a.id > ").bind(id).push("))");
+        }
+        _ => {}
     }
-    q.push(" ORDER BY a.id LIMIT ").bind(limit);
+    q.push(match f.sort {
+        AccountSort::Created => " ORDER BY a.id LIMIT ",
+        AccountSort::Updated => " ORDER BY a.updated_at DESC, a.id DESC LIMIT ",
+        AccountSort::Name => " ORDER BY a.name, a.id LIMIT ",
+    })
+    .bind(limit);
     let rows: Vec<AccountRow> = db.fetch_all(q).await?;
     load_children(Conn::Db(db), rows).await
 }

@@ -49,6 +49,25 @@ impl PageQuery {
     }
 }
 
+/// A cursor of a list sorted by something else than its id: the last row's sort value and id.
+pub fn keyed_cursor(key: &str, id: Uuid) -> String {
+    let raw = serde_json::json!([key, id]).to_string();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_bytes())
+}
+
+impl PageQuery {
+    /// The sort value and id after which a sorted page starts.
+    pub fn after_keyed(&self) -> Result<Option<(String, Uuid)>, ApiError> {
+        let Some(c) = &self.cursor else { return Ok(None) };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<(String, Uuid)>(&b).ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::field("cursor", "invalid_cursor", "cursor is not one this server issued"))
+    }
+}
+
 /// Builds a page from `limit + 1` fetched rows: the extra row only says there is more.
 pub fn page<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> Uuid) -> Page<T> {
     let more = rows.len() as i64 > limit;

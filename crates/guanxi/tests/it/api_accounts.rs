@@ -217,3 +217,52 @@ async fn bad_account_input_names_the_field(app: &TestApp) {
     assert_eq!(app.count("account_phones").await, 0);
 }
 both!(bad_account_input_names_the_field);
+
+async fn lists_sort_and_page_in_that_order(app: &TestApp) {
+    let w = app.world().await;
+    let t = &w.sales_x.token;
+    let mut ids = Vec::new();
+    for name in ["丙公司", "甲公司", "乙公司"] {
+        let (status, a) = app.send("POST", t, "/api/v1/accounts", account(name)).await;
+        assert_eq!(status, 201);
+        ids.push(a["id"].as_str().unwrap().to_owned());
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+    // Touch the first: it becomes the most recently changed.
+    assert_eq!(app.send("PATCH", t, &format!("/api/v1/accounts/{}", ids[0]), json!({"notes": "新消息"})).await.0, 200);
+    for (sort, want) in [
+        ("created", vec![ids[0].clone(), ids[1].clone(), ids[2].clone()]),
+        ("updated", vec![ids[0].clone(), ids[2].clone(), ids[1].clone()]),
+    ] {
+        let mut seen = Vec::new();
+        let mut url = format!("/api/v1/accounts?sort={sort}&limit=1");
+        loop {
+            let (status, page) = app.get(t, &url).await;
+            assert_eq!(status, 200, "{page}");
+            seen.extend(page["items"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_owned()));
+            match page["next_cursor"].as_str() {
+                Some(c) => url = format!("/api/v1/accounts?sort={sort}&limit=1&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, want, "{sort}");
+    }
+    let mut names = Vec::new();
+    let mut url = "/api/v1/accounts?sort=name&limit=2".to_owned();
+    loop {
+        let (_, page) = app.get(t, &url).await;
+        names.extend(page["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => url = format!("/api/v1/accounts?sort=name&limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!((names.len(), &names), (3, &sorted), "every row once, in name order");
+    let (status, problem) = app.get(t, "/api/v1/accounts?sort=name&cursor=bm90LWEtY3Vyc29y").await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("cursor")));
+    let (status, _) = app.get(t, "/api/v1/accounts?sort=colour").await;
+    assert_eq!(status, 422);
+}
+both!(lists_sort_and_page_in_that_order);

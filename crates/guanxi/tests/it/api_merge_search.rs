@@ -213,3 +213,35 @@ both!(one_box_finds_accounts_and_people);
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
+
+/// Search lives in the database: a second `guanxi serve` on the same database
+/// (another pool, another process's worth of state) finds at once what the
+/// first wrote.
+async fn a_second_instance_finds_what_the_first_wrote(app: &TestApp) {
+    let w = app.world().await;
+    let db = guanxi_store::Db::connect(&app.target, &guanxi_store::PoolConfig::default(), false).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!("http://{}", listener.local_addr().unwrap());
+    let state = guanxi_web::AppState::new(db.clone(), app.clock.clone(), guanxi_web::WebConfig::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(guanxi_web::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    post(app, &w.sales_x.token, "/api/v1/accounts", json!({"name": "沈阳鼎盛电力科技有限公司", "source": "other"}))
+        .await;
+    let found: Value = app
+        .client()
+        .get(format!("{other}/api/v1/search?q=dingsheng"))
+        .bearer_auth(&w.sales_x.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&found), vec!["沈阳鼎盛电力科技有限公司"], "{found}");
+    let _ = stop.send(());
+    let _ = server.await;
+    db.close().await;
+}
+both!(a_second_instance_finds_what_the_first_wrote);

@@ -100,7 +100,15 @@ async fn template() -> &'static str {
                     Db::connect(&Target::Postgres(pg_url_for(&staging)), &PoolConfig::default(), false).await.unwrap();
                 db.migrate().await.unwrap();
                 db.close().await;
-                admin.execute(Sql::new(&format!("ALTER DATABASE {staging} RENAME TO {name}"))).await.unwrap();
+                // A closed connection's server process exits a moment after the client
+                // has gone; until then PostgreSQL refuses to rename the database.
+                let rename = format!("ALTER DATABASE {staging} RENAME TO {name}");
+                let mut tries = 0;
+                while let Err(e) = admin.execute(Sql::new(&rename)).await {
+                    tries += 1;
+                    assert!(tries < 50, "cannot rename the template database: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
             tx.commit().await.unwrap();
             drop_stale_databases(&admin, &name).await;
@@ -121,6 +129,11 @@ async fn drop_stale_databases(admin: &Db, template: &str) {
         .await
         .unwrap_or_default();
     for (name,) in templates {
+        // A template another process is still building (`…_staging_<pid>`) is in use.
+        let builder: Option<u32> = name.rsplit_once("_staging_").and_then(|(_, p)| p.parse().ok());
+        if builder.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists()) {
+            continue;
+        }
         let _ = admin.execute(Sql::new(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
     }
     let names: Vec<(String,)> = admin

@@ -544,6 +544,15 @@ async fn account_list_filters_and_saved_views(app: &TestApp) {
         html.contains("辽宁省 ×") && html.contains("A 类 ×") && html.contains("沈阳市"),
         "chips and the province's cities"
     );
+    // Sorted by name: the page lists in the order the API gives (each database collates Chinese its own way).
+    let html = c.get(app.url("/accounts?sort=name")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("按名称 ×"), "the sort shows as a chip");
+    let (_, api) = app.get(t, "/api/v1/accounts?sort=name").await;
+    let api_names: Vec<&str> = api["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    let mut on_page: Vec<(usize, &str)> = api_names.iter().map(|n| (html.find(n).expect("listed"), *n)).collect();
+    on_page.sort();
+    let on_page: Vec<&str> = on_page.into_iter().map(|(_, n)| n).collect();
+    assert_eq!((on_page.len(), &on_page), (3, &api_names), "the page lists in the API's name order");
     let res = c
         .post(app.url("/accounts/views"))
         .form(&[("_csrf", csrf.as_str()), ("name", "辽宁 A 类"), ("query", "province=210000&classification=a&bogus=1")])

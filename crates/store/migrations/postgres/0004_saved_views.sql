@@ -1,4 +1,5 @@
--- Saved views (保存的视图): a user's named filters of a list. Keep in step
+-- Saved views (保存的视图): a user's named filters of a list; and the indexes
+-- of the account list's sort orders. Keep in step
 -- with ../sqlite/0004_saved_views.sql.
 
 CREATE TABLE saved_views (
@@ -11,3 +12,6 @@ CREATE TABLE saved_views (
     created_at   TIMESTAMPTZ NOT NULL,
     UNIQUE (user_id, section, name)
 );
+
+CREATE INDEX accounts_updated ON accounts (workspace_id, updated_at, id);
+CREATE INDEX accounts_name ON accounts (workspace_id, name, id);

@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::json::{double_option, ApiJson, ApiPath, ApiQuery, Fields};
-use crate::pagination::{page, Page, PageQuery};
+use crate::pagination::{keyed_cursor, page, Page, PageQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +15,7 @@ use guanxi_domain::{
     parse_division_code, AccountId, AccountName, AccountSource, Classification, FieldError, LongText, Notes, Phone,
     RelationshipStage, Role, ShortText, TeamId, Uscc, UserId,
 };
-use guanxi_store::accounts::{self, fields_of, Account, AccountFields, AccountFilter, Candidate};
+use guanxi_store::accounts::{self, fields_of, Account, AccountFields, AccountFilter, AccountSort, Candidate};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -439,9 +439,11 @@ pub struct AccountQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// The recycle bin instead.
     pub deleted: Option<bool>,
+    /// `created` (oldest first, the default), `updated` (most recently changed first) or `name`.
+    pub sort: Option<AccountSort>,
     /// Rows per page, 1–200 (default 50).
     pub limit: Option<i64>,
-    /// The previous page's `next_cursor`.
+    /// The previous page's `next_cursor` (of the same sort).
     pub cursor: Option<String>,
 }
 
@@ -455,7 +457,17 @@ pub async fn list(
 ) -> ApiResult<Json<Page<Account>>> {
     let pq = PageQuery { limit: q.limit, cursor: q.cursor };
     let limit = pq.limit()?;
+    let sort = q.sort.unwrap_or_default();
+    let (after, after_key) = match sort {
+        AccountSort::Created => (pq.after()?.map(AccountId::from_uuid), None),
+        _ => match pq.after_keyed()? {
+            Some((key, id)) => (Some(AccountId::from_uuid(id)), Some(key)),
+            None => (None, None),
+        },
+    };
     let filter = AccountFilter {
+        sort,
+        after_key,
         owner_id: q.owner_id.map(UserId::from_uuid),
         team_id: q.team_id.map(TeamId::from_uuid),
         source: q.source,
@@ -468,10 +480,14 @@ pub async fn list(
         },
         updated_since: q.updated_since,
         deleted: q.deleted.unwrap_or(false),
-        after: pq.after()?.map(AccountId::from_uuid),
+        after,
     };
     let rows = accounts::list(&state.db, caller.principal.viewer(), &filter, limit + 1).await?;
-    Ok(Json(page(rows, limit, |a| a.id.uuid())))
+    let mut p = page(rows, limit, |a| a.id.uuid());
+    if sort != AccountSort::Created && p.next_cursor.is_some() {
+        p.next_cursor = p.items.last().and_then(|a| Some(keyed_cursor(&accounts::sort_key(a, sort)?, a.id.uuid())));
+    }
+    Ok(Json(p))
 }
 
 /// What to check for duplicates.

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use guanxi_domain::{AccountId, AccountSource, Classification, RelationshipStage};
-use guanxi_store::accounts::{self, Account, AccountFilter};
+use guanxi_store::accounts::{self, Account, AccountFilter, AccountSort};
 use guanxi_store::audit;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -75,6 +75,7 @@ struct ListPage<'a> {
     provinces: Vec<(String, &'static str, bool)>,
     cities: Vec<(String, &'static str, bool)>,
     tag: String,
+    sort: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +92,8 @@ struct ListQuery {
     relationship_stage: String,
     #[serde(default)]
     tag: String,
+    #[serde(default)]
+    sort: String,
     #[serde(default)]
     province: String,
     #[serde(default)]
@@ -111,6 +114,9 @@ fn filters_of(q: &ListQuery) -> Vec<(&'static str, String)> {
     }
     if !q.tag.trim().is_empty() {
         out.push(("tag", q.tag.trim().to_owned()));
+    }
+    if matches!(q.sort.as_str(), "updated" | "name") {
+        out.push(("sort", q.sort.clone()));
     }
     let province = guanxi_domain::parse_division_code("province", &q.province).ok().filter(|c| c.ends_with("0000"));
     if let Some(p) = &province {
@@ -138,8 +144,22 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
     let pairs = filters_of(&q);
     let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone());
     let pq = crate::pagination::PageQuery { limit: Some(50), cursor: q.cursor.clone() };
-    let after = pq.after().map_err(fail(&state, &caller))?.map(AccountId::from_uuid);
+    let sort = match get("sort").as_deref() {
+        Some("updated") => AccountSort::Updated,
+        Some("name") => AccountSort::Name,
+        _ => AccountSort::Created,
+    };
+    let (after, after_key) = if sort == AccountSort::Created {
+        (pq.after().map_err(fail(&state, &caller))?.map(AccountId::from_uuid), None)
+    } else {
+        match pq.after_keyed().map_err(fail(&state, &caller))? {
+            Some((key, id)) => (Some(AccountId::from_uuid(id)), Some(key)),
+            None => (None, None),
+        }
+    };
     let filter = AccountFilter {
+        sort,
+        after_key,
         owner_id: (scene == "mine").then_some(caller.principal.user_id),
         deleted: scene == "bin",
         after,
@@ -159,6 +179,7 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
                 "classification" => tr.t(&format!("class.{v}")).to_owned(),
                 "relationship_stage" => tr.t(&format!("stage.{v}")).to_owned(),
                 "province" | "city" => guanxi_domain::division_name(v).unwrap_or_default().to_owned(),
+                "sort" => tr.t(&format!("accounts.sort_{v}")).to_owned(),
                 _ => v.clone(),
             };
             // Removing a province removes its city too.
@@ -182,7 +203,13 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
     let found = accounts::list(&state.db, caller.principal.viewer(), &filter, 51)
         .await
         .map_err(|e| fail(&state, &caller)(e.into()))?;
-    let page = crate::pagination::page(found, 50, |a| a.id.uuid());
+    let mut page = crate::pagination::page(found, 50, |a| a.id.uuid());
+    if sort != AccountSort::Created && page.next_cursor.is_some() {
+        page.next_cursor = page
+            .items
+            .last()
+            .and_then(|a| Some(crate::pagination::keyed_cursor(&accounts::sort_key(a, sort)?, a.id.uuid())));
+    }
     let tz = caller.principal.time_zone.as_str();
     let rows = page
         .items
@@ -229,6 +256,7 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
         provinces,
         cities,
         tag: get("tag").unwrap_or_default(),
+        sort: get("sort").unwrap_or_default(),
     }))
 }
 
