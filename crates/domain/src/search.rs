@@ -188,8 +188,11 @@ pub fn terms(kind: Kind, rec: &Indexed<'_>) -> Vec<String> {
 
 /// Shortest query that is searched.
 pub const MIN_QUERY_CHARS: usize = 2;
-/// Fewest digits that search phones.
+/// Fewest digits that search phones by their last digits.
 const MIN_DIGITS: usize = 4;
+/// Fewest digits that search phones by their first digits: fewer are an area
+/// code or a mobile prefix (0245, 1380), shared by tens of thousands.
+const MIN_FIRST_DIGITS: usize = 7;
 
 /// How a query is looked up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,7 +224,9 @@ pub fn plan(query: &str) -> Option<Plan> {
         d
     };
     if digits.len() >= MIN_DIGITS && digits.chars().all(|c| c.is_ascii_digit()) {
-        prefixes.push(format!("n{digits}"));
+        if digits.len() >= MIN_FIRST_DIGITS {
+            prefixes.push(format!("n{digits}"));
+        }
         prefixes.push(format!("r{}", digits.chars().rev().collect::<String>()));
     }
     if folded.len() >= 6 && folded.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -268,7 +273,7 @@ pub fn score(plan: &Plan, names: &[&str], matched_term: Option<&str>) -> Option<
         let body = t.get(2..).unwrap_or("");
         return Some(match t.chars().nth(1) {
             Some('u') => 95,
-            Some('n') | Some('r') if body.len() == plan.prefixes[0].len() - 1 => 95,
+            Some('n') | Some('r') if body.len() + 1 == plan.prefixes.first().map_or(0, String::len) => 95,
             Some('n') | Some('r') => 85,
             Some('f') | Some('i') if body == q => 80,
             _ => 65,
@@ -330,6 +335,8 @@ mod tests {
         assert!(p.bigrams.is_empty());
         let p = plan("+86 138 0013 8000").unwrap();
         assert_eq!(p.prefixes[0], "n13800138000");
+        // Four digits are the last ones: as first digits they would be an area code.
+        assert_eq!(plan("0245").unwrap().prefixes, vec!["r5420"]);
         assert_eq!(plan("华"), None);
         assert_eq!(plan(" - "), None);
     }
