@@ -209,44 +209,49 @@ async fn by_prefixes(db: &Db, viewer: Viewer, kind: Kind, plan: &Plan) -> Result
 
 /// Characters of a reduced name whose bigrams are probed for similar names:
 /// the trade name (字号) leads, and a slip is only weighed in long ones.
-const SIMILAR_PREFIX: usize = 6;
+const SIMILAR_PREFIX: usize = 5;
 /// Similar names returned at most.
 const SIMILAR_LIMIT: i64 = 30;
 /// Postings counted per bigram when looking for similar names: enough to
 /// tell a trade name's rare bigrams from an industry word's common ones.
-const SIMILAR_PROBE_CAP: i64 = 1000;
+const SIMILAR_PROBE_CAP: i64 = 500;
 
 /// Accounts (any scope: 查重 is workspace-wide) whose names contain the two
 /// rarest of the bigrams at the start of `core` that exist at all. A one-
 /// character slip breaks at most two bigrams, so a name long enough for a slip
 /// to count still shares two; the matcher then decides.
 pub async fn similar_names(db: &Db, ws: WorkspaceId, core: &str) -> Result<Vec<Uuid>> {
-    let head: String = core.chars().take(SIMILAR_PREFIX).collect();
-    let Some(plan) = terms::plan(&head) else {
-        return Ok(Vec::new());
-    };
-    if plan.bigrams.len() < 3 {
+    let head: Vec<char> = terms::fold(core).chars().take(SIMILAR_PREFIX).collect();
+    let mut grams: Vec<String> = Vec::new();
+    for w in head.windows(2) {
+        let g: String = w.iter().collect();
+        if !grams.contains(&g) {
+            grams.push(g);
+        }
+    }
+    if grams.len() < 3 {
         return Ok(Vec::new());
     }
     let mut counted = Vec::new();
-    for b in &plan.bigrams {
+    for (position, b) in grams.iter().enumerate() {
         let t = terms::term(Kind::Account, &format!("b{b}"));
         let n = postings_up_to(db, ws, &t, SIMILAR_PROBE_CAP).await?;
         if n > 0 {
-            counted.push((n, t));
+            counted.push((n, position, t));
         }
     }
     if counted.len() < 2 {
         return Ok(Vec::new());
     }
+    // Rarest first; among bigrams too common to count, the earliest: the trade name leads.
     counted.sort();
     let q = Sql::new(
         "SELECT s.entity_id FROM search_terms s WHERE s.workspace_id = $1 AND s.term = $2 AND EXISTS \
          (SELECT 1 FROM search_terms s2 WHERE s2.workspace_id = $1 AND s2.term = $3 AND s2.entity_id = s.entity_id) LIMIT $4",
     )
     .arg(ws)
-    .arg(counted[0].1.as_str())
-    .arg(counted[1].1.as_str())
+    .arg(counted[0].2.as_str())
+    .arg(counted[1].2.as_str())
     .arg(SIMILAR_LIMIT);
     let rows: Vec<(Uuid,)> = db.fetch_all(q).await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
