@@ -529,6 +529,21 @@ pub async fn find_by_name(db: &Db, ws: WorkspaceId, name: &str) -> Result<Option
     Ok(row.map(|r| r.0))
 }
 
+/// Which of these accounts the viewer may see, in one query.
+pub async fn visible(db: &Db, viewer: Viewer, ids: &[AccountId]) -> Result<Vec<AccountId>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new("SELECT a.id FROM accounts a WHERE a.id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        q.push(if i == 0 { "" } else { ", " }).bind(*id);
+    }
+    q.push(") AND ");
+    push_visible(&mut q, viewer, SCOPE);
+    let rows: Vec<(AccountId,)> = db.fetch_all(q).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 /// An account the viewer may see (deleted ones too, for the recycle bin).
 pub async fn get(db: &Db, viewer: Viewer, id: AccountId) -> Result<Account> {
     let mut q = Sql::new(SELECT);

@@ -484,8 +484,19 @@ async fn people_pages_power_map_merge_and_search(app: &TestApp) {
         .await;
     assert_eq!(status, 201, "{dup}");
     let dup_id = dup["id"].as_str().unwrap();
+    // Another team's record of it exists too, but is not this salesperson's to open or merge.
+    let (status, theirs) = app
+        .send(
+            "POST",
+            &w.sales_y.token,
+            "/api/v1/accounts",
+            json!({"name": "国家电网东北分部", "source": "other", "force": true, "force_reason": "另一个团队的档案"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{theirs}");
     let html = c.get(app.url(&format!("/accounts/{acc_id}"))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("这些客户可能是同一家单位") && html.contains(dup_id), "{html}");
+    assert!(!html.contains(theirs["id"].as_str().unwrap()), "only duplicates the user may open are offered");
     let res = c
         .post(app.url(&format!("/accounts/{acc_id}/merge")))
         .form(&[("_csrf", csrf.as_str()), ("duplicate_id", dup_id)])

@@ -754,20 +754,22 @@ async fn detail(
         )
         .await
         .map_err(|e| fail(&state, &caller)(e.into()))?;
-        let mut views = Vec::new();
-        for c in found {
-            if accounts::get(&state.db, viewer, c.id).await.is_ok() {
+        let ids: Vec<AccountId> = found.iter().map(|c| c.id).collect();
+        let may_open = accounts::visible(&state.db, viewer, &ids).await.map_err(|e| fail(&state, &caller)(e.into()))?;
+        found
+            .into_iter()
+            .filter(|c| may_open.contains(&c.id))
+            .map(|c| {
                 let json = serde_json::to_value(&c).unwrap_or_default();
-                views.push(CandidateView {
+                CandidateView {
                     id: c.id,
                     verdict_key: if c.verdict == "same" { "accounts.same" } else { "accounts.possible" },
                     reasons: reason_list(tr, &json),
                     owner: c.owner_name,
                     name: c.name,
-                });
-            }
-        }
-        views
+                }
+            })
+            .collect()
     } else {
         Vec::new()
     };
