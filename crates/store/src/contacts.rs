@@ -528,6 +528,8 @@ pub struct ContactFilter {
     pub tag: Option<String>,
     /// Include people who have left.
     pub include_left: bool,
+    /// Only people who have left.
+    pub only_left: bool,
     /// Changed since.
     pub updated_since: Option<DateTime<Utc>>,
     /// The recycle bin instead.
@@ -562,7 +564,9 @@ pub async fn list(db: &Db, viewer: Viewer, f: &ContactFilter, limit: i64) -> Res
         q.push(" AND c.id IN (SELECT contact_id FROM contact_tags WHERE tag = ").bind(v.as_str()).push(")");
     }
     // The recycle bin shows everyone in it, whether they had left or not.
-    if !f.include_left && !f.deleted {
+    if f.only_left {
+        q.push(" AND c.left_company = ").bind(true);
+    } else if !f.include_left && !f.deleted {
         q.push(" AND c.left_company = ").bind(false);
     }
     if let Some(v) = f.updated_since {

@@ -69,6 +69,9 @@ async fn contacts_live_in_their_account_scope(app: &TestApp) {
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     let (_, page) = app.get(t, &format!("/api/v1/contacts?account_id={acc}&include_left=true")).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let (_, page) = app.get(t, "/api/v1/contacts?only_left=true").await;
+    let left: Vec<&str> = page["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(left, vec!["王志明"]);
     let (_, page) = app.get(t, "/api/v1/contacts?stance=supporter&key_person=true").await;
     assert_eq!(page["items"][0]["name"], "刘建国");
 

@@ -362,6 +362,8 @@ pub struct ContactQuery {
     pub tag: Option<String>,
     /// Include people who have left their company.
     pub include_left: Option<bool>,
+    /// Only people who have left their company.
+    pub only_left: Option<bool>,
     /// Changed at or after.
     pub updated_since: Option<DateTime<Utc>>,
     /// The recycle bin instead.
@@ -389,6 +391,7 @@ pub async fn list(
         key_person: q.key_person,
         tag: q.tag,
         include_left: q.include_left.unwrap_or(false),
+        only_left: q.only_left.unwrap_or(false),
         updated_since: q.updated_since,
         deleted: q.deleted.unwrap_or(false),
         after: pq.after()?.map(ContactId::from_uuid),

@@ -118,7 +118,8 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
     let filter = ContactFilter {
         key_person: (scene == "key").then_some(true),
         stance: (scene == "supporters").then_some(Stance::Supporter),
-        include_left: scene == "left" || scene == "bin",
+        include_left: scene == "bin",
+        only_left: scene == "left",
         deleted: scene == "bin",
         after,
         ..Default::default()
@@ -126,8 +127,6 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
     let found = contacts::list(&state.db, caller.principal.viewer(), &filter, 51)
         .await
         .map_err(|e| fail(&state, &caller)(e.into()))?;
-    let found: Vec<Contact> =
-        if scene == "left" { found.into_iter().filter(|c| c.left_company).collect() } else { found };
     let page = crate::pagination::page(found, 50, |c| c.id.uuid());
     let rows = page.items.into_iter().map(row).collect();
     let chrome = Chrome::new(&state, &caller, "/contacts", "contacts.title");
