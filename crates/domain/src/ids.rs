@@ -88,3 +88,11 @@ typed_id!(
     /// A contact (联系人).
     ContactId
 );
+typed_id!(
+    /// A pool (公海) of unowned accounts.
+    PoolId
+);
+typed_id!(
+    /// An in-app notification.
+    NotificationId
+);

@@ -61,6 +61,11 @@ pub enum Command {
         #[command(flatten)]
         serve_args: ServeArgs,
     },
+    /// Background jobs (normally run by `guanxi serve`).
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -121,6 +126,19 @@ pub struct ServeArgs {
     /// Listen address.
     #[arg(long, env = "GUANXI_ADDR")]
     pub addr: Option<String>,
+    /// Seconds between runs of the background jobs (the pool's release job).
+    #[arg(long, env = "GUANXI_JOBS_INTERVAL", default_value_t = 300)]
+    pub jobs_interval: u64,
+    /// Do not run background jobs in this instance (run `guanxi jobs run-once` from cron, or let another instance run them).
+    #[arg(long, env = "GUANXI_NO_JOBS")]
+    pub no_jobs: bool,
+}
+
+/// Jobs subcommands.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Run every job once now (for cron): returns idle accounts to the pool and warns owners before.
+    RunOnce,
 }
 
 /// Token subcommands.
@@ -253,6 +271,14 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Jobs { command: JobsCommand::RunOnce } => {
+            let (db, _) = open(&cli.db, &file, false).await?;
+            let result = crate::jobs::run_once(&db, &SystemClock).await;
+            db.close().await;
+            let r = result?;
+            println!("release job: {} accounts returned to the pool, {} owners warned", r.released, r.warned);
+            Ok(())
+        }
         Command::Token { command: TokenCommand::Create { email, name } } => {
             let email = Email::parse("--email", &email)?;
             let name = DisplayName::parse("--name", &name)?;
@@ -341,8 +367,15 @@ async fn serve(db: Db, file: &FileConfig, args: ServeArgs) -> anyhow::Result<()>
         secure_cookies: file.secure_cookies.unwrap_or(false),
         trust_proxy: file.trust_proxy.unwrap_or(false),
     };
-    let state = AppState::new(db.clone(), Arc::new(SystemClock), config);
-    guanxi_web::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+    let clock: Arc<dyn guanxi_domain::Clock> = Arc::new(SystemClock);
+    let jobs = (!args.no_jobs && args.jobs_interval > 0)
+        .then(|| crate::jobs::spawn(db.clone(), clock.clone(), std::time::Duration::from_secs(args.jobs_interval)));
+    let state = AppState::new(db.clone(), clock, config);
+    let served = guanxi_web::serve(listener, state, shutdown_signal()).await.context("server failed");
+    if let Some(jobs) = jobs {
+        jobs.abort();
+    }
+    served?;
     tracing::info!("in-flight requests finished; closing the database");
     db.close().await;
     Ok(())

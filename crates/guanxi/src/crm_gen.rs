@@ -168,6 +168,7 @@ pub async fn generate(db: &Db, clock: &dyn Clock, accounts: u64, contacts: u64) 
     let started = std::time::Instant::now();
     let now = clock.now();
     let (mut made_a, mut made_c) = (0u64, 0u64);
+    let pool = guanxi_store::pool::default_of(guanxi_store::Conn::Db(db), ws).await?;
     let mut i = have;
     while i < accounts {
         let end = (i + PER_TX as u64).min(accounts);
@@ -179,7 +180,7 @@ pub async fn generate(db: &Db, clock: &dyn Clock, accounts: u64, contacts: u64) 
             people.extend((from..to).map(|j| (ContactId::new(), contact(j, *id))));
         }
         let mut tx = db.begin().await?;
-        accounts::insert_many(&mut tx, ws, &rows, now).await?;
+        accounts::insert_many(&mut tx, ws, &pool, &rows, now).await?;
         contacts::insert_many(&mut tx, ws, &people, now).await?;
         tx.commit().await?;
         made_a += rows.len() as u64;

@@ -8,4 +8,5 @@ pub mod crm_gen;
 pub mod dedupe_cmd;
 pub mod demo;
 pub mod dirty;
+pub mod jobs;
 pub mod table;

@@ -7,13 +7,18 @@ use crate::batch::Batch;
 use crate::children::{self, Conn, PhoneNumber};
 use crate::db::{Db, Sql, Tx, Val};
 use crate::lifecycle;
+use crate::pool::Pool;
 use crate::scope::{push_visible, ScopeColumns, Viewer};
 use crate::search;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use guanxi_domain::dedupe::{self, NameKey};
+use guanxi_domain::pool::{release_due, IdleClocks};
 use guanxi_domain::search::Kind;
-use guanxi_domain::{AccountId, AccountSource, Classification, Phone, RelationshipStage, TeamId, UserId, WorkspaceId};
+use guanxi_domain::{
+    AccountId, AccountSource, Classification, Phone, PoolId, RelationshipStage, ReleaseReason, ReleaseRule, TeamId,
+    UserId, WorkspaceId,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -74,6 +79,33 @@ pub struct Account {
     pub deleted_at: Option<DateTime<Utc>>,
     /// Set when merged into another account: the one to open instead.
     pub merged_into_id: Option<AccountId>,
+    /// Its place in the pool (公海) and when it returns there.
+    pub ownership: Ownership,
+}
+
+/// Where an account stands with the pool (公海).
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Ownership {
+    /// The pool it sits in while unowned and returns to.
+    pub pool_id: Option<PoolId>,
+    /// Since when the current owner owns it.
+    pub owned_at: Option<DateTime<Utc>>,
+    /// When it returns to the pool unless something happens (距进入公海).
+    pub release_due_at: Option<DateTime<Utc>>,
+    /// The rule that will return it.
+    pub release_rule: Option<ReleaseRule>,
+    /// Until when an approved registration (报备) protects it.
+    pub protected_until: Option<DateTime<Utc>>,
+    /// When it last went to the pool.
+    pub released_at: Option<DateTime<Utc>>,
+    /// Why it last went to the pool.
+    pub release_reason: Option<ReleaseReason>,
+    /// The owner's words when releasing by hand.
+    pub release_note: Option<String>,
+    /// Who owned it before.
+    pub previous_owner_id: Option<UserId>,
+    /// Their name.
+    pub previous_owner_name: Option<String>,
 }
 
 struct AccountRow {
@@ -102,6 +134,16 @@ struct AccountRow {
     updated_at: DateTime<Utc>,
     deleted_at: Option<DateTime<Utc>>,
     merged_into_id: Option<AccountId>,
+    pool_id: Option<PoolId>,
+    owned_at: Option<DateTime<Utc>>,
+    release_due_at: Option<DateTime<Utc>>,
+    release_rule: Option<ReleaseRule>,
+    protected_until: Option<DateTime<Utc>>,
+    released_at: Option<DateTime<Utc>>,
+    release_reason: Option<ReleaseReason>,
+    release_note: Option<String>,
+    previous_owner_id: Option<UserId>,
+    previous_owner_name: Option<String>,
 }
 
 crate::from_row!(AccountRow {
@@ -129,15 +171,28 @@ crate::from_row!(AccountRow {
     created_at,
     updated_at,
     deleted_at,
-    merged_into_id
+    merged_into_id,
+    pool_id,
+    owned_at,
+    release_due_at,
+    release_rule,
+    protected_until,
+    released_at,
+    release_reason,
+    release_note,
+    previous_owner_id,
+    previous_owner_name
 });
 
 const SELECT: &str =
     "SELECT a.id, a.name, a.short_name, a.uscc, a.industry, a.region_code, a.address, a.website, a.source, \
      a.referrer, a.classification, a.key_account, a.product_fit, a.centralised_purchasing, a.continuous_purchasing, \
      a.relationship_stage, a.owner_id, o.display_name AS owner_name, a.team_id, t.name AS team_name, a.notes, \
-     a.created_at, a.updated_at, a.deleted_at, a.merged_into_id \
-     FROM accounts a LEFT JOIN users o ON o.id = a.owner_id LEFT JOIN teams t ON t.id = a.team_id";
+     a.created_at, a.updated_at, a.deleted_at, a.merged_into_id, a.pool_id, a.owned_at, a.release_due_at, \
+     a.release_rule, a.protected_until, a.released_at, a.release_reason, a.release_note, a.previous_owner_id, \
+     p.display_name AS previous_owner_name \
+     FROM accounts a LEFT JOIN users o ON o.id = a.owner_id LEFT JOIN teams t ON t.id = a.team_id \
+     LEFT JOIN users p ON p.id = a.previous_owner_id";
 
 const KIND: lifecycle::Kind = lifecycle::Kind { table: "accounts", entity: "account" };
 
@@ -193,7 +248,9 @@ pub struct AccountFields {
 fn snapshot(a: &Account) -> serde_json::Value {
     let mut v = serde_json::to_value(a).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        for derived in ["id", "owner_name", "team_name", "created_at", "updated_at", "deleted_at", "merged_into_id"] {
+        for derived in
+            ["id", "owner_name", "team_name", "created_at", "updated_at", "deleted_at", "merged_into_id", "ownership"]
+        {
             o.remove(derived);
         }
         o.insert("phones".into(), serde_json::json!(a.phones.iter().map(|p| p.display.clone()).collect::<Vec<_>>()));
@@ -238,11 +295,23 @@ async fn load_children(mut conn: Conn<'_>, rows: Vec<AccountRow>) -> Result<Vec<
             updated_at: r.updated_at,
             deleted_at: r.deleted_at,
             merged_into_id: r.merged_into_id,
+            ownership: Ownership {
+                pool_id: r.pool_id,
+                owned_at: r.owned_at,
+                release_due_at: r.release_due_at,
+                release_rule: r.release_rule,
+                protected_until: r.protected_until,
+                released_at: r.released_at,
+                release_reason: r.release_reason,
+                release_note: r.release_note,
+                previous_owner_id: r.previous_owner_id,
+                previous_owner_name: r.previous_owner_name,
+            },
         })
         .collect())
 }
 
-async fn get_in_tx(tx: &mut Tx, ws: WorkspaceId, id: AccountId) -> Result<Account> {
+pub(crate) async fn get_in_tx(tx: &mut Tx, ws: WorkspaceId, id: AccountId) -> Result<Account> {
     let row: AccountRow =
         tx.fetch_one(Sql::new(&format!("{SELECT} WHERE a.id = $1 AND a.workspace_id = $2")).arg(id).arg(ws)).await?;
     load_children(Conn::Tx(tx), vec![row]).await?.pop().ok_or(Error::NotFound)
@@ -300,24 +369,39 @@ fn field_vals(f: &AccountFields, key: &NameKey) -> Vec<Val> {
     ]
 }
 
-/// Every column an insert writes: the fields, then identity and times.
+/// Every column an insert writes: the fields, then identity and times, then
+/// the pool and, for an owned account, its clocks and return date.
 const COLUMNS: &str = "name, short_name, uscc, industry, region_code, address, website, source, referrer, \
      classification, key_account, product_fit, centralised_purchasing, continuous_purchasing, relationship_stage, \
-     owner_id, team_id, notes, name_key, name_region, name_branch, name_pinyin, id, workspace_id, created_at, updated_at";
+     owner_id, team_id, notes, name_key, name_region, name_branch, name_pinyin, id, workspace_id, created_at, updated_at, \
+     pool_id, owned_at, activity_clock_at, progress_clock_at, deal_clock_at, release_due_at, release_rule";
 
-/// Inserts accounts (already checked) with their phones, tags and search
-/// terms, in multi-row statements: one account from a form or a million from
-/// `guanxi gen`. Audit is the caller's.
+/// Inserts accounts (already checked) into `pool` with their phones, tags
+/// and search terms, in multi-row statements: one account from a form or a
+/// million from `guanxi gen`. An owned account's idle clocks start now.
+/// Audit is the caller's.
 pub async fn insert_many(
     tx: &mut Tx,
     ws: WorkspaceId,
+    pool: &Pool,
     rows: &[(AccountId, AccountFields)],
     now: DateTime<Utc>,
 ) -> Result<()> {
     let mut accounts = Batch::new("accounts", COLUMNS);
     for (id, f) in rows {
         let mut vals = field_vals(f, &dedupe::company_key(&f.name));
-        vals.extend([Val::from(*id), ws.into(), now.into(), now.into()]);
+        vals.extend([Val::from(*id), ws.into(), now.into(), now.into(), pool.id.into()]);
+        let owned = f.owner_id.map(|_| now);
+        let due = owned
+            .and_then(|at| release_due(&pool.rules.return_after, f.classification, &IdleClocks::starting(at), None));
+        vals.extend([
+            owned.into(),
+            owned.into(),
+            owned.into(),
+            owned.into(),
+            due.map(|d| d.0).into(),
+            due.map(|d| d.1.as_str()).into(),
+        ]);
         accounts.push(tx, vals).await?;
     }
     accounts.flush(tx).await?;
@@ -343,7 +427,11 @@ pub async fn create(
 ) -> Result<Account> {
     check_refs(tx, actor.workspace_id, fields.owner_id, fields.team_id).await?;
     let id = AccountId::new();
-    insert_many(tx, actor.workspace_id, &[(id, fields.clone())], now).await?;
+    let pool = crate::pool::default_of(Conn::Tx(tx), actor.workspace_id).await?;
+    if let Some(owner) = fields.owner_id {
+        crate::ownership::check_limit(tx, actor.workspace_id, &pool, owner).await?;
+    }
+    insert_many(tx, actor.workspace_id, &pool, &[(id, fields.clone())], now).await?;
     let account = get_in_tx(tx, actor.workspace_id, id).await?;
     let mut changes = audit::diff(&serde_json::json!({}), &snapshot(&account));
     if let (Some(extra), Some(obj)) = (extra, changes.as_object_mut()) {
@@ -369,6 +457,11 @@ pub async fn update(
     let key = dedupe::company_key(&fields.name);
     let q = Sql::new(UPDATE);
     tx.execute(q.args(field_vals(fields, &key)).arg(now).arg(id).arg(actor.workspace_id)).await?;
+    if before.owner_id != fields.owner_id {
+        crate::ownership::owner_changed(tx, actor.workspace_id, id, before.owner_id, fields.owner_id, now).await?;
+    } else if before.classification != fields.classification {
+        crate::ownership::refresh(tx, actor.workspace_id, id).await?;
+    }
     write_children(tx, actor.workspace_id, id, fields).await?;
     let after = get_in_tx(tx, actor.workspace_id, id).await?;
     audit::record(
@@ -564,6 +657,8 @@ pub enum AccountSort {
     Updated,
     /// By name.
     Name,
+    /// Soonest return to the pool first (我的客户); accounts no rule returns last.
+    ReleaseDue,
 }
 
 /// List filters.
@@ -593,6 +688,24 @@ pub struct AccountFilter {
     pub deleted: bool,
     /// After this id (cursor).
     pub after: Option<AccountId>,
+    /// Only the unowned accounts of this pool (公海).
+    pub pool_id: Option<PoolId>,
+    /// In this industry.
+    pub industry: Option<String>,
+    /// Last returned to the pool for this reason.
+    pub release_reason: Option<ReleaseReason>,
+}
+
+/// Stands in for "never" when sorting by return date, so that keyset
+/// comparisons need no NULL handling (which the two databases order differently).
+fn never() -> DateTime<Utc> {
+    // 9999-12-31T00:00:00Z
+    DateTime::from_timestamp(253_402_214_400, 0).unwrap_or_default()
+}
+
+/// The return date as sorted: `never` for accounts no rule returns.
+fn push_due(q: &mut Sql) {
+    q.push("COALESCE(a.release_due_at, ").bind(never()).push(")");
 }
 
 /// The key an account is sorted by in `sort` order (for the next page's cursor).
@@ -601,6 +714,9 @@ pub fn sort_key(a: &Account, sort: AccountSort) -> Option<String> {
         AccountSort::Created => None,
         AccountSort::Updated => Some(a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
         AccountSort::Name => Some(a.name.clone()),
+        AccountSort::ReleaseDue => {
+            Some(a.ownership.release_due_at.unwrap_or_else(never).to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }
     }
 }
 
@@ -641,6 +757,16 @@ pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Res
     if let Some(v) = f.updated_since {
         q.push(" AND a.updated_at >= ").bind(v);
     }
+    if let Some(v) = f.pool_id {
+        q.push(" AND a.pool_id = ").bind(v).push(" AND a.owner_id IS NULL");
+    }
+    if let Some(v) = &f.industry {
+        q.push(" AND a.industry = ").bind(v.as_str());
+    }
+    if let Some(v) = f.release_reason {
+        q.push(" AND a.release_reason = ").bind(v.as_str());
+    }
+
     // Keyset pagination: rows strictly after the last one seen, in the list's order.
     match (f.sort, f.after, &f.after_key) {
         (AccountSort::Created, Some(id), _) => {
@@ -657,12 +783,27 @@ pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Res
             q.push(" AND (a.name > ").bind(key.as_str()).push(" OR (a.name = ").bind(key.as_str());
             q.push(" AND a.id > ").bind(id).push("))");
         }
+        (AccountSort::ReleaseDue, Some(id), Some(key)) => {
+            let t = DateTime::parse_from_rfc3339(key)
+                .map_err(|_| Error::Invalid("cursor", "is not one this server issued".into()))?
+                .with_timezone(&Utc);
+            q.push(" AND (");
+            push_due(&mut q);
+            q.push(" > ").bind(t).push(" OR (");
+            push_due(&mut q);
+            q.push(" = ").bind(t).push(" AND a.id > ").bind(id).push("))");
+        }
         _ => {}
+    }
+    if f.sort == AccountSort::ReleaseDue {
+        q.push(" ORDER BY ");
+        push_due(&mut q);
     }
     q.push(match f.sort {
         AccountSort::Created => " ORDER BY a.id LIMIT ",
         AccountSort::Updated => " ORDER BY a.updated_at DESC, a.id DESC LIMIT ",
         AccountSort::Name => " ORDER BY a.name, a.id LIMIT ",
+        AccountSort::ReleaseDue => ", a.id LIMIT ",
     })
     .bind(limit);
     let rows: Vec<AccountRow> = db.fetch_all(q).await?;
@@ -676,6 +817,8 @@ pub struct Candidate {
     pub id: AccountId,
     /// Its name.
     pub name: String,
+    /// Its owner (`null`: in the pool).
+    pub owner_id: Option<UserId>,
     /// Its owner's name (the account may be outside your scope: only this much is shown).
     pub owner_name: Option<String>,
     /// Confidence, 0–1.
@@ -690,11 +833,12 @@ struct CandidateRow {
     id: AccountId,
     name: String,
     uscc: Option<String>,
+    owner_id: Option<UserId>,
     owner_name: Option<String>,
     region_code: Option<String>,
 }
 
-crate::from_row!(CandidateRow { id, name, uscc, owner_name, region_code });
+crate::from_row!(CandidateRow { id, name, uscc, owner_id, owner_name, region_code });
 
 /// Existing live accounts of the workspace that may be the same organisation,
 /// best first. Workspace-wide on purpose: nobody may create a second record of
@@ -709,7 +853,7 @@ pub async fn duplicates(
 ) -> Result<Vec<Candidate>> {
     let key = dedupe::company_key(name);
     let mut q = Sql::new(
-        "SELECT a.id, a.name, a.uscc, o.display_name AS owner_name, a.region_code FROM accounts a LEFT JOIN users o ON o.id = a.owner_id \
+        "SELECT a.id, a.name, a.uscc, a.owner_id, o.display_name AS owner_name, a.region_code FROM accounts a LEFT JOIN users o ON o.id = a.owner_id \
          WHERE a.workspace_id = ",
     );
     q.bind(ws).push(" AND a.deleted_at IS NULL AND (a.name_key = ").bind(key.core.as_str());
@@ -776,7 +920,15 @@ pub async fn duplicates(
             dedupe::Verdict::Possible { score, reasons } => ("possible", score, reasons),
             dedupe::Verdict::Related | dedupe::Verdict::Different => continue,
         };
-        out.push(Candidate { id: r.id, name: r.name, owner_name: r.owner_name, score, verdict, reasons });
+        out.push(Candidate {
+            id: r.id,
+            name: r.name,
+            owner_id: r.owner_id,
+            owner_name: r.owner_name,
+            score,
+            verdict,
+            reasons,
+        });
     }
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     Ok(out)

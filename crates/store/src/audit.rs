@@ -42,6 +42,10 @@ pub enum Action {
     Merge,
     /// Brought back.
     Restore,
+    /// Claimed from the pool (领取).
+    Claim,
+    /// Returned to the pool (退回), by hand or by rule.
+    Release,
 }
 
 impl Action {
@@ -52,6 +56,8 @@ impl Action {
             Action::Delete => "delete",
             Action::Merge => "merge",
             Action::Restore => "restore",
+            Action::Claim => "claim",
+            Action::Release => "release",
         }
     }
 }
@@ -76,6 +82,44 @@ pub fn snapshot<T: Serialize>(record: &T) -> Value {
     serde_json::to_value(record).unwrap_or(Value::Null)
 }
 
+const COLUMNS: &str =
+    "id, workspace_id, actor_id, actor_label, action, entity_type, entity_id, changes, request_id, at";
+
+/// Entries gathered for multi-row inserts (the release job writes thousands).
+pub fn batch() -> crate::batch::Batch {
+    crate::batch::Batch::new("audit_log", COLUMNS)
+}
+
+/// Adds one entry to a [`batch`].
+#[allow(clippy::too_many_arguments)]
+pub async fn push(
+    b: &mut crate::batch::Batch,
+    tx: &mut Tx,
+    actor: &Actor,
+    action: Action,
+    entity_type: &str,
+    entity_id: Uuid,
+    changes: Value,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    b.push(
+        tx,
+        vec![
+            Uuid::now_v7().into(),
+            actor.workspace_id.into(),
+            actor.user_id.into(),
+            actor.label.as_str().into(),
+            action.as_str().into(),
+            entity_type.into(),
+            entity_id.into(),
+            changes.into(),
+            actor.request_id.clone().into(),
+            at.into(),
+        ],
+    )
+    .await
+}
+
 /// Writes one audit entry inside the caller's transaction. Updates that change
 /// nothing are not recorded.
 pub async fn record(
@@ -90,24 +134,9 @@ pub async fn record(
     if action == Action::Update && changes.as_object().is_some_and(Map::is_empty) {
         return Ok(());
     }
-    tx.execute(
-        Sql::new(
-            "INSERT INTO audit_log (id, workspace_id, actor_id, actor_label, action, entity_type, entity_id, changes, request_id, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .arg(Uuid::now_v7())
-        .arg(actor.workspace_id)
-        .arg(actor.user_id)
-        .arg(actor.label.as_str())
-        .arg(action.as_str())
-        .arg(entity_type)
-        .arg(entity_id)
-        .arg(changes)
-        .arg(actor.request_id.clone())
-        .arg(at),
-    )
-    .await?;
-    Ok(())
+    let mut one = batch();
+    push(&mut one, tx, actor, action, entity_type, entity_id, changes, at).await?;
+    one.flush(tx).await
 }
 
 /// One audit entry as read back.

@@ -2,7 +2,7 @@
 //! side table keyed by the owner's id, read for many owners in one query.
 
 use crate::batch::Batch;
-use crate::db::{Db, Sql, Tx, Val};
+use crate::db::{Sql, Tx, Val};
 use crate::Result;
 use guanxi_domain::{Phone, WorkspaceId};
 use serde::Serialize;
@@ -39,22 +39,7 @@ pub struct Table {
     pub owner: &'static str,
 }
 
-/// A database or an open transaction, to read in either.
-pub enum Conn<'a> {
-    /// Outside a transaction.
-    Db(&'a Db),
-    /// Inside one.
-    Tx(&'a mut Tx),
-}
-
-impl Conn<'_> {
-    async fn fetch<T: crate::FromRow>(&mut self, q: Sql) -> Result<Vec<T>> {
-        match self {
-            Conn::Db(db) => db.fetch_all(q).await,
-            Conn::Tx(tx) => tx.fetch_all(q).await,
-        }
-    }
-}
+pub use crate::db::Conn;
 
 fn owners_in(head: &str, owner: &str, ids: &[Uuid], order: &str) -> Sql {
     let mut q = Sql::new(head);
@@ -76,7 +61,7 @@ pub async fn phones(conn: &mut Conn<'_>, t: Table, ids: &[Uuid]) -> Result<Vec<(
     }
     let head = format!("SELECT {}, number, extension, display FROM {}", t.owner, t.name);
     let rows: Vec<(Uuid, String, Option<String>, String)> =
-        conn.fetch(owners_in(&head, t.owner, ids, "position")).await?;
+        conn.fetch_all(owners_in(&head, t.owner, ids, "position")).await?;
     Ok(rows
         .into_iter()
         .map(|(id, number, extension, display)| (id, PhoneNumber { number, extension, display }))
@@ -90,7 +75,7 @@ pub async fn texts(conn: &mut Conn<'_>, t: Table, column: &str, ids: &[Uuid]) ->
     }
     let head = format!("SELECT {}, {column} FROM {}", t.owner, t.name);
     let order = if column == "tag" { "tag" } else { "position" };
-    conn.fetch(owners_in(&head, t.owner, ids, order)).await
+    conn.fetch_all(owners_in(&head, t.owner, ids, order)).await
 }
 
 /// The items of one owner from a list of (owner, item).

@@ -81,11 +81,47 @@ val_from!(guanxi_domain::WorkspaceId, Uuid, |v: guanxi_domain::WorkspaceId| v.uu
 val_from!(guanxi_domain::TokenId, Uuid, |v: guanxi_domain::TokenId| v.uuid());
 val_from!(guanxi_domain::AccountId, Uuid, |v: guanxi_domain::AccountId| v.uuid());
 val_from!(guanxi_domain::ContactId, Uuid, |v: guanxi_domain::ContactId| v.uuid());
+val_from!(guanxi_domain::PoolId, Uuid, |v: guanxi_domain::PoolId| v.uuid());
+val_from!(guanxi_domain::NotificationId, Uuid, |v: guanxi_domain::NotificationId| v.uuid());
 
 /// How SQLite stores instants: fixed-width UTC with microseconds, so that text
 /// order is time order and precision matches PostgreSQL's `timestamptz`.
 pub fn sqlite_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A database or an open transaction, to read in either.
+pub enum Conn<'a> {
+    /// Outside a transaction.
+    Db(&'a Db),
+    /// Inside one.
+    Tx(&'a mut Tx),
+}
+
+impl Conn<'_> {
+    /// Every row.
+    pub async fn fetch_all<T: FromRow>(&mut self, q: Sql) -> Result<Vec<T>, Error> {
+        match self {
+            Conn::Db(db) => db.fetch_all(q).await,
+            Conn::Tx(tx) => tx.fetch_all(q).await,
+        }
+    }
+
+    /// The first row, if any.
+    pub async fn fetch_optional<T: FromRow>(&mut self, q: Sql) -> Result<Option<T>, Error> {
+        match self {
+            Conn::Db(db) => db.fetch_optional(q).await,
+            Conn::Tx(tx) => tx.fetch_optional(q).await,
+        }
+    }
+
+    /// The same connection for one more call.
+    pub fn reborrow(&mut self) -> Conn<'_> {
+        match self {
+            Conn::Db(db) => Conn::Db(db),
+            Conn::Tx(tx) => Conn::Tx(tx),
+        }
+    }
 }
 
 /// A statement and its arguments, built up in order.
@@ -287,7 +323,9 @@ decode_id!(
     guanxi_domain::TeamId,
     guanxi_domain::TokenId,
     guanxi_domain::AccountId,
-    guanxi_domain::ContactId
+    guanxi_domain::ContactId,
+    guanxi_domain::PoolId,
+    guanxi_domain::NotificationId
 );
 
 macro_rules! decode_text_enum {
@@ -309,7 +347,9 @@ decode_text_enum!(
     guanxi_domain::RelationshipStage,
     guanxi_domain::Stance,
     guanxi_domain::RelationshipStrength,
-    guanxi_domain::BuyingRole
+    guanxi_domain::BuyingRole,
+    guanxi_domain::ReleaseRule,
+    guanxi_domain::ReleaseReason
 );
 
 /// A record built from a row.

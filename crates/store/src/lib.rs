@@ -14,6 +14,9 @@ pub mod contacts;
 pub mod db;
 mod lifecycle;
 pub mod migrate;
+pub mod notifications;
+pub mod ownership;
+pub mod pool;
 mod refs;
 pub mod roles;
 pub mod scope;
@@ -25,7 +28,7 @@ pub mod views;
 pub mod workspaces;
 
 pub use audit::Actor;
-pub use db::{Db, Dialect, FromRow, PoolConfig, Sql, Target, Tx, Val};
+pub use db::{Conn, Db, Dialect, FromRow, PoolConfig, Sql, Target, Tx, Val};
 pub use scope::Viewer;
 
 /// What storage can fail with. Callers map these to HTTP statuses at the edge.
@@ -47,6 +50,9 @@ pub enum Error {
     /// The database is busy or unreachable; trying again later may work.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// An ownership rule of the pool refused the change (seed 002).
+    #[error("refused: {0}")]
+    Refused(guanxi_domain::Refusal),
     /// Any other database failure.
     #[error("database error: {0}")]
     Db(String),

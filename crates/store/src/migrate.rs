@@ -44,10 +44,19 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_saved_views.sql"),
         postgres: include_str!("../migrations/postgres/0004_saved_views.sql"),
     },
+    Migration {
+        version: 5,
+        name: "pools",
+        sqlite: include_str!("../migrations/sqlite/0005_pools.sql"),
+        postgres: include_str!("../migrations/postgres/0005_pools.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.
 const SEARCH_INDEX_VERSION: i64 = 3;
+
+/// The migration that created pools.
+const POOLS_VERSION: i64 = 5;
 
 fn checksum(script: &str) -> String {
     Sha256::digest(script.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -93,6 +102,12 @@ pub async fn run(db: &Db) -> Result<()> {
         if m.version == SEARCH_INDEX_VERSION {
             // Records written before the search index existed are indexed now.
             crate::search::reindex(&mut tx).await?;
+        }
+        if m.version == POOLS_VERSION {
+            // Every workspace gets its default pool; accounts owned before
+            // start their idle clocks now, so no one loses an account the
+            // moment the rules appear.
+            crate::pool::backfill(&mut tx, chrono::Utc::now()).await?;
         }
         tx.execute(
             Sql::new("INSERT INTO _migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")

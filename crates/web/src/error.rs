@@ -4,7 +4,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use guanxi_domain::FieldError;
+use guanxi_domain::{FieldError, Refusal};
 use serde::Serialize;
 
 /// An API failure.
@@ -59,6 +59,9 @@ pub enum ApiError {
         /// The existing records and why they match.
         candidates: serde_json::Value,
     },
+    /// An ownership rule of the pool (公海) refused the change.
+    #[error("refused: {0}")]
+    Refused(guanxi_domain::Refusal),
     /// Too many failed logins.
     #[error("too many attempts")]
     TooManyAttempts {
@@ -96,6 +99,15 @@ pub struct Problem {
     /// Field errors, for validation failures.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For `owned_by_other`: the owned account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<guanxi_domain::AccountId>,
+    /// For `owned_by_other`: who owns it (ask them, or their manager, for a transfer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_name: Option<String>,
+    /// For `claim_cooldown`: from when the claim is possible again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// For `duplicate_*` conflicts: the existing records, with `score` and `reasons`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -146,6 +158,7 @@ impl ApiError {
                 code,
                 "This organisation seems to exist already (see candidates): open or merge it, or send \"force\": true with a \"force_reason\".".into(),
             ),
+            Refused(r) => refusal(r),
             TooManyAttempts { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
@@ -195,6 +208,18 @@ impl ApiError {
                 ApiError::Duplicate { candidates, .. } => Some(candidates.clone()),
                 _ => None,
             },
+            account_id: match self {
+                ApiError::Refused(Refusal::OwnedByOther { account_id, .. }) => Some(*account_id),
+                _ => None,
+            },
+            owner_name: match self {
+                ApiError::Refused(Refusal::OwnedByOther { owner_name, .. }) => Some(owner_name.clone()),
+                _ => None,
+            },
+            until: match self {
+                ApiError::Refused(Refusal::Cooldown { until }) => Some(*until),
+                _ => None,
+            },
         }
     }
 }
@@ -228,12 +253,51 @@ impl From<guanxi_store::Error> for ApiError {
             E::NotFound => ApiError::NotFound,
             E::Invalid(field, message) => ApiError::field(field, "invalid", format!("{field} {message}")),
             E::Conflict(rule) => conflict(&rule),
+            E::Refused(r) => ApiError::Refused(r),
             E::Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
                 ApiError::Unavailable
             }
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+/// Status, code and message of each ownership refusal.
+fn refusal(r: &Refusal) -> (StatusCode, &'static str, String) {
+    use Refusal::*;
+    match r {
+        OwnedByOther { account_name, owner_name, .. } => (
+            StatusCode::CONFLICT,
+            "owned_by_other",
+            format!("{account_name} is owned by {owner_name}. Nobody works an account someone else owns: ask for a transfer instead."),
+        ),
+        AlreadyYours => (StatusCode::CONFLICT, "already_owned", "You own this account already.".into()),
+        NotInPool => (
+            StatusCode::CONFLICT,
+            "not_in_pool",
+            "This account is not in a pool (公海) you belong to, so it cannot be claimed.".into(),
+        ),
+        Cooldown { until } => (
+            StatusCode::CONFLICT,
+            "claim_cooldown",
+            format!("You returned this account recently; you may claim it again from {}.", until.format("%Y-%m-%d %H:%M UTC")),
+        ),
+        DailyClaims { limit } => (
+            StatusCode::CONFLICT,
+            "daily_claim_limit",
+            format!("You have made {limit} claims today, the most this pool allows; claim more tomorrow."),
+        ),
+        OwnershipLimit { user_name, limit } => (
+            StatusCode::CONFLICT,
+            "ownership_limit",
+            format!("{user_name} already owns {limit} accounts of this pool, the most it allows; release one first."),
+        ),
+        NotOwner => (
+            StatusCode::FORBIDDEN,
+            "not_owner",
+            "Only the account's owner, or a manager who may see it, may release it.".into(),
+        ),
     }
 }
 

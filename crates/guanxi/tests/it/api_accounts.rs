@@ -85,9 +85,20 @@ async fn duplicates_are_refused_with_reasons(app: &TestApp) {
         )
         .await;
     assert_eq!(status, 201);
-    // Another spelling, by someone who cannot even see the first: refused, and told whose it is.
+    // Another spelling, by someone who cannot even see the first: refused, and told whose it is,
+    // forced or not (nobody enters an organisation someone else owns).
     let (status, problem) =
         app.send("POST", &w.sales_y.token, "/api/v1/accounts", account("華為數字技術（北京）有限公司")).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("owned_by_other")), "{problem}");
+    assert_eq!((problem["owner_name"].as_str(), &problem["account_id"]), (Some("张伟"), &first["id"]));
+    let mut forced = account("华为数字技术（北京）有限公司");
+    forced["force"] = json!(true);
+    forced["force_reason"] = json!("我也在跟");
+    let (status, problem) = app.send("POST", &w.sales_y.token, "/api/v1/accounts", forced).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("owned_by_other")), "{problem}");
+    // The owner entering it again is warned with the candidates and why.
+    let (status, problem) =
+        app.send("POST", &w.sales_x.token, "/api/v1/accounts", account("華為數字技術（北京）有限公司")).await;
     assert_eq!((status, problem["code"].as_str()), (409, Some("duplicate_account")), "{problem}");
     let c = &problem["candidates"][0];
     assert_eq!(c["id"], first["id"]);
@@ -97,10 +108,10 @@ async fn duplicates_are_refused_with_reasons(app: &TestApp) {
     // Forcing needs a reason, which is audited.
     let mut forced = account("华为数字技术（北京）有限公司");
     forced["force"] = json!(true);
-    let (status, problem) = app.send("POST", &w.sales_y.token, "/api/v1/accounts", forced.clone()).await;
+    let (status, problem) = app.send("POST", &w.sales_x.token, "/api/v1/accounts", forced.clone()).await;
     assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("force_reason")));
     forced["force_reason"] = json!("客户确认是两个法人");
-    let (status, created) = app.send("POST", &w.sales_y.token, "/api/v1/accounts", forced).await;
+    let (status, created) = app.send("POST", &w.sales_x.token, "/api/v1/accounts", forced).await;
     assert_eq!(status, 201, "{created}");
     let (_, history) = app
         .get(

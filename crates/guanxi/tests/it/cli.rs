@@ -33,7 +33,7 @@ async fn run(cwd: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn db_args(target: &Target) -> Vec<String> {
+pub(crate) fn db_args(target: &Target) -> Vec<String> {
     match target {
         Target::DataDir(d) => vec!["--data-dir".into(), d.display().to_string()],
         Target::Postgres(url) => vec!["--database-url".into(), url.clone()],
@@ -210,12 +210,12 @@ async fn bad_configuration_is_one_clear_line() {
 }
 
 /// A `guanxi serve` process and the address it printed.
-struct Server {
-    child: tokio::process::Child,
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) child: tokio::process::Child,
+    pub(crate) addr: String,
 }
 
-async fn start(work: &std::path::Path, db: &[String], addr: &str) -> Server {
+pub(crate) async fn start(work: &std::path::Path, db: &[String], addr: &str) -> Server {
     let mut args: Vec<String> = vec!["serve".into(), "--addr".into(), addr.into()];
     args.extend(db.iter().cloned());
     let mut child = cmd(work).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();

@@ -485,18 +485,10 @@ async fn people_pages_power_map_merge_and_search(app: &TestApp) {
     assert_eq!(status, 201, "{dup}");
     let dup_id = dup["id"].as_str().unwrap();
     // Another team's record of it exists too, but is not this salesperson's to open or merge.
-    let (status, theirs) = app
-        .send(
-            "POST",
-            &w.sales_y.token,
-            "/api/v1/accounts",
-            json!({"name": "国家电网东北分部", "source": "other", "force": true, "force_reason": "另一个团队的档案"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{theirs}");
+    let theirs = app.legacy_account("国家电网东北分部", Some(w.sales_y.id)).await;
     let html = c.get(app.url(&format!("/accounts/{acc_id}"))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("这些客户可能是同一家单位") && html.contains(dup_id), "{html}");
-    assert!(!html.contains(theirs["id"].as_str().unwrap()), "only duplicates the user may open are offered");
+    assert!(!html.contains(&theirs), "only duplicates the user may open are offered");
     let res = c
         .post(app.url(&format!("/accounts/{acc_id}/merge")))
         .form(&[("_csrf", csrf.as_str()), ("duplicate_id", dup_id)])
@@ -595,3 +587,94 @@ fn html_view_id(html: &str) -> String {
     let start = html.find("/accounts/views/").expect("a saved view") + "/accounts/views/".len();
     html[start..start + 36].to_owned()
 }
+
+/// 公海 with one-click claims, refusals said in words, and 我的客户 with
+/// countdowns, warnings and release with a reason.
+async fn pool_pages_claim_countdown_and_release(app: &TestApp) {
+    let w = app.world().await;
+    let (a, _) = (
+        app.send(
+            "POST",
+            &app.admin.token,
+            "/api/v1/accounts",
+            json!({"name": "沈阳鼎盛电力科技有限公司", "source": "cold_call", "owner_id": null, "phones": ["138 1234 5678"], "region_code": "210100"}),
+        )
+        .await
+        .1,
+        (),
+    );
+    let a_id = a["id"].as_str().unwrap().to_owned();
+    let (c, csrf) = web_login(app, "sales.x@test.example").await;
+    let html = c.get(app.url("/pool")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("沈阳鼎盛电力科技有限公司") && html.contains("138****5678"), "{html}");
+    assert!(!html.contains("138 1234 5678"), "the number is masked in the pool");
+    assert!(html.contains("辽宁省 沈阳市") && html.contains("未分配"), "region and why it is in the pool");
+    let html = c.get(app.url("/pool?source=referral")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("沈阳鼎盛电力科技有限公司"), "filtered out");
+
+    // Someone else is quicker: the page says who has it.
+    app.send("POST", &w.sales_y.token, &format!("/api/v1/accounts/{a_id}/claim"), json!({})).await;
+    let res = c
+        .post(app.url(&format!("/pool/accounts/{a_id}/claim?source=cold_call")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 409);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("已由 孙强 负责") && html.contains("申请转移"), "{html}");
+
+    // One click claims the next one and opens it.
+    let b = app
+        .send(
+            "POST",
+            &app.admin.token,
+            "/api/v1/accounts",
+            json!({"name": "大连港集团有限公司", "source": "other", "owner_id": null}),
+        )
+        .await
+        .1;
+    let b_id = b["id"].as_str().unwrap().to_owned();
+    let res = c
+        .post(app.url(&format!("/pool/accounts/{b_id}/claim")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(res.headers()["location"], format!("/accounts/{b_id}").as_str());
+
+    // 我的客户: the countdown, then the warning once the job has run.
+    let html = c.get(app.url("/pool/mine")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("大连港集团有限公司") && html.contains("30 天") && html.contains("未跟进"), "{html}");
+    app.clock.advance(chrono::Duration::days(28));
+    guanxi_store::ownership::run_job(&app.db, app.now()).await.unwrap();
+    // Four weeks on, the session has long expired: log in again.
+    let (c, csrf) = web_login(app, "sales.x@test.example").await;
+    let html = c.get(app.url("/pool/mine")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("即将退回公海") && html.contains("「大连港集团有限公司」将于"), "{html}");
+    assert!(html.contains("badge red"), "due within the warning days shows red");
+
+    // Releasing needs a reason, then it is back in the pool with it.
+    let res = c
+        .post(app.url(&format!("/pool/accounts/{b_id}/release")))
+        .form(&[("_csrf", csrf.as_str()), ("reason", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    assert!(res.text().await.unwrap().contains("不能为空"));
+    let res = c
+        .post(app.url(&format!("/pool/accounts/{b_id}/release")))
+        .form(&[("_csrf", csrf.as_str()), ("reason", "客户三年内不采购")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let html = c.get(app.url("/pool")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("大连港集团有限公司") && html.contains("客户三年内不采购") && html.contains("手动退回"),
+        "{html}"
+    );
+}
+both!(pool_pages_claim_countdown_and_release);

@@ -256,6 +256,7 @@ async fn check_duplicates(
     if blocking.is_empty() {
         return Ok(None);
     }
+    owned_elsewhere(&blocking, fields.owner_id)?;
     if input.force == Some(true) {
         let reason = input.force_reason.as_deref().map(str::trim).unwrap_or("");
         if reason.is_empty() {
@@ -271,7 +272,22 @@ async fn check_duplicates(
     Err(ApiError::Duplicate { code: "duplicate_account", candidates: serde_json::to_value(&found).unwrap_or_default() })
 }
 
-fn may_assign(caller: &Caller) -> bool {
+/// Nobody enters (or claims) an organisation someone else owns: the first
+/// "same" candidate owned by anyone but `owner` refuses with `owned_by_other`,
+/// whatever `force` says. The way on is a transfer request.
+pub(crate) fn owned_elsewhere(same: &[&Candidate], owner: Option<UserId>) -> ApiResult<()> {
+    match same.iter().find(|c| c.owner_id.is_some() && c.owner_id != owner) {
+        Some(c) => Err(ApiError::Refused(guanxi_domain::Refusal::OwnedByOther {
+            account_id: c.id,
+            account_name: c.name.clone(),
+            owner_id: c.owner_id.unwrap_or_default(),
+            owner_name: c.owner_name.clone().unwrap_or_default(),
+        })),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn may_assign(caller: &Caller) -> bool {
     matches!(caller.principal.role, Role::Admin | Role::Manager)
 }
 
@@ -439,7 +455,8 @@ pub struct AccountQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// The recycle bin instead.
     pub deleted: Option<bool>,
-    /// `created` (oldest first, the default), `updated` (most recently changed first) or `name`.
+    /// `created` (oldest first, the default), `updated` (most recently changed first), `name`, or
+    /// `release_due` (soonest return to the pool first).
     pub sort: Option<AccountSort>,
     /// Rows per page, 1–200 (default 50).
     pub limit: Option<i64>,
@@ -481,6 +498,7 @@ pub async fn list(
         updated_since: q.updated_since,
         deleted: q.deleted.unwrap_or(false),
         after,
+        ..AccountFilter::default()
     };
     let rows = accounts::list(&state.db, caller.principal.viewer(), &filter, limit + 1).await?;
     let mut p = page(rows, limit, |a| a.id.uuid());

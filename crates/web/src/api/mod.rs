@@ -6,6 +6,7 @@ pub mod auth;
 pub mod contacts;
 pub mod divisions;
 pub mod me;
+pub mod pool;
 pub mod roles;
 pub mod search;
 pub mod teams;
@@ -43,6 +44,13 @@ pub fn router() -> Router<AppState> {
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
         .route("/contacts/{id}/restore", post(contacts::restore))
         .route("/contacts/{id}/merge", post(contacts::merge))
+        .route("/accounts/{id}/claim", post(pool::claim))
+        .route("/accounts/{id}/release", post(pool::release))
+        .route("/pools", get(pool::list).post(pool::create))
+        .route("/pools/{id}", get(pool::get).patch(pool::update))
+        .route("/pools/{id}/accounts", get(pool::accounts))
+        .route("/notifications", get(pool::notifications))
+        .route("/notifications/read", post(pool::read))
         .route("/search", get(search::search))
         .route("/divisions", get(divisions::list))
         .route("/openapi.json", get(|| async { Json(document()) }))
@@ -83,6 +91,8 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         audit::list,
         accounts::list, accounts::create, accounts::get, accounts::update, accounts::delete, accounts::restore, accounts::duplicates, accounts::merge,
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::restore, contacts::merge,
+        pool::list, pool::get, pool::create, pool::update, pool::accounts, pool::claim, pool::release,
+        pool::notifications, pool::read,
         search::search, divisions::list,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),
@@ -96,6 +106,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         (name = "audit", description = "The audit log"),
         (name = "accounts", description = "Accounts (企业客户) and duplicate checking (查重)"),
         (name = "contacts", description = "Contacts and key persons (联系人 / 关键人)"),
+        (name = "pool", description = "The public pool (公海): pools and their rules, claiming and releasing accounts, notifications"),
         (name = "search", description = "One search box over accounts and contacts"),
     )
 )]

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod contacts;
 pub mod docs;
 pub mod login;
+mod pool;
 mod search;
 pub mod settings;
 
@@ -33,12 +34,12 @@ pub fn router() -> Router<AppState> {
             "/opportunities",
             get(|s, c| coming(s, c, "/opportunities", "nav.opportunities", "coming.opportunities")),
         )
-        .route("/pool", get(|s, c| coming(s, c, "/pool", "nav.pool", "coming.pool")))
         .route("/activities", get(|s, c| coming(s, c, "/activities", "nav.activities", "coming.activities")))
         .route("/stats", get(|s, c| coming(s, c, "/stats", "nav.stats", "coming.stats")))
         .merge(settings::router())
         .merge(accounts::router())
         .merge(contacts::router())
+        .merge(pool::router())
         .route("/search", get(search::show))
         .route("/docs/api", get(docs::show))
         .route(

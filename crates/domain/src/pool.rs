@@ -1,0 +1,374 @@
+//! The public pool (公海) and ownership (seed 002): customers are the
+//! company's, not a salesperson's. Unowned accounts sit in a pool anyone in
+//! it may claim under its rules; an owned account that stays idle too long
+//! goes back; nobody works an account someone else owns.
+
+use crate::account::{vocabulary, Classification};
+use crate::values::FieldError;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+vocabulary!(
+    /// Which rule sends an idle account back to the pool.
+    ReleaseRule {
+        /// N 天未跟进: no logged call or visit.
+        NoActivity = "no_activity" / "未跟进",
+        /// M 天商机无进展: no opportunity moved a stage.
+        NoProgress = "no_progress" / "商机无进展",
+        /// K 天未成交: no deal won.
+        NoDeal = "no_deal" / "未成交",
+    }
+);
+
+vocabulary!(
+    /// Why an account is in the pool (公海), shown and filtered there.
+    ReleaseReason {
+        /// 手动退回, with the owner's words.
+        Manual = "manual" / "手动退回",
+        /// Returned by the no-activity rule.
+        NoActivity = "no_activity" / "超期未跟进",
+        /// Returned by the no-progress rule.
+        NoProgress = "no_progress" / "商机无进展",
+        /// Returned by the no-deal rule.
+        NoDeal = "no_deal" / "超期未成交",
+        /// 离职交接: the owner's accounts were handed to the pool.
+        Handover = "handover" / "交接退回",
+    }
+);
+
+impl From<ReleaseRule> for ReleaseReason {
+    fn from(rule: ReleaseRule) -> Self {
+        match rule {
+            ReleaseRule::NoActivity => ReleaseReason::NoActivity,
+            ReleaseRule::NoProgress => ReleaseReason::NoProgress,
+            ReleaseRule::NoDeal => ReleaseReason::NoDeal,
+        }
+    }
+}
+
+vocabulary!(
+    /// What a non-owner may not see of a pooled account until it is claimed.
+    PoolField {
+        /// Phone numbers: shown masked (138****5678).
+        Phones = "phones" / "电话",
+        /// The key persons: hidden.
+        Contacts = "contacts" / "联系人",
+        /// The street address: hidden.
+        Address = "address" / "地址",
+        /// The previous owners' notes: hidden.
+        Notes = "notes" / "备注",
+    }
+);
+
+/// The return rules of one class of account; `None` turns a rule off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassRules {
+    /// Back to the pool after this many days without a logged activity.
+    pub no_activity_days: Option<i64>,
+    /// ... without opportunity progress.
+    pub no_progress_days: Option<i64>,
+    /// ... without a deal.
+    pub no_deal_days: Option<i64>,
+}
+
+/// Return rules per class (A/B/C, and accounts not yet classified).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnRules {
+    /// A 类.
+    pub a: ClassRules,
+    /// B 类.
+    pub b: ClassRules,
+    /// C 类.
+    pub c: ClassRules,
+    /// 未分级.
+    pub unclassified: ClassRules,
+}
+
+impl ReturnRules {
+    /// The rules of a class.
+    pub fn of(&self, class: Option<Classification>) -> &ClassRules {
+        match class {
+            Some(Classification::A) => &self.a,
+            Some(Classification::B) => &self.b,
+            Some(Classification::C) => &self.c,
+            None => &self.unclassified,
+        }
+    }
+}
+
+/// A pool's rules (公海规则). Days are whole days of 24 hours.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolRules {
+    /// The most accounts of this pool one person may own (拥有客户上限); `None`: no limit.
+    pub max_owned: Option<i64>,
+    /// The most claims one person may make per day (每天最多领取); `None`: no limit.
+    pub daily_claims: Option<i64>,
+    /// Days during which the previous owner may not claim a returned account back (前负责人 N 天内不可领取).
+    pub cooldown_days: i64,
+    /// Days before a return by rule that the owner is warned (提前 N 天提醒); 0: no warning.
+    pub warn_days: i64,
+    /// Days an approved registration (报备) protects the account from return by rule.
+    pub protection_days: i64,
+    /// Days a registration may wait for a decision before it lapses.
+    pub registration_expiry_days: i64,
+    /// When owned accounts return, per class.
+    pub return_after: ReturnRules,
+    /// What non-owners do not see in the pool.
+    pub masked: Vec<PoolField>,
+}
+
+/// The longest period any rule may name: ten years.
+pub const MAX_DAYS: i64 = 3650;
+
+impl Default for PoolRules {
+    /// Common practice (and seed 002's spirit): key accounts get the longest
+    /// leash, C accounts the shortest; the no-progress rule waits for
+    /// opportunities to be recorded at all, so it is off.
+    fn default() -> Self {
+        let class = |activity, deal| ClassRules {
+            no_activity_days: Some(activity),
+            no_progress_days: None,
+            no_deal_days: deal,
+        };
+        Self {
+            max_owned: Some(200),
+            daily_claims: Some(10),
+            cooldown_days: 7,
+            warn_days: 3,
+            protection_days: 90,
+            registration_expiry_days: 7,
+            return_after: ReturnRules {
+                a: class(90, None),
+                b: class(60, Some(365)),
+                c: class(30, Some(180)),
+                unclassified: class(30, Some(180)),
+            },
+            masked: vec![PoolField::Phones, PoolField::Notes],
+        }
+    }
+}
+
+impl PoolRules {
+    /// Every rule that is out of range, named by its path under `field`.
+    pub fn check(&self, field: &str) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let mut days = |name: &str, v: Option<i64>, min: i64| {
+            if let Some(v) = v {
+                if !(min..=MAX_DAYS).contains(&v) {
+                    out.push(FieldError::new(
+                        &format!("{field}.{name}"),
+                        "out_of_range",
+                        format!("{field}.{name} must be between {min} and {MAX_DAYS} days, not {v}"),
+                    ));
+                }
+            }
+        };
+        days("cooldown_days", Some(self.cooldown_days), 0);
+        days("warn_days", Some(self.warn_days), 0);
+        days("protection_days", Some(self.protection_days), 0);
+        days("registration_expiry_days", Some(self.registration_expiry_days), 1);
+        for (class, r) in [
+            ("a", &self.return_after.a),
+            ("b", &self.return_after.b),
+            ("c", &self.return_after.c),
+            ("unclassified", &self.return_after.unclassified),
+        ] {
+            days(&format!("return_after.{class}.no_activity_days"), r.no_activity_days, 1);
+            days(&format!("return_after.{class}.no_progress_days"), r.no_progress_days, 1);
+            days(&format!("return_after.{class}.no_deal_days"), r.no_deal_days, 1);
+        }
+        for (name, v) in [("max_owned", self.max_owned), ("daily_claims", self.daily_claims)] {
+            if let Some(v) = v {
+                if !(0..=1_000_000).contains(&v) {
+                    out.push(FieldError::new(
+                        &format!("{field}.{name}"),
+                        "out_of_range",
+                        format!("{field}.{name} must be between 0 and 1000000, not {v}"),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether non-owners may not see `what`.
+    pub fn masks(&self, what: PoolField) -> bool {
+        self.masked.contains(&what)
+    }
+}
+
+/// When each rule's count of idle days started: the later of the ownership
+/// start and the last activity, opportunity progress or deal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdleClocks {
+    /// Since the last logged activity.
+    pub activity: DateTime<Utc>,
+    /// Since the last opportunity progress.
+    pub progress: DateTime<Utc>,
+    /// Since the last deal.
+    pub deal: DateTime<Utc>,
+}
+
+impl IdleClocks {
+    /// All three starting at once: a new owner gets every full period.
+    pub fn starting(at: DateTime<Utc>) -> Self {
+        Self { activity: at, progress: at, deal: at }
+    }
+}
+
+/// When an owned account returns to the pool, and by which rule: the
+/// earliest rule to run out, but never inside a registration's protection.
+/// `None` when no rule applies to its class.
+pub fn release_due(
+    rules: &ReturnRules,
+    class: Option<Classification>,
+    clocks: &IdleClocks,
+    protected_until: Option<DateTime<Utc>>,
+) -> Option<(DateTime<Utc>, ReleaseRule)> {
+    let r = rules.of(class);
+    let due = [
+        (r.no_activity_days, clocks.activity, ReleaseRule::NoActivity),
+        (r.no_progress_days, clocks.progress, ReleaseRule::NoProgress),
+        (r.no_deal_days, clocks.deal, ReleaseRule::NoDeal),
+    ]
+    .into_iter()
+    .filter_map(|(days, from, rule)| days.map(|d| (from + Duration::days(d), rule)))
+    .min_by_key(|(at, _)| *at)?;
+    Some(match protected_until {
+        Some(until) if until > due.0 => (until, due.1),
+        _ => due,
+    })
+}
+
+/// Whole days left until `due` (0 on the day itself, negative when overdue),
+/// for "距进入公海 N 天".
+pub fn days_left(due: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let secs = (due - now).num_seconds();
+    // Round towards the due time: 1.5 days left reads "1 天".
+    secs.div_euclid(86_400)
+}
+
+/// A phone number as a non-owner sees it: the first three and last four
+/// digits kept, the ones between starred (`138****5678`, `024-****0000`).
+pub fn mask_phone(display: &str) -> String {
+    let digits = display.chars().filter(char::is_ascii_digit).count();
+    if digits <= 7 {
+        return display.chars().map(|c| if c.is_ascii_digit() { '*' } else { c }).collect();
+    }
+    let mut seen = 0;
+    display
+        .chars()
+        .filter_map(|c| {
+            if !c.is_ascii_digit() {
+                // Spaces inside the starred run would only reveal the grouping.
+                return (!(c == ' ' && seen >= 3 && seen <= digits - 4)).then_some(c);
+            }
+            seen += 1;
+            Some(if seen > 3 && seen <= digits - 4 { '*' } else { c })
+        })
+        .collect()
+}
+
+/// Why an ownership change is refused. Each is a rule of seed 002 a user can
+/// act on; the HTTP edge gives each a stable code.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Someone else owns this organisation (or a record 查重 says is the same one).
+    #[error("{account_name} is owned by {owner_name}")]
+    OwnedByOther {
+        /// The owned record.
+        account_id: crate::AccountId,
+        /// Its name.
+        account_name: String,
+        /// Its owner.
+        owner_id: crate::UserId,
+        /// The owner's name.
+        owner_name: String,
+    },
+    /// The caller owns it already.
+    #[error("already yours")]
+    AlreadyYours,
+    /// The account is not in a pool the caller belongs to.
+    #[error("not in your pool")]
+    NotInPool,
+    /// The previous owner's cooldown has not ended.
+    #[error("cooldown until {until}")]
+    Cooldown {
+        /// When the previous owner may claim it again.
+        until: DateTime<Utc>,
+    },
+    /// The person has made as many claims today as the pool allows.
+    #[error("daily claim limit {limit}")]
+    DailyClaims {
+        /// Claims per day.
+        limit: i64,
+    },
+    /// The person owns as many accounts of this pool as it allows.
+    #[error("ownership limit {limit}")]
+    OwnershipLimit {
+        /// Whose limit.
+        user_name: String,
+        /// The pool's limit.
+        limit: i64,
+    },
+    /// Only the owner (or their manager) may release an account.
+    #[error("not the owner")]
+    NotOwner,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, 9, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn the_earliest_rule_decides_and_protection_postpones_it() {
+        let rules = PoolRules::default().return_after;
+        let fresh = IdleClocks::starting(t(1));
+        assert_eq!(
+            release_due(&rules, Some(Classification::C), &fresh, None),
+            Some((t(1) + Duration::days(30), ReleaseRule::NoActivity))
+        );
+        // A recent visit moves the activity clock; the no-deal rule stays.
+        let visited = IdleClocks { activity: t(1) + Duration::days(170), ..fresh };
+        assert_eq!(
+            release_due(&rules, Some(Classification::C), &visited, None),
+            Some((t(1) + Duration::days(180), ReleaseRule::NoDeal))
+        );
+        let until = t(1) + Duration::days(400);
+        assert_eq!(
+            release_due(&rules, Some(Classification::C), &visited, Some(until)),
+            Some((until, ReleaseRule::NoDeal))
+        );
+        let off = ReturnRules { a: ClassRules::default(), ..rules };
+        assert_eq!(release_due(&off, Some(Classification::A), &fresh, None), None, "no rule, no return");
+        assert_eq!(days_left(t(4), t(1)), 3);
+        assert_eq!(days_left(t(4), t(1) + Duration::hours(12)), 2);
+        assert_eq!(days_left(t(1), t(2)), -1);
+    }
+
+    #[test]
+    fn rules_out_of_range_are_named() {
+        let mut r = PoolRules { cooldown_days: -1, ..PoolRules::default() };
+        r.return_after.b.no_activity_days = Some(0);
+        r.max_owned = Some(-5);
+        let fields: Vec<String> = r.check("rules").into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["rules.cooldown_days", "rules.return_after.b.no_activity_days", "rules.max_owned"]);
+        assert!(PoolRules::default().check("rules").is_empty());
+    }
+
+    #[test]
+    fn phones_are_masked_but_recognisable() {
+        assert_eq!(mask_phone("138 1234 5678"), "138****5678");
+        assert_eq!(mask_phone("024-2313 0000"), "024-****0000");
+        assert_eq!(mask_phone("+86 138 1234 5678"), "+86 1******5678");
+        assert_eq!(mask_phone("12345"), "*****");
+    }
+}

@@ -1,0 +1,431 @@
+//! The public pool (公海): claiming and releasing under the pool's rules,
+//! the release job, and claims racing each other (also across processes).
+
+use crate::harness::{Backend, TestApp, TestUser};
+use chrono::Duration;
+use guanxi_domain::Role;
+use guanxi_store::ownership;
+use guanxi_store::Sql;
+use serde_json::{json, Value};
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let (status, v) = app.send("POST", token, path, body).await;
+    assert!(status == 200 || status == 201, "{path}: {status} {v}");
+    v
+}
+
+/// Names 查重 keeps apart: different trade names in different cities.
+fn company(i: usize) -> String {
+    const TRADE: [&str; 16] = [
+        "鼎盛", "华信", "恒通", "金桥", "瑞丰", "广源", "天成", "宏达", "博远", "正泰", "新元", "嘉禾", "腾跃", "汇川",
+        "九洲", "凯旋",
+    ];
+    const CITY: [&str; 4] = ["沈阳", "大连", "鞍山", "锦州"];
+    const TRADE_LINE: [&str; 2] = ["电气设备", "自动化工程"];
+    format!("{}{}{}有限公司", CITY[i % 4], TRADE[i % 16], TRADE_LINE[i / 16 % 2])
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// The default pool's id, as a member sees it.
+async fn default_pool(app: &TestApp, token: &str) -> String {
+    let (status, pools) = app.get(token, "/api/v1/pools").await;
+    assert_eq!(status, 200, "{pools}");
+    assert_eq!(pools[0]["is_default"], true, "{pools}");
+    id(&pools[0])
+}
+
+/// An unowned account, entered by the admin: it sits in the default pool.
+async fn pooled(app: &TestApp, name: &str, extra: Value) -> String {
+    let mut body = json!({"name": name, "source": "cold_call", "owner_id": null});
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let a = post(app, &app.admin.token, "/api/v1/accounts", body).await;
+    assert_eq!(a["owner_id"], Value::Null, "{a}");
+    id(&a)
+}
+
+async fn actions(app: &TestApp, account: &str) -> Vec<(String, String)> {
+    let uuid: uuid::Uuid = account.parse().unwrap();
+    app.db
+        .fetch_all(Sql::new("SELECT action, actor_label FROM audit_log WHERE entity_id = $1 ORDER BY at, id").arg(uuid))
+        .await
+        .unwrap()
+}
+
+async fn claiming_and_releasing_follow_the_pool_rules(app: &TestApp) {
+    let w = app.world().await;
+    let (x, y) = (&w.sales_x.token, &w.sales_y.token);
+    let pool = default_pool(app, x).await;
+    let a = pooled(app, "沈阳鼎盛电力科技有限公司", json!({"phones": ["138 1234 5678"], "notes": "上任负责人的备注"}))
+        .await;
+
+    // In the pool, a non-owner sees the phone masked and the notes hidden.
+    let (status, list) = app.get(y, &format!("/api/v1/pools/{pool}/accounts")).await;
+    assert_eq!(status, 200, "{list}");
+    let row = list["items"].as_array().unwrap().iter().find(|r| r["id"] == a.as_str()).expect("listed").clone();
+    assert_eq!(row["phones"][0]["display"], "138****5678", "{row}");
+    assert_eq!(row["notes"], Value::Null);
+
+    // One click: it is the claimer's, with a return date 30 days out (unclassified, no activity).
+    let claimed = post(app, x, &format!("/api/v1/accounts/{a}/claim"), json!({})).await;
+    assert_eq!(claimed["owner_id"], w.sales_x.id.to_string());
+    assert_eq!(claimed["ownership"]["release_rule"], "no_activity");
+    let due: chrono::DateTime<chrono::Utc> = claimed["ownership"]["release_due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due, app.now() + Duration::days(30));
+    assert_eq!(claimed["phones"][0]["display"], "138 1234 5678", "the owner sees the number");
+    let (_, list) = app.get(y, &format!("/api/v1/pools/{pool}/accounts")).await;
+    assert!(list["items"].as_array().unwrap().iter().all(|r| r["id"] != a.as_str()), "no longer in the pool");
+
+    // Nobody else takes it, and the owner is told it is theirs already.
+    let (status, problem) = app.send("POST", y, &format!("/api/v1/accounts/{a}/claim"), json!({})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("owned_by_other")), "{problem}");
+    assert_eq!(problem["owner_name"], "张伟");
+    let (status, problem) = app.send("POST", x, &format!("/api/v1/accounts/{a}/claim"), json!({})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("already_owned")));
+
+    // Releasing: someone else's account cannot be; a reason is required.
+    let (status, _) = app.send("POST", y, &format!("/api/v1/accounts/{a}/release"), json!({"reason": "我来"})).await;
+    assert_eq!(status, 404, "another salesperson cannot even see it");
+    let (status, problem) = app.send("POST", x, &format!("/api/v1/accounts/{a}/release"), json!({"reason": " "})).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("reason")), "{problem}");
+    let released = post(app, x, &format!("/api/v1/accounts/{a}/release"), json!({"reason": "客户今年无预算"})).await;
+    assert_eq!(released["owner_id"], Value::Null);
+    assert_eq!(released["ownership"]["release_reason"], "manual");
+    assert_eq!(released["ownership"]["release_note"], "客户今年无预算");
+    assert_eq!(released["ownership"]["previous_owner_name"], "张伟");
+    let (status, problem) =
+        app.send("POST", x, &format!("/api/v1/accounts/{a}/release"), json!({"reason": "再退"})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (404, Some("not_found")),
+        "out of a salesperson's scope once pooled"
+    );
+
+    // Filtered by why it came back.
+    let (_, list) = app.get(y, &format!("/api/v1/pools/{pool}/accounts?release_reason=manual")).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    let (_, list) = app.get(y, &format!("/api/v1/pools/{pool}/accounts?release_reason=no_activity")).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+
+    // The one who released it waits out the cooldown (7 days); others need not.
+    let (status, problem) = app.send("POST", x, &format!("/api/v1/accounts/{a}/claim"), json!({})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("claim_cooldown")), "{problem}");
+    assert!(problem["until"].is_string(), "{problem}");
+    app.clock.advance(Duration::days(7) + Duration::minutes(1));
+    post(app, x, &format!("/api/v1/accounts/{a}/claim"), json!({})).await;
+
+    // A deleted account is not claimable; every step is in the history.
+    let b = pooled(app, "大连港集团有限公司", json!({})).await;
+    app.send("DELETE", &app.admin.token, &format!("/api/v1/accounts/{b}"), Value::Null).await;
+    let (status, _) = app.send("POST", y, &format!("/api/v1/accounts/{b}/claim"), json!({})).await;
+    assert_eq!(status, 404);
+    let history: Vec<String> = actions(app, &a).await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(history, ["create", "claim", "release", "claim"]);
+}
+both!(claiming_and_releasing_follow_the_pool_rules);
+
+async fn pool_limits_and_bad_rules(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let pool = default_pool(app, x).await;
+    let (_, before) = app.get(&app.admin.token, &format!("/api/v1/pools/{pool}")).await;
+
+    // Bad rules name the field and change nothing; salespeople do not configure pools.
+    let mut rules = before["rules"].clone();
+    rules["cooldown_days"] = json!(-1);
+    rules["return_after"]["c"]["no_activity_days"] = json!(0);
+    let (status, problem) =
+        app.send("PATCH", &w.manager_x.token, &format!("/api/v1/pools/{pool}"), json!({"rules": rules})).await;
+    assert_eq!(status, 422, "{problem}");
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["rules.cooldown_days", "rules.return_after.c.no_activity_days"]);
+    let (_, after) = app.get(&app.admin.token, &format!("/api/v1/pools/{pool}")).await;
+    assert_eq!(after, before, "nothing changed");
+    let (status, _) = app.send("PATCH", x, &format!("/api/v1/pools/{pool}"), json!({"name": "我的公海"})).await;
+    assert_eq!(status, 403);
+
+    let mut rules = before["rules"].clone();
+    rules["max_owned"] = json!(2);
+    rules["daily_claims"] = json!(3);
+    let changed = post_patch(app, &w.manager_x.token, &pool, json!({"rules": rules})).await;
+    assert_eq!(changed["rules"]["max_owned"], 2);
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(pooled(app, &company(i), json!({})).await);
+    }
+    post(app, x, &format!("/api/v1/accounts/{}/claim", ids[0]), json!({})).await;
+    post(app, x, &format!("/api/v1/accounts/{}/claim", ids[1]), json!({})).await;
+    let (status, problem) = app.send("POST", x, &format!("/api/v1/accounts/{}/claim", ids[2]), json!({})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("ownership_limit")), "{problem}");
+    // Creating one more of one's own is held to the same limit.
+    let (status, problem) =
+        app.send("POST", x, "/api/v1/accounts", json!({"name": "超额新建的客户有限公司", "source": "other"})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("ownership_limit")), "{problem}");
+    post(app, x, &format!("/api/v1/accounts/{}/release", ids[0]), json!({"reason": "不合适"})).await;
+    post(app, x, &format!("/api/v1/accounts/{}/claim", ids[2]), json!({})).await;
+    post(app, x, &format!("/api/v1/accounts/{}/release", ids[2]), json!({"reason": "不合适"})).await;
+    let (status, problem) = app.send("POST", x, &format!("/api/v1/accounts/{}/claim", ids[3]), json!({})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("daily_claim_limit")), "{problem}");
+    // A new day, new claims (days are the workspace's, Asia/Shanghai).
+    app.clock.advance(Duration::days(1));
+    post(app, x, &format!("/api/v1/accounts/{}/claim", ids[3]), json!({})).await;
+
+    // A pool for one team: others do not see it.
+    let east =
+        post(app, &app.admin.token, "/api/v1/pools", json!({"name": "华北公海", "teams": [w.team_y.to_string()]}))
+            .await;
+    let (status, _) = app.get(x, &format!("/api/v1/pools/{}", id(&east))).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get(&w.sales_y.token, &format!("/api/v1/pools/{}/accounts", id(&east))).await;
+    assert_eq!(status, 200);
+    let (status, problem) = app.send("POST", &app.admin.token, "/api/v1/pools", json!({"name": "华北公海"})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("pool_name_taken")));
+}
+both!(pool_limits_and_bad_rules);
+
+async fn post_patch(app: &TestApp, token: &str, pool: &str, body: Value) -> Value {
+    let (status, v) = app.send("PATCH", token, &format!("/api/v1/pools/{pool}"), body).await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+async fn the_release_job_warns_then_returns_idle_accounts(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let c = post(
+        app,
+        x,
+        "/api/v1/accounts",
+        json!({"name": "抚顺石化设备有限公司", "source": "referral", "classification": "c"}),
+    )
+    .await;
+    let a = post(
+        app,
+        x,
+        "/api/v1/accounts",
+        json!({"name": "鞍钢集团有限公司", "source": "referral", "classification": "a"}),
+    )
+    .await;
+    assert_eq!(c["ownership"]["release_rule"], "no_activity");
+
+    // 27 days idle: within the 3 warning days of C's 30; A's 90 are far.
+    app.clock.advance(Duration::days(27) + Duration::hours(1));
+    let r = ownership::run_job(&app.db, app.now()).await.unwrap();
+    assert_eq!((r.released, r.warned), (0, 1));
+    let (_, notes) = app.get(x, "/api/v1/notifications?unread=true").await;
+    let items = notes["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{notes}");
+    assert_eq!(
+        (items[0]["kind"].as_str(), items[0]["data"]["account_name"].as_str()),
+        (Some("release_warning"), Some("抚顺石化设备有限公司"))
+    );
+    let again = ownership::run_job(&app.db, app.now()).await.unwrap();
+    assert_eq!((again.released, again.warned), (0, 0), "warned once");
+
+    // Day 30 passes: it goes back, with the rule as its reason, by the system.
+    app.clock.advance(Duration::days(3));
+    let r = ownership::run_job(&app.db, app.now()).await.unwrap();
+    assert_eq!(r.released, 1);
+    let (status, _) = app.get(x, &format!("/api/v1/accounts/{}", id(&c))).await;
+    assert_eq!(status, 404, "out of the former owner's scope");
+    let (_, back) = app.get(&app.admin.token, &format!("/api/v1/accounts/{}", id(&c))).await;
+    assert_eq!(
+        (back["owner_id"].clone(), back["ownership"]["release_reason"].as_str()),
+        (Value::Null, Some("no_activity"))
+    );
+    let last = actions(app, &id(&c)).await.pop().unwrap();
+    assert_eq!(last, ("release".to_owned(), "system:release-job".to_owned()));
+    assert_eq!(ownership::run_job(&app.db, app.now()).await.unwrap().released, 0, "idempotent");
+
+    // Rules changed by a manager apply at once to what is owned.
+    let pool = default_pool(app, x).await;
+    let (_, p) = app.get(&app.admin.token, &format!("/api/v1/pools/{pool}")).await;
+    let mut rules = p["rules"]["return_after"].clone();
+    rules["a"]["no_activity_days"] = json!(31);
+    let mut all = p["rules"].clone();
+    all["return_after"] = rules;
+    post_patch(app, &w.manager_x.token, &pool, json!({"rules": all})).await;
+    let (_, a_now) = app.get(x, &format!("/api/v1/accounts/{}", id(&a))).await;
+    let created: chrono::DateTime<chrono::Utc> = a["created_at"].as_str().unwrap().parse().unwrap();
+    let due: chrono::DateTime<chrono::Utc> = a_now["ownership"]["release_due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due, created + Duration::days(31));
+    // Classifying it C moves its date too.
+    let (_, c_now) =
+        app.send("PATCH", x, &format!("/api/v1/accounts/{}", id(&a)), json!({"classification": "c"})).await;
+    let due: chrono::DateTime<chrono::Utc> = c_now["ownership"]["release_due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due, created + Duration::days(30));
+}
+both!(the_release_job_warns_then_returns_idle_accounts);
+
+/// Two job runs at once (two instances) return each account once.
+async fn concurrent_release_jobs_release_each_account_once(app: &TestApp) {
+    let w = app.world().await;
+    for i in 0..30 {
+        post(app, &w.sales_x.token, "/api/v1/accounts", json!({"name": company(i), "source": "other"})).await;
+    }
+    app.clock.advance(Duration::days(31));
+    let now = app.now();
+    let other = guanxi_store::Db::connect(&app.target, &guanxi_store::PoolConfig::default(), false).await.unwrap();
+    let (a, b) = tokio::join!(ownership::run_job(&app.db, now), ownership::run_job(&other, now));
+    other.close().await;
+    assert_eq!(a.unwrap().released + b.unwrap().released, 30);
+    let (releases,): (i64,) =
+        app.db.fetch_one(Sql::new("SELECT COUNT(*) FROM audit_log WHERE action = 'release'")).await.unwrap();
+    assert_eq!(releases, 30);
+}
+both!(concurrent_release_jobs_release_each_account_once);
+
+async fn salespeople(app: &TestApp, n: usize) -> Vec<TestUser> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(
+            app.user_in(app.workspace, &format!("racer{i}@test.example"), &format!("销售{i}"), Role::Sales, None).await,
+        );
+    }
+    out
+}
+
+/// Fires one claim per (base URL, token, account) at once; returns the statuses and codes.
+async fn race(app: &TestApp, claims: Vec<(String, String, String)>) -> Vec<(u16, String)> {
+    let client = app.client().clone();
+    let tasks: Vec<_> = claims
+        .into_iter()
+        .map(|(base, token, account)| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let res = client
+                    .post(format!("{base}/api/v1/accounts/{account}/claim"))
+                    .bearer_auth(token)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap();
+                let (status, body) = crate::harness::read(res).await;
+                (status, body["code"].as_str().unwrap_or("").to_owned())
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+async fn many_claims_of_one_account_have_one_winner(app: &TestApp) {
+    let people = salespeople(app, 16).await;
+    let a = pooled(app, "营口港务集团有限公司", json!({})).await;
+    let base = app.url("");
+    let results = race(app, people.iter().map(|p| (base.clone(), p.token.clone(), a.clone())).collect()).await;
+    let won = results.iter().filter(|r| r.0 == 200).count();
+    let lost: Vec<_> = results.iter().filter(|r| r.0 != 200).collect();
+    assert_eq!(won, 1, "{results:?}");
+    assert!(lost.iter().all(|r| r.0 == 409 && r.1 == "owned_by_other"), "{results:?}");
+    let claims = actions(app, &a).await.into_iter().filter(|(a, _)| a == "claim").count();
+    assert_eq!(claims, 1);
+}
+both!(many_claims_of_one_account_have_one_winner);
+
+async fn limit_rules(app: &TestApp, max_owned: i64) {
+    let pool = default_pool(app, &app.admin.token).await;
+    let (_, p) = app.get(&app.admin.token, &format!("/api/v1/pools/{pool}")).await;
+    let mut rules = p["rules"].clone();
+    rules["max_owned"] = json!(max_owned);
+    rules["daily_claims"] = Value::Null;
+    post_patch(app, &app.admin.token, &pool, json!({"rules": rules})).await;
+}
+
+async fn owned_by(app: &TestApp, user: &TestUser) -> i64 {
+    let (n,): (i64,) =
+        app.db.fetch_one(Sql::new("SELECT COUNT(*) FROM accounts WHERE owner_id = $1").arg(user.id)).await.unwrap();
+    n
+}
+
+async fn concurrent_claims_never_pass_the_ownership_limit(app: &TestApp) {
+    limit_rules(app, 3).await;
+    let me = &salespeople(app, 1).await[0];
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(pooled(app, &company(i), json!({})).await);
+    }
+    let base = app.url("");
+    let results = race(app, ids.iter().map(|a| (base.clone(), me.token.clone(), a.clone())).collect()).await;
+    assert_eq!(results.iter().filter(|r| r.0 == 200).count(), 3, "{results:?}");
+    assert!(results.iter().filter(|r| r.0 != 200).all(|r| r.1 == "ownership_limit"), "{results:?}");
+    assert_eq!(owned_by(app, me).await, 3);
+}
+both!(concurrent_claims_never_pass_the_ownership_limit);
+
+/// Two `guanxi serve` processes on one PostgreSQL: claims split between
+/// them still have one winner, and a limit still holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_server_processes_on_one_postgres_agree() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let work = tempfile::tempdir().unwrap();
+    let db = crate::cli::db_args(&app.target);
+    let mut one = crate::cli::start(work.path(), &db, "127.0.0.1:0").await;
+    let mut two = crate::cli::start(work.path(), &db, "127.0.0.1:0").await;
+    let bases = [format!("http://{}", one.addr), format!("http://{}", two.addr)];
+
+    let people = salespeople(&app, 16).await;
+    let a = pooled(&app, "盘锦辽河油田装备有限公司", json!({})).await;
+    let results = race(
+        &app,
+        people.iter().enumerate().map(|(i, p)| (bases[i % 2].clone(), p.token.clone(), a.clone())).collect(),
+    )
+    .await;
+    assert_eq!(results.iter().filter(|r| r.0 == 200).count(), 1, "{results:?}");
+    assert!(results.iter().filter(|r| r.0 != 200).all(|r| r.0 == 409 && r.1 == "owned_by_other"), "{results:?}");
+
+    limit_rules(&app, 4).await;
+    let me = &people[15];
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(pooled(&app, &company(i), json!({})).await);
+    }
+    let results =
+        race(&app, ids.iter().enumerate().map(|(i, a)| (bases[i % 2].clone(), me.token.clone(), a.clone())).collect())
+            .await;
+    assert_eq!(results.iter().filter(|r| r.0 == 200).count(), 4, "{results:?}");
+    assert_eq!(owned_by(&app, me).await, 4);
+    one.child.kill().await.unwrap();
+    two.child.kill().await.unwrap();
+    app.finish().await;
+}
+
+async fn entering_or_claiming_an_owned_organisation_is_stopped(app: &TestApp) {
+    let w = app.world().await;
+    let mine =
+        post(app, &w.sales_x.token, "/api/v1/accounts", json!({"name": "沈阳鼎盛电力科技有限公司", "source": "other"}))
+            .await;
+    for force in [json!({}), json!({"force": true, "force_reason": "我也在跟"})] {
+        let mut body = json!({"name": "鼎盛电力科技（沈阳）有限公司", "source": "other"});
+        body.as_object_mut().unwrap().extend(force.as_object().unwrap().clone());
+        let (status, problem) = app.send("POST", &w.sales_y.token, "/api/v1/accounts", body).await;
+        assert_eq!((status, problem["code"].as_str()), (409, Some("owned_by_other")), "{problem}");
+        assert_eq!(
+            (problem["owner_name"].as_str(), problem["account_id"].as_str()),
+            (Some("张伟"), Some(id(&mine).as_str()))
+        );
+    }
+    // A pooled record of the same organisation (an old import) cannot be claimed around the owner.
+    let old = app.legacy_account("沈阳鼎盛电力科技有限公司", None).await;
+    let (status, problem) =
+        app.send("POST", &w.sales_y.token, &format!("/api/v1/accounts/{old}/claim"), json!({})).await;
+    assert_eq!(
+        (status, problem["code"].as_str(), problem["owner_name"].as_str()),
+        (409, Some("owned_by_other"), Some("张伟")),
+        "{problem}"
+    );
+    // An unowned duplicate is the ordinary 查重 warning: claim it instead.
+    pooled(app, "大连港集团有限公司", json!({})).await;
+    let (status, problem) = app
+        .send("POST", &w.sales_y.token, "/api/v1/accounts", json!({"name": "大连港集团有限公司", "source": "other"}))
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("duplicate_account")), "{problem}");
+}
+both!(entering_or_claiming_an_owned_organisation_is_stopped);

@@ -1,0 +1,519 @@
+//! Ownership of accounts: claiming from the pool (领取), releasing to it
+//! (退回, by hand or by rule), and the return date each owned account
+//! carries (`release_due_at`), which the release job reads by index.
+//!
+//! Each change is one conditional `UPDATE` (`… WHERE owner_id IS NULL`), so
+//! when many people claim one account at once exactly one row changes and
+//! the others see it taken. Limits per person are counted after locking the
+//! person's row (PostgreSQL; SQLite has one writer), so concurrent claims of
+//! different accounts cannot together pass a limit either.
+
+use crate::accounts::{self, Account};
+use crate::audit::{self, Action, Actor};
+use crate::db::{Conn, Db, Dialect, Sql, Tx};
+use crate::notifications;
+use crate::pool::{self, Pool};
+use crate::{Error, Result};
+use chrono::{DateTime, Duration, Utc};
+use guanxi_domain::pool::{release_due, IdleClocks};
+use guanxi_domain::{
+    AccountId, Classification, PoolId, Refusal, ReleaseReason, ReleaseRule, TeamId, UserId, WorkspaceId,
+};
+use uuid::Uuid;
+
+/// The person who would own an account.
+#[derive(Clone, Debug)]
+pub struct Claimant {
+    /// The user.
+    pub user_id: UserId,
+    /// Their name, for messages.
+    pub name: String,
+    /// Their team: an account follows its owner's team.
+    pub team_id: Option<TeamId>,
+}
+
+struct State {
+    name: String,
+    owner_id: Option<UserId>,
+    owner_name: Option<String>,
+    pool_id: Option<PoolId>,
+    classification: Option<Classification>,
+    deleted_at: Option<DateTime<Utc>>,
+    previous_owner_id: Option<UserId>,
+    released_at: Option<DateTime<Utc>>,
+}
+crate::from_row!(State {
+    name,
+    owner_id,
+    owner_name,
+    pool_id,
+    classification,
+    deleted_at,
+    previous_owner_id,
+    released_at
+});
+
+async fn state(tx: &mut Tx, ws: WorkspaceId, id: AccountId) -> Result<State> {
+    let s: State = tx
+        .fetch_optional(
+            Sql::new(
+                "SELECT a.name, a.owner_id, o.display_name AS owner_name, a.pool_id, a.classification, a.deleted_at, \
+                 a.previous_owner_id, a.released_at FROM accounts a LEFT JOIN users o ON o.id = a.owner_id \
+                 WHERE a.id = $1 AND a.workspace_id = $2",
+            )
+            .arg(id)
+            .arg(ws),
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    if s.deleted_at.is_some() {
+        return Err(Error::NotFound);
+    }
+    Ok(s)
+}
+
+fn owned_by(id: AccountId, s: &State, owner: UserId) -> Error {
+    Error::Refused(Refusal::OwnedByOther {
+        account_id: id,
+        account_name: s.name.clone(),
+        owner_id: owner,
+        owner_name: s.owner_name.clone().unwrap_or_default(),
+    })
+}
+
+/// Serialises every ownership change of one person: on PostgreSQL by locking
+/// their row until the transaction ends; SQLite's single writer already does.
+async fn lock_person(tx: &mut Tx, user: UserId) -> Result<()> {
+    if tx.dialect() == Dialect::Postgres {
+        tx.execute(Sql::new("SELECT id FROM users WHERE id = $1 FOR UPDATE").arg(user)).await?;
+    }
+    Ok(())
+}
+
+/// Refuses when `user` already owns as many of the pool's accounts as it
+/// allows. Locks the person first: call inside the transaction that grants.
+pub async fn check_limit(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId) -> Result<()> {
+    lock_person(tx, user).await?;
+    let Some(limit) = pool.rules.max_owned else { return Ok(()) };
+    let (owned,): (i64,) = tx
+        .fetch_one(
+            Sql::new(
+                "SELECT COUNT(*) FROM accounts WHERE workspace_id = $1 AND owner_id = $2 AND pool_id = $3 AND deleted_at IS NULL",
+            )
+            .arg(ws)
+            .arg(user)
+            .arg(pool.id),
+        )
+        .await?;
+    if owned >= limit {
+        let (user_name,): (String,) =
+            tx.fetch_one(Sql::new("SELECT display_name FROM users WHERE id = $1").arg(user)).await?;
+        return Err(Error::Refused(Refusal::OwnershipLimit { user_name, limit }));
+    }
+    Ok(())
+}
+
+/// Makes `to` the owner of an account that `expect` owns now (`None`: in the
+/// pool), with fresh clocks and return date, in one conditional update.
+/// `false` when someone else changed the owner first.
+#[allow(clippy::too_many_arguments)]
+async fn grant(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: AccountId,
+    pool: &Pool,
+    class: Option<Classification>,
+    to: &Claimant,
+    expect: Option<UserId>,
+    protected_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let due = release_due(&pool.rules.return_after, class, &IdleClocks::starting(now), protected_until);
+    let mut q = Sql::new("UPDATE accounts SET owner_id = ");
+    q.bind(to.user_id)
+        .push(", team_id = COALESCE(")
+        .bind(to.team_id)
+        .push(", team_id), owned_at = ")
+        .bind(now)
+        .push(", activity_clock_at = ")
+        .bind(now)
+        .push(", progress_clock_at = ")
+        .bind(now)
+        .push(", deal_clock_at = ")
+        .bind(now)
+        .push(", protected_until = ")
+        .bind(protected_until)
+        .push(", release_due_at = ")
+        .bind(due.map(|d| d.0))
+        .push(", release_rule = ")
+        .bind(due.map(|d| d.1.as_str()))
+        .push(", release_warned_at = NULL, updated_at = ")
+        .bind(now)
+        .push(" WHERE id = ")
+        .bind(id)
+        .push(" AND workspace_id = ")
+        .bind(ws)
+        .push(" AND deleted_at IS NULL AND ");
+    match expect {
+        None => q.push("owner_id IS NULL"),
+        Some(owner) => q.push("owner_id = ").bind(owner),
+    };
+    Ok(tx.execute(q).await? == 1)
+}
+
+/// Claims (领取) a pooled account for `who`: they must belong to its pool,
+/// be past their cooldown if they released it, and be under the pool's
+/// daily and ownership limits. `day_start` is midnight of today in the
+/// workspace's time zone.
+pub async fn claim(
+    tx: &mut Tx,
+    actor: &Actor,
+    who: &Claimant,
+    id: AccountId,
+    day_start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Account> {
+    let ws = actor.workspace_id;
+    lock_person(tx, who.user_id).await?;
+    let s = state(tx, ws, id).await?;
+    match s.owner_id {
+        Some(owner) if owner == who.user_id => return Err(Error::Refused(Refusal::AlreadyYours)),
+        Some(owner) => return Err(owned_by(id, &s, owner)),
+        None => {}
+    }
+    let pool_id = s.pool_id.ok_or(Error::Refused(Refusal::NotInPool))?;
+    let pool = pool::get(Conn::Tx(tx), ws, pool_id).await?;
+    if !pool::is_member(Conn::Tx(tx), &pool, who.user_id, who.team_id).await? {
+        return Err(Error::Refused(Refusal::NotInPool));
+    }
+    if let (Some(prev), Some(at)) = (s.previous_owner_id, s.released_at) {
+        let until = at + Duration::days(pool.rules.cooldown_days);
+        if prev == who.user_id && now < until {
+            return Err(Error::Refused(Refusal::Cooldown { until }));
+        }
+    }
+    if let Some(limit) = pool.rules.daily_claims {
+        let (today,): (i64,) = tx
+            .fetch_one(
+                Sql::new(
+                    "SELECT COUNT(*) FROM audit_log WHERE workspace_id = $1 AND actor_id = $2 AND action = 'claim' AND at >= $3",
+                )
+                .arg(ws)
+                .arg(who.user_id)
+                .arg(day_start),
+            )
+            .await?;
+        if today >= limit {
+            return Err(Error::Refused(Refusal::DailyClaims { limit }));
+        }
+    }
+    check_limit(tx, ws, &pool, who.user_id).await?;
+    if !grant(tx, ws, id, &pool, s.classification, who, None, None, now).await? {
+        // Someone else's claim committed between our read and our update.
+        let s = state(tx, ws, id).await?;
+        return Err(match s.owner_id {
+            Some(owner) => owned_by(id, &s, owner),
+            None => Error::Refused(Refusal::NotInPool),
+        });
+    }
+    let changes = serde_json::json!({
+        "owner_id": {"before": null, "after": who.user_id},
+        "pool": {"before": pool.name, "after": null},
+    });
+    audit::record(tx, actor, Action::Claim, "account", id.uuid(), changes, now).await?;
+    accounts::get_in_tx(tx, ws, id).await
+}
+
+/// Releases (退回) an account to its pool by hand, with the owner's reason.
+/// Only the owner, unless `on_behalf` (a manager or admin who may see it).
+#[allow(clippy::too_many_arguments)]
+pub async fn release(
+    tx: &mut Tx,
+    actor: &Actor,
+    by: UserId,
+    on_behalf: bool,
+    id: AccountId,
+    reason: ReleaseReason,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Account> {
+    let ws = actor.workspace_id;
+    let s = state(tx, ws, id).await?;
+    let owner = s.owner_id.ok_or(Error::Refused(Refusal::NotOwner))?;
+    if owner != by && !on_behalf {
+        return Err(Error::Refused(Refusal::NotOwner));
+    }
+    let changed = tx
+        .execute(
+            Sql::new(
+                "UPDATE accounts SET previous_owner_id = owner_id, owner_id = NULL, owned_at = NULL, released_at = $1, \
+                 release_reason = $2, release_note = $3, release_due_at = NULL, release_rule = NULL, \
+                 release_warned_at = NULL, protected_until = NULL, updated_at = $1 \
+                 WHERE id = $4 AND workspace_id = $5 AND owner_id = $6",
+            )
+            .arg(now)
+            .arg(reason.as_str())
+            .arg(note)
+            .arg(id)
+            .arg(ws)
+            .arg(owner),
+        )
+        .await?;
+    if changed != 1 {
+        return Err(Error::Refused(Refusal::NotOwner));
+    }
+    let changes = serde_json::json!({
+        "owner_id": {"before": owner, "after": null},
+        "release_reason": {"before": null, "after": reason.as_str()},
+        "release_note": {"before": null, "after": note},
+    });
+    audit::record(tx, actor, Action::Release, "account", id.uuid(), changes, now).await?;
+    accounts::get_in_tx(tx, ws, id).await
+}
+
+/// After an account's owner was changed by an edit (a manager's 分配): the
+/// new owner's limit is checked and their clocks start; an account left
+/// without owner is in the pool, released by hand.
+pub(crate) async fn owner_changed(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: AccountId,
+    before: Option<UserId>,
+    after: Option<UserId>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    match after {
+        Some(owner) => {
+            let s = state(tx, ws, id).await?;
+            let pool = match s.pool_id {
+                Some(p) => pool::get(Conn::Tx(tx), ws, p).await?,
+                None => pool::default_of(Conn::Tx(tx), ws).await?,
+            };
+            check_limit(tx, ws, &pool, owner).await?;
+            let to = Claimant { user_id: owner, name: String::new(), team_id: None };
+            grant(tx, ws, id, &pool, s.classification, &to, Some(owner), None, now).await?;
+        }
+        None => {
+            tx.execute(
+                Sql::new(
+                    "UPDATE accounts SET previous_owner_id = $1, owned_at = NULL, released_at = $2, release_reason = 'manual', \
+                     release_due_at = NULL, release_rule = NULL, release_warned_at = NULL, protected_until = NULL \
+                     WHERE id = $3 AND workspace_id = $4",
+                )
+                .arg(before)
+                .arg(now)
+                .arg(id)
+                .arg(ws),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+struct Clocks {
+    id: AccountId,
+    classification: Option<Classification>,
+    activity_clock_at: Option<DateTime<Utc>>,
+    progress_clock_at: Option<DateTime<Utc>>,
+    deal_clock_at: Option<DateTime<Utc>>,
+    protected_until: Option<DateTime<Utc>>,
+}
+crate::from_row!(Clocks { id, classification, activity_clock_at, progress_clock_at, deal_clock_at, protected_until });
+
+const CLOCKS: &str =
+    "SELECT id, classification, activity_clock_at, progress_clock_at, deal_clock_at, protected_until FROM accounts";
+
+/// Rows per `UPDATE … FROM (VALUES …)`: three arguments each.
+const REFRESH_BATCH: usize = 2000;
+
+/// Writes the return date of owned accounts from their clocks and the pool's rules.
+async fn write_due(tx: &mut Tx, pool: &Pool, rows: &[Clocks]) -> Result<()> {
+    for chunk in rows.chunks(REFRESH_BATCH) {
+        let mut q = Sql::new("UPDATE accounts SET release_due_at = v.column2, release_rule = v.column3, release_warned_at = NULL FROM (VALUES ");
+        for (i, r) in chunk.iter().enumerate() {
+            let due = match (r.activity_clock_at, r.progress_clock_at, r.deal_clock_at) {
+                (Some(activity), Some(progress), Some(deal)) => release_due(
+                    &pool.rules.return_after,
+                    r.classification,
+                    &IdleClocks { activity, progress, deal },
+                    r.protected_until,
+                ),
+                _ => None,
+            };
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind(r.id)
+                .push(", ")
+                .bind(due.map(|d| d.0))
+                .push(", ")
+                .bind(due.map(|d| d.1.as_str()))
+                .push(")");
+        }
+        q.push(") AS v WHERE accounts.id = v.column1");
+        tx.execute(q).await?;
+    }
+    Ok(())
+}
+
+/// Works out again when some owned accounts return (their class changed).
+pub(crate) async fn refresh(tx: &mut Tx, ws: WorkspaceId, id: AccountId) -> Result<()> {
+    let s = state(tx, ws, id).await?;
+    let (Some(pool_id), Some(_)) = (s.pool_id, s.owner_id) else { return Ok(()) };
+    let pool = pool::get(Conn::Tx(tx), ws, pool_id).await?;
+    let rows: Vec<Clocks> =
+        tx.fetch_all(Sql::new(&format!("{CLOCKS} WHERE id = $1 AND workspace_id = $2")).arg(id).arg(ws)).await?;
+    write_due(tx, &pool, &rows).await
+}
+
+/// Works out again when every owned account of a pool returns (its rules changed).
+pub async fn refresh_pool(tx: &mut Tx, pool: &Pool) -> Result<()> {
+    let mut after = AccountId::from_uuid(Uuid::nil());
+    loop {
+        let rows: Vec<Clocks> = tx
+            .fetch_all(
+                Sql::new(&format!(
+                    "{CLOCKS} WHERE pool_id = $1 AND owner_id IS NOT NULL AND id > $2 ORDER BY id LIMIT {REFRESH_BATCH}"
+                ))
+                .arg(pool.id)
+                .arg(after),
+            )
+            .await?;
+        let Some(last) = rows.last() else { return Ok(()) };
+        after = last.id;
+        write_due(tx, pool, &rows).await?;
+    }
+}
+
+/// What one run of the release job did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct JobReport {
+    /// Accounts returned to their pool by a rule.
+    pub released: u64,
+    /// Owners warned of an upcoming return.
+    pub warned: u64,
+}
+
+/// Accounts per transaction of the release job.
+const JOB_BATCH: i64 = 1000;
+
+struct Released {
+    id: AccountId,
+    workspace_id: WorkspaceId,
+    previous_owner_id: Option<UserId>,
+    release_reason: Option<ReleaseReason>,
+}
+crate::from_row!(Released { id, workspace_id, previous_owner_id, release_reason });
+
+struct Warned {
+    id: AccountId,
+    workspace_id: WorkspaceId,
+    owner_id: Option<UserId>,
+    name: String,
+    release_due_at: Option<DateTime<Utc>>,
+    release_rule: Option<ReleaseRule>,
+}
+crate::from_row!(Warned { id, workspace_id, owner_id, name, release_due_at, release_rule });
+
+/// The release job: returns every account whose date has come to its pool
+/// (with the rule as the reason), then warns owners of returns within each
+/// pool's warning period. Idempotent, and safe when several instances run it
+/// at once: each update re-checks its condition, and only rows it changed
+/// get an audit entry or a notification.
+pub async fn run_job(db: &Db, now: DateTime<Utc>) -> Result<JobReport> {
+    let mut report = JobReport::default();
+    loop {
+        let mut tx = db.begin().await?;
+        let due: Vec<(AccountId,)> = tx
+            .fetch_all(
+                Sql::new(&format!(
+                    "SELECT id FROM accounts WHERE release_due_at IS NOT NULL AND release_due_at <= $1 \
+                     AND owner_id IS NOT NULL AND deleted_at IS NULL ORDER BY release_due_at LIMIT {JOB_BATCH}"
+                ))
+                .arg(now),
+            )
+            .await?;
+        if due.is_empty() {
+            tx.commit().await?;
+            break;
+        }
+        let mut q = Sql::new(
+            "UPDATE accounts SET previous_owner_id = owner_id, owner_id = NULL, owned_at = NULL, released_at = ",
+        );
+        q.bind(now)
+            .push(", release_reason = release_rule, release_note = NULL, release_due_at = NULL, release_rule = NULL, ")
+            .push("release_warned_at = NULL, protected_until = NULL, updated_at = ")
+            .bind(now)
+            .push(" WHERE release_due_at <= ")
+            .bind(now)
+            .push(" AND owner_id IS NOT NULL AND deleted_at IS NULL AND id IN (");
+        for (i, (id,)) in due.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*id);
+        }
+        q.push(") RETURNING id, workspace_id, previous_owner_id, release_reason");
+        let released: Vec<Released> = tx.fetch_all(q).await?;
+        let mut entries = audit::batch();
+        for r in &released {
+            let actor = Actor::system(r.workspace_id, "release-job");
+            let changes = serde_json::json!({
+                "owner_id": {"before": r.previous_owner_id, "after": null},
+                "release_reason": {"before": null, "after": r.release_reason.map(|x| x.as_str())},
+            });
+            audit::push(&mut entries, &mut tx, &actor, Action::Release, "account", r.id.uuid(), changes, now).await?;
+        }
+        entries.flush(&mut tx).await?;
+        tx.commit().await?;
+        report.released += released.len() as u64;
+    }
+    let pools: Vec<(PoolId, serde_json::Value)> = db.fetch_all(Sql::new("SELECT id, rules FROM pools")).await?;
+    for (pool_id, rules) in pools {
+        let Ok(rules) = serde_json::from_value::<guanxi_domain::PoolRules>(rules) else { continue };
+        if rules.warn_days <= 0 {
+            continue;
+        }
+        let horizon = now + Duration::days(rules.warn_days);
+        loop {
+            let mut tx = db.begin().await?;
+            let warned: Vec<Warned> = tx
+                .fetch_all(
+                    Sql::new(&format!(
+                        "UPDATE accounts SET release_warned_at = $1 WHERE release_warned_at IS NULL AND owner_id IS NOT NULL \
+                         AND id IN (SELECT id FROM accounts WHERE release_due_at IS NOT NULL AND release_due_at <= $2 \
+                         AND pool_id = $3 AND release_warned_at IS NULL AND owner_id IS NOT NULL AND deleted_at IS NULL \
+                         ORDER BY release_due_at LIMIT {JOB_BATCH}) \
+                         RETURNING id, workspace_id, owner_id, name, release_due_at, release_rule"
+                    ))
+                    .arg(now)
+                    .arg(horizon)
+                    .arg(pool_id),
+                )
+                .await?;
+            let mut notes = notifications::batch();
+            for w in &warned {
+                let Some(owner) = w.owner_id else { continue };
+                let data = serde_json::json!({
+                    "account_name": w.name,
+                    "release_due_at": w.release_due_at,
+                    "release_rule": w.release_rule.map(|r| r.as_str()),
+                });
+                notifications::push(
+                    &mut notes,
+                    &mut tx,
+                    w.workspace_id,
+                    owner,
+                    "release_warning",
+                    Some(w.id),
+                    data,
+                    now,
+                )
+                .await?;
+            }
+            notes.flush(&mut tx).await?;
+            tx.commit().await?;
+            report.warned += warned.len() as u64;
+            if (warned.len() as i64) < JOB_BATCH {
+                break;
+            }
+        }
+    }
+    Ok(report)
+}
