@@ -96,3 +96,7 @@ typed_id!(
     /// An in-app notification.
     NotificationId
 );
+typed_id!(
+    /// A registration (报备) or transfer request, decided by a manager.
+    RequestId
+);

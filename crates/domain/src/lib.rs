@@ -23,10 +23,10 @@ pub use account::{AccountSource, Classification, RelationshipStage};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use contact::{Birthday, BuyingRole, RelationshipStrength, Stance, WechatId};
 pub use division::{division_children, division_name, division_path, parse_division_code};
-pub use ids::{AccountId, ContactId, NotificationId, PoolId, TeamId, TokenId, UserId, WorkspaceId};
+pub use ids::{AccountId, ContactId, NotificationId, PoolId, RequestId, TeamId, TokenId, UserId, WorkspaceId};
 pub use locale::Locale;
 pub use phone::{Phone, PhoneKind};
-pub use pool::{PoolField, PoolRules, Refusal, ReleaseReason, ReleaseRule};
+pub use pool::{PoolField, PoolRules, Refusal, ReleaseReason, ReleaseRule, RequestKind, RequestStatus};
 pub use uscc::Uscc;
 pub use values::{
     AccountName, DisplayName, Email, FieldError, LongText, Notes, Password, PersonName, ShortText, TeamName,

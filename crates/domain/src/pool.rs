@@ -60,6 +60,32 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// What a salesperson asks a manager to decide.
+    RequestKind {
+        /// 报备: to own a new customer met in the field (or a pooled one).
+        Registration = "registration" / "报备",
+        /// 转移: to take over an account someone else owns.
+        Transfer = "transfer" / "转移申请",
+    }
+);
+
+vocabulary!(
+    /// Where a request stands.
+    RequestStatus {
+        /// 待审批.
+        Pending = "pending" / "待审批",
+        /// 已通过.
+        Approved = "approved" / "已通过",
+        /// 已拒绝.
+        Rejected = "rejected" / "已拒绝",
+        /// 已过期: nobody decided in time.
+        Expired = "expired" / "已过期",
+        /// 已撤回 (e.g. the requester left).
+        Withdrawn = "withdrawn" / "已撤回",
+    }
+);
+
 /// The return rules of one class of account; `None` turns a rule off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -317,6 +343,28 @@ pub enum Refusal {
     /// Only the owner (or their manager) may release an account.
     #[error("not the owner")]
     NotOwner,
+    /// Someone else's registration (报备) of this organisation is pending.
+    #[error("{account_name} is registered by {requester_name}")]
+    RegisteredByOther {
+        /// The registered record.
+        account_id: crate::AccountId,
+        /// Its name.
+        account_name: String,
+        /// Who filed the registration.
+        requester_name: String,
+    },
+    /// Nobody decides their own request.
+    #[error("own request")]
+    OwnDecision,
+    /// The request was decided already (or lapsed).
+    #[error("not pending")]
+    NotPending,
+    /// Only the requester's (or owner's) manager, or an admin, decides.
+    #[error("not the decider")]
+    NotDecider,
+    /// The account changed hands since the request was made.
+    #[error("owner changed")]
+    OwnerChanged,
 }
 
 #[cfg(test)]

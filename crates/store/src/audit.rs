@@ -46,6 +46,10 @@ pub enum Action {
     Claim,
     /// Returned to the pool (退回), by hand or by rule.
     Release,
+    /// Given to someone by a decision: an approved registration or transfer.
+    Assign,
+    /// Moved in a handover (交接) of a leaving salesperson's accounts.
+    Handover,
 }
 
 impl Action {
@@ -58,6 +62,8 @@ impl Action {
             Action::Restore => "restore",
             Action::Claim => "claim",
             Action::Release => "release",
+            Action::Assign => "assign",
+            Action::Handover => "handover",
         }
     }
 }

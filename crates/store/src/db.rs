@@ -82,6 +82,7 @@ val_from!(guanxi_domain::TokenId, Uuid, |v: guanxi_domain::TokenId| v.uuid());
 val_from!(guanxi_domain::AccountId, Uuid, |v: guanxi_domain::AccountId| v.uuid());
 val_from!(guanxi_domain::ContactId, Uuid, |v: guanxi_domain::ContactId| v.uuid());
 val_from!(guanxi_domain::PoolId, Uuid, |v: guanxi_domain::PoolId| v.uuid());
+val_from!(guanxi_domain::RequestId, Uuid, |v: guanxi_domain::RequestId| v.uuid());
 val_from!(guanxi_domain::NotificationId, Uuid, |v: guanxi_domain::NotificationId| v.uuid());
 
 /// How SQLite stores instants: fixed-width UTC with microseconds, so that text
@@ -325,7 +326,8 @@ decode_id!(
     guanxi_domain::AccountId,
     guanxi_domain::ContactId,
     guanxi_domain::PoolId,
-    guanxi_domain::NotificationId
+    guanxi_domain::NotificationId,
+    guanxi_domain::RequestId
 );
 
 macro_rules! decode_text_enum {
@@ -349,7 +351,9 @@ decode_text_enum!(
     guanxi_domain::RelationshipStrength,
     guanxi_domain::BuyingRole,
     guanxi_domain::ReleaseRule,
-    guanxi_domain::ReleaseReason
+    guanxi_domain::ReleaseReason,
+    guanxi_domain::RequestKind,
+    guanxi_domain::RequestStatus
 );
 
 /// A record built from a row.

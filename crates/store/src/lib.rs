@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod ownership;
 pub mod pool;
 mod refs;
+pub mod requests;
 pub mod roles;
 pub mod scope;
 pub mod search;

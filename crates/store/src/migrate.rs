@@ -50,6 +50,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_pools.sql"),
         postgres: include_str!("../migrations/postgres/0005_pools.sql"),
     },
+    Migration {
+        version: 6,
+        name: "ownership_requests",
+        sqlite: include_str!("../migrations/sqlite/0006_ownership_requests.sql"),
+        postgres: include_str!("../migrations/postgres/0006_ownership_requests.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

@@ -271,6 +271,36 @@ pub async fn release(
     accounts::get_in_tx(tx, ws, id).await
 }
 
+/// Gives an account to `to` by a decision (an approved registration or
+/// transfer): within their limit, from `expect` (`None`: unowned), with a
+/// registration's protection period when `protect`.
+pub(crate) async fn assign(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: AccountId,
+    to: &Claimant,
+    expect: Option<UserId>,
+    protect: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let ws = actor.workspace_id;
+    let s = state(tx, ws, id).await?;
+    let pool = match s.pool_id {
+        Some(p) => pool::get(Conn::Tx(tx), ws, p).await?,
+        None => pool::default_of(Conn::Tx(tx), ws).await?,
+    };
+    check_limit(tx, ws, &pool, to.user_id).await?;
+    let protected_until = protect.then(|| now + Duration::days(pool.rules.protection_days));
+    if !grant(tx, ws, id, &pool, s.classification, to, expect, protected_until, now).await? {
+        return Err(Error::Refused(Refusal::OwnerChanged));
+    }
+    let changes = serde_json::json!({
+        "owner_id": {"before": expect, "after": to.user_id},
+        "protected_until": {"before": null, "after": protected_until},
+    });
+    audit::record(tx, actor, Action::Assign, "account", id.uuid(), changes, now).await
+}
+
 /// After an account's owner was changed by an edit (a manager's 分配): the
 /// new owner's limit is checked and their clocks start; an account left
 /// without owner is in the pool, released by hand.
@@ -391,6 +421,8 @@ pub struct JobReport {
     pub released: u64,
     /// Owners warned of an upcoming return.
     pub warned: u64,
+    /// Registrations nobody decided in time (their accounts went to the pool).
+    pub registrations_expired: u64,
 }
 
 /// Accounts per transaction of the release job.
@@ -464,6 +496,7 @@ pub async fn run_job(db: &Db, now: DateTime<Utc>) -> Result<JobReport> {
         tx.commit().await?;
         report.released += released.len() as u64;
     }
+    report.registrations_expired = crate::requests::expire(db, now).await?;
     let pools: Vec<(PoolId, serde_json::Value)> = db.fetch_all(Sql::new("SELECT id, rules FROM pools")).await?;
     for (pool_id, rules) in pools {
         let Ok(rules) = serde_json::from_value::<guanxi_domain::PoolRules>(rules) else { continue };
@@ -515,5 +548,219 @@ pub async fn run_job(db: &Db, now: DateTime<Utc>) -> Result<JobReport> {
             }
         }
     }
+    Ok(report)
+}
+
+/// What a handover (交接) moves where.
+#[derive(Clone, Debug)]
+pub struct HandoverPlan {
+    /// The leaving (or moving) salesperson.
+    pub from: UserId,
+    /// The colleagues who take the accounts over, in turn; empty: all to the pool.
+    pub to: Vec<Claimant>,
+    /// Disable the user afterwards (they stay the author of their past records).
+    pub disable: bool,
+}
+
+/// One account of a handover and where it goes.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Moved {
+    /// The account.
+    pub account_id: AccountId,
+    /// Its name.
+    pub account_name: String,
+    /// Its new owner; `null`: the pool.
+    pub to_user_id: Option<UserId>,
+    /// Their name.
+    pub to_name: Option<String>,
+}
+
+/// What a handover moves (preview) or moved.
+#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct HandoverReport {
+    /// Every account and where it goes.
+    pub accounts: Vec<Moved>,
+    /// Contacts at those accounts (they follow their account).
+    pub contacts: i64,
+    /// The user's pending registrations and transfer requests, withdrawn.
+    pub requests_withdrawn: i64,
+    /// Colleagues the plan would put over their pool's limit: (name, accounts they would own, limit).
+    pub over_limit: Vec<(String, i64, i64)>,
+    /// Whether the user is disabled.
+    pub user_disabled: bool,
+}
+
+struct Owned {
+    id: AccountId,
+    name: String,
+    pool_id: Option<PoolId>,
+}
+crate::from_row!(Owned { id, name, pool_id });
+
+/// Hands a salesperson's accounts to colleagues in turn (or all to the
+/// pool), withdraws their pending requests and optionally disables them, in
+/// one transaction. With `preview`, works everything out and changes nothing.
+/// A plan that would put someone over their pool's limit is refused.
+pub async fn handover(
+    tx: &mut Tx,
+    actor: &Actor,
+    plan: &HandoverPlan,
+    preview: bool,
+    now: DateTime<Utc>,
+) -> Result<HandoverReport> {
+    let ws = actor.workspace_id;
+    let mut targets: Vec<&Claimant> = plan.to.iter().collect();
+    targets.sort_by_key(|c| c.user_id);
+    for t in &targets {
+        lock_person(tx, t.user_id).await?;
+    }
+    let owned: Vec<Owned> = tx
+        .fetch_all(
+            Sql::new(
+                "SELECT id, name, pool_id FROM accounts WHERE workspace_id = $1 AND owner_id = $2 AND deleted_at IS NULL ORDER BY id",
+            )
+            .arg(ws)
+            .arg(plan.from),
+        )
+        .await?;
+    let mut report = HandoverReport::default();
+    // In turn, in the order given.
+    for (i, a) in owned.iter().enumerate() {
+        let to = plan.to.get(i % plan.to.len().max(1)).filter(|_| !plan.to.is_empty());
+        report.accounts.push(Moved {
+            account_id: a.id,
+            account_name: a.name.clone(),
+            to_user_id: to.map(|t| t.user_id),
+            to_name: to.map(|t| t.name.clone()),
+        });
+    }
+    // Limits per colleague and pool.
+    let mut pools: Vec<Pool> = Vec::new();
+    for t in &plan.to {
+        let mut per_pool: Vec<(Option<PoolId>, i64)> = Vec::new();
+        for (a, m) in owned.iter().zip(&report.accounts) {
+            if m.to_user_id == Some(t.user_id) {
+                match per_pool.iter_mut().find(|(p, _)| *p == a.pool_id) {
+                    Some(e) => e.1 += 1,
+                    None => per_pool.push((a.pool_id, 1)),
+                }
+            }
+        }
+        for (pool_id, adding) in per_pool {
+            let Some(pool_id) = pool_id else { continue };
+            if !pools.iter().any(|p| p.id == pool_id) {
+                pools.push(pool::get(Conn::Tx(tx), ws, pool_id).await?);
+            }
+            let Some(limit) = pools.iter().find(|p| p.id == pool_id).and_then(|p| p.rules.max_owned) else { continue };
+            let (has,): (i64,) = tx
+                .fetch_one(
+                    Sql::new(
+                        "SELECT COUNT(*) FROM accounts WHERE workspace_id = $1 AND owner_id = $2 AND pool_id = $3 AND deleted_at IS NULL",
+                    )
+                    .arg(ws)
+                    .arg(t.user_id)
+                    .arg(pool_id),
+                )
+                .await?;
+            if has + adding > limit {
+                report.over_limit.push((t.name.clone(), has + adding, limit));
+            }
+        }
+    }
+    let mut count =
+        Sql::new("SELECT COUNT(*) FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE a.workspace_id = ");
+    count
+        .bind(ws)
+        .push(" AND a.owner_id = ")
+        .bind(plan.from)
+        .push(" AND a.deleted_at IS NULL AND c.deleted_at IS NULL");
+    let (contacts,): (i64,) = tx.fetch_one(count).await?;
+    report.contacts = contacts;
+    let (pending,): (i64,) = tx
+        .fetch_one(
+            Sql::new("SELECT COUNT(*) FROM ownership_requests WHERE workspace_id = $1 AND requester_id = $2 AND status = 'pending'")
+                .arg(ws)
+                .arg(plan.from),
+        )
+        .await?;
+    report.requests_withdrawn = pending;
+    report.user_disabled = plan.disable;
+    if preview {
+        return Ok(report);
+    }
+    if let Some((user_name, _, limit)) = report.over_limit.first() {
+        return Err(Error::Refused(Refusal::OwnershipLimit { user_name: user_name.clone(), limit: *limit }));
+    }
+    let mut entries = audit::batch();
+    for (a, m) in owned.iter().zip(&report.accounts) {
+        match plan.to.iter().find(|t| Some(t.user_id) == m.to_user_id) {
+            Some(to) => {
+                let pool = match a.pool_id {
+                    Some(p) => pools.iter().find(|x| x.id == p).cloned(),
+                    None => None,
+                };
+                let pool = match pool {
+                    Some(p) => p,
+                    None => pool::default_of(Conn::Tx(tx), ws).await?,
+                };
+                let s = state(tx, ws, a.id).await?;
+                if !grant(tx, ws, a.id, &pool, s.classification, to, Some(plan.from), None, now).await? {
+                    return Err(Error::Refused(Refusal::OwnerChanged));
+                }
+            }
+            None => {
+                tx.execute(
+                    Sql::new(
+                        "UPDATE accounts SET previous_owner_id = owner_id, owner_id = NULL, owned_at = NULL, released_at = $1, \
+                         release_reason = 'handover', release_note = NULL, release_due_at = NULL, release_rule = NULL, \
+                         release_warned_at = NULL, protected_until = NULL, updated_at = $1 WHERE id = $2 AND owner_id = $3",
+                    )
+                    .arg(now)
+                    .arg(a.id)
+                    .arg(plan.from),
+                )
+                .await?;
+            }
+        }
+        let changes = serde_json::json!({"owner_id": {"before": plan.from, "after": m.to_user_id}});
+        audit::push(&mut entries, tx, actor, Action::Handover, "account", a.id.uuid(), changes, now).await?;
+    }
+    entries.flush(tx).await?;
+    // Their pending registrations lapse into the pool; transfer requests end.
+    let withdrawn: Vec<(AccountId, Option<PoolId>)> = tx
+        .fetch_all(
+            Sql::new(
+                "UPDATE ownership_requests SET status = 'withdrawn', decided_at = $1 \
+                 WHERE workspace_id = $2 AND requester_id = $3 AND status = 'pending' RETURNING account_id, pool_id",
+            )
+            .arg(now)
+            .arg(ws)
+            .arg(plan.from),
+        )
+        .await?;
+    for (account, pool_id) in withdrawn {
+        if let Some(p) = pool_id {
+            tx.execute(
+                Sql::new("UPDATE accounts SET pool_id = $1, released_at = $2 WHERE id = $3 AND owner_id IS NULL")
+                    .arg(p)
+                    .arg(now)
+                    .arg(account),
+            )
+            .await?;
+        }
+    }
+    if plan.disable {
+        crate::users::set_disabled(tx, actor, plan.from, true, now).await?;
+    }
+    let summary = serde_json::json!({
+        "handover": {"before": null, "after": {
+            "accounts": report.accounts.len(),
+            "to": plan.to.iter().map(|t| t.user_id).collect::<Vec<_>>(),
+            "contacts": report.contacts,
+            "requests_withdrawn": report.requests_withdrawn,
+            "disabled": plan.disable,
+        }},
+    });
+    audit::record(tx, actor, Action::Handover, "user", plan.from.uuid(), summary, now).await?;
     Ok(report)
 }

@@ -102,7 +102,8 @@ pub struct Problem {
     /// For `owned_by_other`: the owned account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<guanxi_domain::AccountId>,
-    /// For `owned_by_other`: who owns it (ask them, or their manager, for a transfer).
+    /// For `owned_by_other`: who owns it (ask them, or their manager, for a transfer);
+    /// for `registered_by_other`: who registered it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_name: Option<String>,
     /// For `claim_cooldown`: from when the claim is possible again.
@@ -209,11 +210,15 @@ impl ApiError {
                 _ => None,
             },
             account_id: match self {
-                ApiError::Refused(Refusal::OwnedByOther { account_id, .. }) => Some(*account_id),
+                ApiError::Refused(Refusal::OwnedByOther { account_id, .. })
+                | ApiError::Refused(Refusal::RegisteredByOther { account_id, .. }) => Some(*account_id),
                 _ => None,
             },
             owner_name: match self {
-                ApiError::Refused(Refusal::OwnedByOther { owner_name, .. }) => Some(owner_name.clone()),
+                ApiError::Refused(Refusal::OwnedByOther { owner_name, .. })
+                | ApiError::Refused(Refusal::RegisteredByOther { requester_name: owner_name, .. }) => {
+                    Some(owner_name.clone())
+                }
                 _ => None,
             },
             until: match self {
@@ -298,6 +303,23 @@ fn refusal(r: &Refusal) -> (StatusCode, &'static str, String) {
             "not_owner",
             "Only the account's owner, or a manager who may see it, may release it.".into(),
         ),
+        RegisteredByOther { account_name, requester_name, .. } => (
+            StatusCode::CONFLICT,
+            "registered_by_other",
+            format!("{requester_name} has registered (报备) {account_name}; a manager is deciding. It cannot be entered or claimed meanwhile."),
+        ),
+        OwnDecision => (StatusCode::FORBIDDEN, "own_request", "Nobody decides their own request; another manager or an admin does.".into()),
+        NotPending => (StatusCode::CONFLICT, "not_pending", "This request has been decided already, or it lapsed.".into()),
+        NotDecider => (
+            StatusCode::FORBIDDEN,
+            "not_decider",
+            "Only a manager of the requester's (or owner's) team, or an admin, decides this request.".into(),
+        ),
+        OwnerChanged => (
+            StatusCode::CONFLICT,
+            "owner_changed",
+            "The account changed hands since the request was made; ask again if it is still wanted.".into(),
+        ),
     }
 }
 
@@ -309,6 +331,10 @@ fn conflict(rule: &str) -> ApiError {
         ("team_name_taken", "name", "A team with this name already exists.")
     } else if rule.starts_with("merged") {
         ("merged", "id", "The record was merged into another; open that one instead.")
+    } else if rule == "in_pool" {
+        ("in_pool", "account_id", "The account is in the pool: claim it instead of asking for it.")
+    } else if rule == "request_pending" {
+        ("request_pending", "account_id", "You have asked for this account already; a manager is deciding.")
     } else if rule == "team_not_empty" {
         ("team_not_empty", "id", "The team still has members or sub-teams; move them first.")
     } else {

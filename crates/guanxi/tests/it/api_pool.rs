@@ -429,3 +429,180 @@ async fn entering_or_claiming_an_owned_organisation_is_stopped(app: &TestApp) {
     assert_eq!((status, problem["code"].as_str()), (409, Some("duplicate_account")), "{problem}");
 }
 both!(entering_or_claiming_an_owned_organisation_is_stopped);
+
+async fn registrations_are_decided_by_the_requesters_manager(app: &TestApp) {
+    let w = app.world().await;
+    let (x, y, m) = (&w.sales_x.token, &w.sales_y.token, &w.manager_x.token);
+    let pool = default_pool(app, x).await;
+    let r = post(
+        app,
+        x,
+        "/api/v1/registrations",
+        json!({"account": {"name": "营口仙人岛能源有限公司", "source": "trade_show", "classification": "b"}, "note": "展会上认识了总经理"}),
+    )
+    .await;
+    assert_eq!((r["status"].as_str(), r["kind"].as_str()), (Some("pending"), Some("registration")), "{r}");
+    let account = r["account_id"].as_str().unwrap().to_owned();
+
+    // Held while pending: not in the pool, and others are told who registered it.
+    let (_, list) = app.get(y, &format!("/api/v1/pools/{pool}/accounts")).await;
+    assert!(list["items"].as_array().unwrap().iter().all(|a| a["id"] != account.as_str()));
+    let (status, problem) =
+        app.send("POST", y, "/api/v1/accounts", json!({"name": "营口仙人岛能源有限公司", "source": "other"})).await;
+    assert_eq!(
+        (status, problem["code"].as_str(), problem["owner_name"].as_str()),
+        (409, Some("registered_by_other"), Some("张伟"))
+    );
+    let (status, problem) = app.send("POST", y, &format!("/api/v1/accounts/{account}/claim"), json!({})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("registered_by_other")), "{problem}");
+
+    // Nobody approves their own; a salesperson of another team does not decide.
+    let url = format!("/api/v1/registrations/{}/decision", id(&r));
+    let (status, problem) = app.send("POST", x, &url, json!({"approve": true})).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("own_request")));
+    let (status, problem) = app.send("POST", y, &url, json!({"approve": true})).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("not_decider")));
+    let (_, inbox) = app.get(m, "/api/v1/registrations?box=to_decide").await;
+    assert_eq!(inbox["items"].as_array().unwrap().len(), 1, "{inbox}");
+    let (status, problem) = app.send("POST", m, &url, json!({"approve": false})).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("note")), "rejecting needs a reason");
+
+    // Approved: the requester owns it, protected for 90 days.
+    let decided = post(app, m, &url, json!({"approve": true, "note": "跟进仙人岛项目"})).await;
+    assert_eq!(decided["status"], "approved");
+    let (_, a) = app.get(x, &format!("/api/v1/accounts/{account}")).await;
+    assert_eq!(a["owner_id"], w.sales_x.id.to_string());
+    let until: chrono::DateTime<chrono::Utc> = a["ownership"]["protected_until"].as_str().unwrap().parse().unwrap();
+    assert_eq!(until, app.now() + Duration::days(90));
+    assert_eq!(a["ownership"]["release_due_at"], a["ownership"]["protected_until"], "no return inside the protection");
+    let (status, problem) = app.send("POST", m, &url, json!({"approve": false, "note": "改主意"})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("not_pending")));
+    let (_, notes) = app.get(x, "/api/v1/notifications").await;
+    assert!(
+        notes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "request_decided" && n["data"]["status"] == "approved"),
+        "{notes}"
+    );
+    let (_, mine) = app.get(x, "/api/v1/registrations?box=mine").await;
+    assert_eq!(mine["items"][0]["decider_name"], "刘经理");
+
+    // Rejected: into the pool, with the reason.
+    let r2 = post(
+        app,
+        &w.sales_x1.token,
+        "/api/v1/registrations",
+        json!({"account": {"name": "盘锦北方沥青股份有限公司", "source": "cold_call"}, "note": "电话联系过"}),
+    )
+    .await;
+    post(
+        app,
+        m,
+        &format!("/api/v1/registrations/{}/decision", id(&r2)),
+        json!({"approve": false, "note": "已有代理商在跟"}),
+    )
+    .await;
+    let (_, list) = app.get(y, &format!("/api/v1/pools/{pool}/accounts")).await;
+    let row =
+        list["items"].as_array().unwrap().iter().find(|a| a["id"] == r2["account_id"]).expect("in the pool").clone();
+    assert_eq!(row["ownership"]["release_note"], "已有代理商在跟");
+
+    // Nobody decides: it lapses after 7 days, into the pool.
+    let r3 = post(
+        app,
+        y,
+        "/api/v1/registrations",
+        json!({"account": {"name": "锦州港股份有限公司", "source": "website"}, "note": "官网留言"}),
+    )
+    .await;
+    app.clock.advance(Duration::days(7) + Duration::minutes(1));
+    let report = ownership::run_job(&app.db, app.now()).await.unwrap();
+    assert_eq!(report.registrations_expired, 1);
+    let (_, mine) = app.get(y, "/api/v1/registrations?box=mine").await;
+    assert_eq!(mine["items"][0]["status"], "expired");
+    let (_, list) = app.get(x, &format!("/api/v1/pools/{pool}/accounts")).await;
+    assert!(list["items"].as_array().unwrap().iter().any(|a| a["id"] == r3["account_id"]));
+}
+both!(registrations_are_decided_by_the_requesters_manager);
+
+async fn transfers_and_handover(app: &TestApp) {
+    let w = app.world().await;
+    let (x, y, m) = (&w.sales_x.token, &w.sales_y.token, &w.manager_x.token);
+    let a = post(app, x, "/api/v1/accounts", json!({"name": "沈阳鼎盛电力科技有限公司", "source": "other"})).await;
+    let t = post(app, y, "/api/v1/transfers", json!({"account_id": id(&a), "reason": "客户总部在我负责的区域"})).await;
+    assert_eq!(t["owner_name"], "张伟");
+    let (status, problem) =
+        app.send("POST", y, "/api/v1/transfers", json!({"account_id": id(&a), "reason": "再问一次"})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("request_pending")));
+    let (status, problem) =
+        app.send("POST", x, "/api/v1/transfers", json!({"account_id": id(&a), "reason": "我的"})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("already_owned")));
+    post(app, m, &format!("/api/v1/transfers/{}/decision", id(&t)), json!({"approve": true})).await;
+    let (_, moved) = app.get(y, &format!("/api/v1/accounts/{}", id(&a))).await;
+    assert_eq!(moved["owner_id"], w.sales_y.id.to_string());
+    assert!(actions(app, &id(&a)).await.iter().any(|(a, _)| a == "assign"));
+
+    // Handover of a leaving salesperson: preview, bad targets, then all at once.
+    let x1 = &w.sales_x1.token;
+    let mut theirs = Vec::new();
+    for i in 0..3 {
+        theirs.push(id(&post(app, x1, "/api/v1/accounts", json!({"name": company(i), "source": "other"})).await));
+    }
+    post(app, x1, "/api/v1/contacts", json!({"account_id": theirs[0], "name": "刘建国"})).await;
+    let body = json!({"from_user_id": w.sales_x1.id, "to_user_ids": [w.sales_x.id, w.sales_y.id], "disable": true});
+    let mut preview = body.clone();
+    preview["preview"] = json!(true);
+    let (status, _) = app.send("POST", m, "/api/v1/handovers", preview.clone()).await;
+    assert_eq!(status, 403, "admins only");
+    let report = post(app, &app.admin.token, "/api/v1/handovers", preview).await;
+    let to: Vec<&str> = report["accounts"].as_array().unwrap().iter().map(|a| a["to_name"].as_str().unwrap()).collect();
+    assert_eq!(to, ["张伟", "孙强", "张伟"]);
+    assert_eq!((report["contacts"].as_i64(), report["user_disabled"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(owned_by(app, &w.sales_x1).await, 3, "a preview changes nothing");
+    let (status, _) = app.get(x1, "/api/v1/me").await;
+    assert_eq!(status, 200);
+
+    let gone = app.user_in(app.workspace, "gone@test.example", "已离职的人", Role::Sales, None).await;
+    let mut tx = app.db.begin().await.unwrap();
+    guanxi_store::users::set_disabled(
+        &mut tx,
+        &guanxi_store::Actor::system(app.workspace, "test"),
+        gone.id,
+        true,
+        app.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (status, problem) = app
+        .send(
+            "POST",
+            &app.admin.token,
+            "/api/v1/handovers",
+            json!({"from_user_id": w.sales_x1.id, "to_user_ids": [gone.id]}),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str(), problem["errors"][0]["code"].as_str()),
+        (422, Some("to_user_ids[0]"), Some("disabled"))
+    );
+
+    let done = post(app, &app.admin.token, "/api/v1/handovers", body).await;
+    assert_eq!(done["accounts"].as_array().unwrap().len(), 3);
+    assert_eq!(owned_by(app, &w.sales_x1).await, 0);
+    assert_eq!(owned_by(app, &w.sales_y).await, 2, "the transferred one and one handed over");
+    let (status, _) = app.get(x1, "/api/v1/me").await;
+    assert_eq!(status, 401, "the departed user is disabled");
+    let history = actions(app, &theirs[0]).await;
+    assert_eq!(history.first().map(|h| h.0.as_str()), Some("create"), "their history stays");
+    assert_eq!(history.last().map(|h| h.0.as_str()), Some("handover"));
+
+    // To the pool: everything of sales_y goes back, marked as a handover.
+    post(app, &app.admin.token, "/api/v1/handovers", json!({"from_user_id": w.sales_y.id})).await;
+    assert_eq!(owned_by(app, &w.sales_y).await, 0);
+    let (_, back) = app.get(&app.admin.token, &format!("/api/v1/accounts/{}", id(&a))).await;
+    assert_eq!(back["ownership"]["release_reason"], "handover");
+}
+both!(transfers_and_handover);

@@ -112,7 +112,7 @@ fn opt_text<T>(
 }
 
 /// Merges input over current fields (none on create) and parses everything, reporting every bad field.
-fn parse(
+pub(crate) fn parse(
     input: &AccountInput,
     current: Option<AccountFields>,
     owner_default: UserId,
@@ -236,7 +236,7 @@ fn parse(
 }
 
 /// Refuses likely duplicates unless forced with a reason; returns the audit note of a forced save.
-async fn check_duplicates(
+pub(crate) async fn check_duplicates(
     state: &AppState,
     caller: &Caller,
     fields: &AccountFields,
@@ -257,6 +257,7 @@ async fn check_duplicates(
         return Ok(None);
     }
     owned_elsewhere(&blocking, fields.owner_id)?;
+    registered_elsewhere(state, caller, &blocking).await?;
     if input.force == Some(true) {
         let reason = input.force_reason.as_deref().map(str::trim).unwrap_or("");
         if reason.is_empty() {
@@ -282,6 +283,21 @@ pub(crate) fn owned_elsewhere(same: &[&Candidate], owner: Option<UserId>) -> Api
             account_name: c.name.clone(),
             owner_id: c.owner_id.unwrap_or_default(),
             owner_name: c.owner_name.clone().unwrap_or_default(),
+        })),
+        None => Ok(()),
+    }
+}
+
+/// While someone's registration (报备) of an organisation is pending, others
+/// entering or claiming it are told who registered it.
+pub(crate) async fn registered_elsewhere(state: &AppState, caller: &Caller, same: &[&Candidate]) -> ApiResult<()> {
+    let ids: Vec<AccountId> = same.iter().map(|c| c.id).collect();
+    let pending = guanxi_store::requests::registered(&state.db, caller.principal.workspace_id, &ids).await?;
+    match pending.into_iter().find(|(_, who, _)| *who != caller.principal.user_id) {
+        Some((id, _, requester_name)) => Err(ApiError::Refused(guanxi_domain::Refusal::RegisteredByOther {
+            account_id: id,
+            account_name: same.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_default(),
+            requester_name,
         })),
         None => Ok(()),
     }

@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod divisions;
 pub mod me;
 pub mod pool;
+pub mod requests;
 pub mod roles;
 pub mod search;
 pub mod teams;
@@ -49,6 +50,11 @@ pub fn router() -> Router<AppState> {
         .route("/pools", get(pool::list).post(pool::create))
         .route("/pools/{id}", get(pool::get).patch(pool::update))
         .route("/pools/{id}/accounts", get(pool::accounts))
+        .route("/registrations", get(requests::registrations).post(requests::register))
+        .route("/registrations/{id}/decision", post(requests::decide_registration))
+        .route("/transfers", get(requests::transfers).post(requests::transfer))
+        .route("/transfers/{id}/decision", post(requests::decide_transfer))
+        .route("/handovers", post(requests::handover))
         .route("/notifications", get(pool::notifications))
         .route("/notifications/read", post(pool::read))
         .route("/search", get(search::search))
@@ -93,6 +99,8 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::restore, contacts::merge,
         pool::list, pool::get, pool::create, pool::update, pool::accounts, pool::claim, pool::release,
         pool::notifications, pool::read,
+        requests::register, requests::registrations, requests::decide_registration,
+        requests::transfer, requests::transfers, requests::decide_transfer, requests::handover,
         search::search, divisions::list,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),
@@ -106,7 +114,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         (name = "audit", description = "The audit log"),
         (name = "accounts", description = "Accounts (企业客户) and duplicate checking (查重)"),
         (name = "contacts", description = "Contacts and key persons (联系人 / 关键人)"),
-        (name = "pool", description = "The public pool (公海): pools and their rules, claiming and releasing accounts, notifications"),
+        (name = "pool", description = "The public pool (公海): pools and their rules, claiming and releasing accounts, registrations (报备), transfer requests, handovers (交接), notifications"),
         (name = "search", description = "One search box over accounts and contacts"),
     )
 )]

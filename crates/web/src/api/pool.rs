@@ -2,7 +2,7 @@
 //! non-owner sees them, claiming (领取) and releasing (退回), and the
 //! notifications the release job leaves.
 
-use crate::api::accounts::{may_assign, owned_elsewhere};
+use crate::api::accounts::{may_assign, owned_elsewhere, registered_elsewhere};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::json::{ApiJson, ApiPath, ApiQuery, Fields};
@@ -246,6 +246,18 @@ pub(crate) async fn claim_account(state: &AppState, caller: &Caller, id: Account
         let found = accounts::duplicates(&state.db, ws, &a.name, a.uscc.as_deref(), &phones, Some(id)).await?;
         let same: Vec<&Candidate> = found.iter().filter(|c| c.verdict == "same").collect();
         owned_elsewhere(&same, Some(caller.principal.user_id))?;
+        let mut this = found.iter().filter(|c| c.verdict == "same").collect::<Vec<_>>();
+        let me = Candidate {
+            id,
+            name: a.name.clone(),
+            owner_id: None,
+            owner_name: None,
+            score: 1.0,
+            verdict: "same",
+            reasons: Vec::new(),
+        };
+        this.push(&me);
+        registered_elsewhere(state, caller, &this).await?;
     }
     let who = Claimant {
         user_id: caller.principal.user_id,

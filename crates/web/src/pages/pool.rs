@@ -186,7 +186,7 @@ fn pool_row(a: Account, tz: &str) -> PoolRow {
 }
 
 /// A refusal in the user's language, with its facts filled in.
-fn refusal_text(tr: Tr<'_>, r: &Refusal, tz: &str) -> String {
+pub(super) fn refusal_text(tr: Tr<'_>, r: &Refusal, tz: &str) -> String {
     let (key, fill): (&str, Vec<(&str, String)>) = match r {
         Refusal::OwnedByOther { owner_name, account_name, .. } => {
             ("errors.owned_by_other", vec![("{owner}", owner_name.clone()), ("{account}", account_name.clone())])
@@ -199,6 +199,14 @@ fn refusal_text(tr: Tr<'_>, r: &Refusal, tz: &str) -> String {
             ("errors.ownership_limit", vec![("{user}", user_name.clone()), ("{limit}", limit.to_string())])
         }
         Refusal::NotOwner => ("errors.not_owner", vec![]),
+        Refusal::RegisteredByOther { account_name, requester_name, .. } => (
+            "errors.registered_by_other",
+            vec![("{owner}", requester_name.clone()), ("{account}", account_name.clone())],
+        ),
+        Refusal::OwnDecision => ("errors.own_request", vec![]),
+        Refusal::NotPending => ("errors.not_pending", vec![]),
+        Refusal::NotDecider => ("errors.not_decider", vec![]),
+        Refusal::OwnerChanged => ("errors.owner_changed", vec![]),
     };
     fill.into_iter().fold(tr.t(key).to_owned(), |text, (k, v)| text.replace(k, &v))
 }
