@@ -277,23 +277,34 @@ pub fn days_left(due: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     secs.div_euclid(86_400)
 }
 
-/// A phone number as a non-owner sees it: the first three and last four
-/// digits kept, the ones between starred (`138****5678`, `024-****0000`).
+/// A phone number as a non-owner sees it: a mobile keeps its first three
+/// and last four digits (`138****5678`), a landline its area code and last
+/// four (`0411-****8888`); the digits between are starred.
 pub fn mask_phone(display: &str) -> String {
-    let digits = display.chars().filter(char::is_ascii_digit).count();
-    if digits <= 7 {
-        return display.chars().map(|c| if c.is_ascii_digit() { '*' } else { c }).collect();
+    match display.split_once('-') {
+        Some((area, rest)) if !area.is_empty() && area.chars().all(|c| c.is_ascii_digit()) => {
+            format!("{area}-{}", star(rest, 0))
+        }
+        _ => star(display, 3),
+    }
+}
+
+/// Stars every digit but the first `head` and the last four (all of them
+/// when there are too few), dropping the spaces inside the starred run.
+fn star(text: &str, head: usize) -> String {
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    if digits <= head + 4 {
+        return text.chars().map(|c| if c.is_ascii_digit() { '*' } else { c }).collect();
     }
     let mut seen = 0;
-    display
-        .chars()
+    text.chars()
         .filter_map(|c| {
             if !c.is_ascii_digit() {
                 // Spaces inside the starred run would only reveal the grouping.
-                return (!(c == ' ' && seen >= 3 && seen <= digits - 4)).then_some(c);
+                return (!(c == ' ' && seen >= head && seen <= digits - 4)).then_some(c);
             }
             seen += 1;
-            Some(if seen > 3 && seen <= digits - 4 { '*' } else { c })
+            Some(if seen > head && seen <= digits - 4 { '*' } else { c })
         })
         .collect()
 }
@@ -416,7 +427,10 @@ mod tests {
     fn phones_are_masked_but_recognisable() {
         assert_eq!(mask_phone("138 1234 5678"), "138****5678");
         assert_eq!(mask_phone("024-2313 0000"), "024-****0000");
+        assert_eq!(mask_phone("0411-8262 8888"), "0411-****8888");
+        assert_eq!(mask_phone("400-810-8888"), "400-***-8888");
         assert_eq!(mask_phone("+86 138 1234 5678"), "+86 1******5678");
         assert_eq!(mask_phone("12345"), "*****");
+        assert_eq!(mask_phone("95598"), "*****");
     }
 }

@@ -134,7 +134,7 @@ impl Report {
             self.contacts_created,
             TEAMS.len(),
             USERS.len(),
-            ACCOUNTS.len(),
+            ACCOUNTS.len() + POOLED.len(),
             CONTACTS.len()
         )
     }
@@ -223,6 +223,7 @@ pub async fn load(db: &Db, clock: &dyn Clock) -> anyhow::Result<Report> {
     }
     tx.commit().await?;
     load_accounts(db, &actor, now, &mut report).await?;
+    load_pool(db, &actor, now, &mut report).await?;
     Ok(report)
 }
 
@@ -436,6 +437,89 @@ const CONTACTS: &[DemoContact] = &[
         notes: "写标书的人，技术参数从他这里定。",
     },
 ];
+
+/// Accounts in the pool (公海): (name, industry, region, phone, previous owner, why they let it go).
+const POOLED: &[(&str, &str, &str, &str, &str, &str)] = &[
+    (
+        "鞍山钢铁集团有限公司",
+        "冶金",
+        "210300",
+        "0412-6723 000",
+        "wang@guanxi.example",
+        "设备改造推迟到后年，先放回公海",
+    ),
+    ("锦州港股份有限公司", "港口", "210700", "0416-3586 000", "li@guanxi.example", "决策在大连总部，我这里够不着"),
+    ("营口市自来水有限公司", "水务", "210800", "0417-2825 000", "zhang@guanxi.example", "预算只够做维护，暂无新项目"),
+];
+
+/// The pooled demo accounts: entered by their previous owner, then released with a reason.
+async fn load_pool(
+    db: &Db,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let ws = actor.workspace_id;
+    for (name, industry, region, phone, owner, reason) in POOLED {
+        if accounts::find_by_name(db, ws, name).await?.is_some() {
+            continue;
+        }
+        let owner = users::find_by_email(db, &parsed(Email::parse("email", owner))?)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo user {owner} missing"))?;
+        let fields = accounts::AccountFields {
+            name: (*name).to_owned(),
+            industry: Some((*industry).to_owned()),
+            region_code: Some((*region).to_owned()),
+            phones: vec![parsed(Phone::parse("phones", phone))?],
+            owner_id: Some(owner.id),
+            team_id: owner.team_id,
+            classification: Some(Classification::B),
+            ..blank(AccountSource::ColdCall)
+        };
+        let mut tx = db.begin().await?;
+        let a = accounts::create(&mut tx, actor, &fields, None, now).await?;
+        guanxi_store::ownership::release(
+            &mut tx,
+            actor,
+            owner.id,
+            false,
+            a.id,
+            guanxi_domain::ReleaseReason::Manual,
+            Some(reason),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        report.accounts_created += 1;
+    }
+    Ok(())
+}
+
+fn blank(source: AccountSource) -> accounts::AccountFields {
+    accounts::AccountFields {
+        name: String::new(),
+        short_name: None,
+        uscc: None,
+        industry: None,
+        region_code: None,
+        address: None,
+        website: None,
+        source,
+        referrer: None,
+        classification: None,
+        key_account: false,
+        product_fit: false,
+        centralised_purchasing: false,
+        continuous_purchasing: false,
+        relationship_stage: None,
+        owner_id: None,
+        team_id: None,
+        notes: None,
+        phones: Vec::new(),
+        tags: Vec::new(),
+    }
+}
 
 async fn load_accounts(
     db: &Db,

@@ -1,10 +1,13 @@
 // Guanxi's only script: what server-rendered pages cannot do alone.
 "use strict";
 
-// Forms with data-confirm state their consequence before acting.
+// Forms with data-confirm state their consequence before acting; so does a
+// submit button with its own data-confirm-click (one step of a wizard).
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  const message = form.getAttribute && form.getAttribute("data-confirm");
+  const button = event.submitter;
+  const message = (button && button.getAttribute("data-confirm-click")) ||
+    (form.getAttribute && form.getAttribute("data-confirm"));
   if (message && !window.confirm(message)) {
     event.preventDefault();
   }

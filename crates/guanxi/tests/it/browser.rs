@@ -215,3 +215,80 @@ async fn log_in_and_open_the_user_settings(app: &TestApp) {
     let _ = d.child.kill().await;
 }
 both!(log_in_and_open_the_user_settings);
+
+/// 公海 in a browser: one click (and a confirm) claims, and the account's
+/// page counts down to its return; 我的客户 and the rules page on screen.
+async fn claim_from_the_pool_in_a_browser(app: &TestApp) {
+    let w = app.world().await;
+    for (name, phone) in [("沈阳鼎盛电力科技有限公司", "138 1234 5678"), ("大连港集团有限公司", "0411-8262 8888")]
+    {
+        let (status, _) = app
+            .send(
+                "POST",
+                &app.admin.token,
+                "/api/v1/accounts",
+                serde_json::json!({"name": name, "source": "cold_call", "owner_id": null, "phones": [phone], "region_code": "210100", "classification": "b"}),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let mut d = driver().await;
+    let c = browser(&d, 1280, 900).await;
+    c.goto(&app.url("/login")).await.unwrap();
+    c.find(Locator::Id("email")).await.unwrap().send_keys(&w.sales_x.email).await.unwrap();
+    c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("nav.mainnav")).await.unwrap();
+    c.find(Locator::LinkText("公海")).await.unwrap().click().await.unwrap();
+    let table = c.wait().for_element(Locator::Id("pool-table")).await.unwrap().text().await.unwrap();
+    assert!(table.contains("138****5678") && table.contains("沈阳鼎盛电力科技有限公司"), "{table}");
+    std::fs::write(shot_path(&format!("pool-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
+        .unwrap();
+    c.find(Locator::Css("#pool-table tbody tr:first-child td.first button")).await.unwrap().click().await.unwrap();
+    // The confirm says what claiming means; accepting claims.
+    let text = c.get_alert_text().await.unwrap();
+    assert!(text.contains("领取后"), "{text}");
+    c.accept_alert().await.unwrap();
+    let countdown = c.wait().for_element(Locator::Id("countdown")).await.unwrap().text().await.unwrap();
+    assert!(countdown.contains("距进入公海") && countdown.contains("60 天"), "{countdown}");
+    std::fs::write(shot_path(&format!("pool-claimed-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
+        .unwrap();
+    c.goto(&app.url("/pool/mine")).await.unwrap();
+    let mine = c.wait().for_element(Locator::Id("mine-table")).await.unwrap().text().await.unwrap();
+    assert!(mine.contains("沈阳鼎盛电力科技有限公司"), "{mine}");
+    std::fs::write(shot_path(&format!("pool-mine-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
+        .unwrap();
+    c.close().await.unwrap();
+
+    // The manager's rules page, and the pool on a phone.
+    let phone = browser(&d, 390, 844).await;
+    phone.goto(&app.url("/login")).await.unwrap();
+    phone.find(Locator::Id("email")).await.unwrap().send_keys(&w.manager_x.email).await.unwrap();
+    phone.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    phone.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    phone.wait().for_element(Locator::Css("nav.mainnav")).await.unwrap();
+    phone.goto(&app.url("/pool")).await.unwrap();
+    phone.wait().for_element(Locator::Id("pool-table")).await.unwrap();
+    std::fs::write(
+        shot_path(&format!("pool-phone-{:?}", app.backend).to_lowercase()),
+        phone.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    phone.close().await.unwrap();
+    let wide = browser(&d, 1300, 1400).await;
+    wide.goto(&app.url("/login")).await.unwrap();
+    wide.find(Locator::Id("email")).await.unwrap().send_keys(&w.manager_x.email).await.unwrap();
+    wide.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    wide.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    wide.wait().for_element(Locator::Css("nav.mainnav")).await.unwrap();
+    wide.goto(&app.url("/settings/pools")).await.unwrap();
+    wide.wait().for_element(Locator::Css("section.pool-rules")).await.unwrap();
+    std::fs::write(
+        shot_path(&format!("settings-pools-{:?}", app.backend).to_lowercase()),
+        wide.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    wide.close().await.unwrap();
+    let _ = d.child.kill().await;
+}
+both!(claim_from_the_pool_in_a_browser);

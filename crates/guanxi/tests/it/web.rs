@@ -678,3 +678,151 @@ async fn pool_pages_claim_countdown_and_release(app: &TestApp) {
     );
 }
 both!(pool_pages_claim_countdown_and_release);
+
+/// 报备 from a form, decided in the manager's inbox; a transfer asked from
+/// the refusal on the new-account form; pool rules and the handover wizard in 设置.
+async fn registration_transfer_rules_and_handover_pages(app: &TestApp) {
+    let w = app.world().await;
+    let (sx, sx_csrf) = web_login(app, "sales.x@test.example").await;
+    let res = sx
+        .post(app.url("/pool/register"))
+        .form(&[
+            ("_csrf", sx_csrf.as_str()),
+            ("name", "营口仙人岛能源有限公司"),
+            ("source", "trade_show"),
+            ("note", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422, "a note is required");
+    let res = sx
+        .post(app.url("/pool/register"))
+        .form(&[
+            ("_csrf", sx_csrf.as_str()),
+            ("name", "营口仙人岛能源有限公司"),
+            ("source", "trade_show"),
+            ("note", "展会上认识总经理"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let (m, m_csrf) = web_login(app, "manager.x@test.example").await;
+    let html = m.get(app.url("/pool/requests")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("营口仙人岛能源有限公司") && html.contains("展会上认识总经理") && html.contains("待审批"),
+        "{html}"
+    );
+    let marker = "/pool/requests/registrations/";
+    let start = html.find(marker).expect("a decision form") + marker.len();
+    let rid = &html[start..start + 36];
+    let res = m
+        .post(app.url(&format!("/pool/requests/registrations/{rid}/decide")))
+        .form(&[("_csrf", m_csrf.as_str()), ("decision", "reject"), ("note", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 409);
+    assert!(res.text().await.unwrap().contains("说明：不能为空"), "rejecting needs a reason");
+    let res = m
+        .post(app.url(&format!("/pool/requests/registrations/{rid}/decide")))
+        .form(&[("_csrf", m_csrf.as_str()), ("decision", "approve"), ("note", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let html = sx.get(app.url("/pool/requests?box=mine")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("已通过") && html.contains("刘经理"), "{html}");
+    let html = sx.get(app.url("/pool/mine")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("营口仙人岛能源有限公司") && html.contains("90 天"), "protected for 90 days: {html}");
+
+    // Another salesperson entering it is told whose it is, and asks for it.
+    let (sy, sy_csrf) = web_login(app, "sales.y@test.example").await;
+    let res = sy
+        .post(app.url("/accounts/new"))
+        .form(&[("_csrf", sy_csrf.as_str()), ("name", "营口仙人岛能源有限公司"), ("source", "other")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 409);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("已由 张伟 负责") && html.contains("id=\"ask-transfer\""), "{html}");
+    let start = html.find("name=\"account_id\" value=\"").unwrap() + "name=\"account_id\" value=\"".len();
+    let account = html[start..start + 36].to_owned();
+    let res = sy
+        .post(app.url("/pool/transfers"))
+        .form(&[("_csrf", sy_csrf.as_str()), ("account_id", account.as_str()), ("reason", "客户总部在营口，归我区域")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let html = m.get(app.url("/pool/requests")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("转移申请") && html.contains("客户总部在营口，归我区域"), "{html}");
+
+    // Pool rules: a bad number is named; a good change is saved.
+    let html = m.get(app.url("/settings/pools")).send().await.unwrap().text().await.unwrap();
+    let start = html.find("action=\"/settings/pools/").unwrap() + "action=\"/settings/pools/".len();
+    let pool = html[start..start + 36].to_owned();
+    let form = |cooldown: &'static str| {
+        vec![
+            ("_csrf", m_csrf.clone()),
+            ("name", "公海".to_owned()),
+            ("max_owned", "100".to_owned()),
+            ("daily_claims", "5".to_owned()),
+            ("cooldown_days", cooldown.to_owned()),
+            ("warn_days", "3".to_owned()),
+            ("protection_days", "60".to_owned()),
+            ("registration_expiry_days", "7".to_owned()),
+            ("c.no_activity_days", "20".to_owned()),
+            ("mask_phones", "on".to_owned()),
+            ("team", w.team_x.to_string()),
+        ]
+    };
+    let res = m.post(app.url(&format!("/settings/pools/{pool}"))).form(&form("-3")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    assert!(res.text().await.unwrap().contains("超出允许的范围"));
+    let res = m.post(app.url(&format!("/settings/pools/{pool}"))).form(&form("14")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let (_, p) = app.get(&app.admin.token, &format!("/api/v1/pools/{pool}")).await;
+    assert_eq!(
+        (p["rules"]["cooldown_days"].as_i64(), p["rules"]["return_after"]["c"]["no_activity_days"].as_i64()),
+        (Some(14), Some(20))
+    );
+    assert_eq!(
+        p["rules"]["return_after"]["a"]["no_activity_days"],
+        serde_json::Value::Null,
+        "an empty cell turns the rule off"
+    );
+    assert_eq!(p["members"][0]["name"], "东北大区");
+
+    // Handover: preview, then confirm.
+    let (a, a_csrf) = web_login(app, "admin@test.example").await;
+    let from = w.sales_x.id.to_string();
+    let to = w.sales_x1.id.to_string();
+    let res = a
+        .post(app.url("/settings/handover"))
+        .form(&[("_csrf", a_csrf.as_str()), ("from_user_id", from.as_str()), ("to", to.as_str()), ("step", "preview")])
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains("将要交接") && html.contains("营口仙人岛能源有限公司") && html.contains("王磊"), "{html}");
+    let res = a
+        .post(app.url("/settings/handover"))
+        .form(&[
+            ("_csrf", a_csrf.as_str()),
+            ("from_user_id", from.as_str()),
+            ("to", to.as_str()),
+            ("disable", "on"),
+            ("step", "confirm"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains("交接完成") && html.contains("已交接"), "{html}");
+    let (_, acc) = app.get(&app.admin.token, &format!("/api/v1/accounts/{account}")).await;
+    assert_eq!(acc["owner_name"], "王磊");
+}
+both!(registration_transfer_rules_and_handover_pages);

@@ -385,6 +385,8 @@ struct NewPage<'a> {
     reasons_json: String,
     errors: Vec<String>,
     candidates: Vec<CandidateView>,
+    /// Someone else owns this organisation: offer to ask for a transfer of it.
+    transfer_for: Option<AccountId>,
     form: FormView,
     source_options: Vec<(&'static str, String, bool)>,
     class_options: Vec<(&'static str, String, bool)>,
@@ -408,8 +410,19 @@ fn form_page(
     errors: Vec<String>,
     candidates: Vec<CandidateView>,
 ) -> Response {
+    render(&form_view(state, caller, f, editing, errors, candidates))
+}
+
+fn form_view<'a>(
+    state: &'a AppState,
+    caller: &Caller,
+    f: &AccountForm,
+    editing: Option<AccountId>,
+    errors: Vec<String>,
+    candidates: Vec<CandidateView>,
+) -> NewPage<'a> {
     let heading = if editing.is_some() { "accounts.edit" } else { "accounts.new" };
-    let page = NewPage {
+    NewPage {
         chrome: Chrome::new(state, caller, "/accounts", heading),
         heading,
         reasons_json: {
@@ -424,6 +437,7 @@ fn form_page(
         action: editing.map_or_else(|| "/accounts/new".to_owned(), |id| format!("/accounts/{id}/edit")),
         errors,
         candidates,
+        transfer_for: None,
         source_options: options(
             AccountSource::ALL,
             AccountSource::as_str,
@@ -448,8 +462,7 @@ fn form_page(
             centralised_purchasing: f.centralised_purchasing.is_some(),
             continuous_purchasing: f.continuous_purchasing.is_some(),
         },
-    };
-    render(&page)
+    }
 }
 
 async fn new_form(State(state): State<AppState>, PageCaller(caller): PageCaller) -> Response {
@@ -623,6 +636,16 @@ fn submitted(
             *res.status_mut() = StatusCode::CONFLICT;
             Ok(res)
         }
+        Err(ApiError::Refused(r)) => {
+            let text = super::pool::refusal_text(tr, &r, &caller.principal.time_zone);
+            let mut page = form_view(&state, &caller, f, editing, vec![text], Vec::new());
+            if let guanxi_domain::Refusal::OwnedByOther { account_id, .. } = r {
+                page.transfer_for = Some(account_id);
+            }
+            let mut res = render(&page);
+            *res.status_mut() = StatusCode::CONFLICT;
+            Ok(res)
+        }
         Err(e) => {
             let errors = form_errors(tr, e).map_err(fail(&state, &caller))?;
             let mut res = form_page(&state, &caller, f, editing, errors, Vec::new());
@@ -658,6 +681,10 @@ struct DetailPage<'a> {
     people: Vec<super::contacts::Row>,
     duplicates: Vec<CandidateView>,
     history: Vec<(String, String, String, String)>,
+    /// 距进入公海 N 天 and the rule, for an owned account a rule returns.
+    countdown: Option<(i64, String)>,
+    /// The caller may release it to the pool (owner, or manager).
+    may_release: bool,
 }
 
 /// A record's history (with the records merged into it): whoever may see the
@@ -784,7 +811,15 @@ async fn detail(
             criteria.push(key);
         }
     }
+    let countdown = a.ownership.release_due_at.zip(a.ownership.release_rule).map(|(due, rule)| {
+        (guanxi_domain::pool::days_left(due, state.clock.now()), format!("release_rule.{}", rule.as_str()))
+    });
+    let may_release = a.deleted_at.is_none()
+        && a.owner_id.is_some()
+        && (a.owner_id == Some(caller.principal.user_id) || api::may_assign(&caller));
     let page = DetailPage {
+        countdown,
+        may_release,
         chrome: Chrome::new(&state, &caller, "/accounts", "accounts.title"),
         deleted: a.deleted_at.is_some(),
         class_key: class_key(a.classification),

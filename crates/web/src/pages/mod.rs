@@ -9,6 +9,7 @@ pub mod login;
 mod pool;
 mod search;
 pub mod settings;
+mod settings_pool;
 
 use crate::auth::{Caller, PageCaller};
 use crate::error::ApiError;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/activities", get(|s, c| coming(s, c, "/activities", "nav.activities", "coming.activities")))
         .route("/stats", get(|s, c| coming(s, c, "/stats", "nav.stats", "coming.stats")))
         .merge(settings::router())
+        .merge(settings_pool::router())
         .merge(accounts::router())
         .merge(contacts::router())
         .merge(pool::router())
@@ -90,6 +92,8 @@ pub struct Chrome<'a> {
     pub user_name: String,
     /// Whether to show admin settings.
     pub is_admin: bool,
+    /// Whether the user manages (managers and admins: pool rules, approvals).
+    pub is_manager: bool,
     /// The session's CSRF token for forms.
     pub csrf: String,
     /// The main navigation.
@@ -105,6 +109,7 @@ impl<'a> Chrome<'a> {
             title: state.i18n.text(caller.principal.locale, title_key).to_owned(),
             user_name: caller.principal.display_name.clone(),
             is_admin: caller.principal.role.is_admin(),
+            is_manager: matches!(caller.principal.role, guanxi_domain::Role::Admin | guanxi_domain::Role::Manager),
             csrf: caller.csrf().to_owned(),
             nav: NAV.iter().map(|(href, key)| NavItem { href, key, active: *href == active }).collect(),
         }

@@ -31,6 +31,10 @@ pub fn router() -> Router<AppState> {
         .route("/pool/accounts/{id}/claim", post(claim))
         .route("/pool/accounts/{id}/release", post(release))
         .route("/pool/notifications/read", post(read_all))
+        .route("/pool/requests", get(requests_page))
+        .route("/pool/requests/{kind}/{id}/decide", post(decide))
+        .route("/pool/transfers", post(ask_transfer))
+        .route("/pool/register", get(register_form).post(register))
 }
 
 /// One row of the pool as shown.
@@ -354,4 +358,228 @@ async fn read_all(State(state): State<AppState>, PageCaller(caller): PageCaller)
         .await
         .map_err(|e| fail(&state, &caller)(e.into()))?;
     Ok(Redirect::to("/pool/mine").into_response())
+}
+
+/// One request as the inbox shows it.
+struct RequestRow {
+    id: String,
+    kind_key: String,
+    kind: &'static str,
+    account_name: String,
+    requester: String,
+    owner: String,
+    note: String,
+    status_key: String,
+    pending: bool,
+    decision: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "pool_requests.html")]
+struct RequestsPage<'a> {
+    chrome: Chrome<'a>,
+    inbox: &'static str,
+    rows: Vec<RequestRow>,
+    may_decide: bool,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RequestsQuery {
+    #[serde(rename = "box")]
+    inbox: Option<String>,
+    done: Option<String>,
+}
+
+async fn requests_page(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    Query(q): Query<RequestsQuery>,
+) -> PageResult {
+    let notice = match q.done.as_deref() {
+        Some("filed") => Some("pool.filed"),
+        Some("decided") => Some("pool.decided"),
+        _ => None,
+    };
+    render_requests(&state, &caller, q.inbox.as_deref(), notice, None).await
+}
+
+async fn render_requests(
+    state: &AppState,
+    caller: &Caller,
+    inbox: Option<&str>,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> PageResult {
+    use crate::api::requests as rq;
+    let may_decide = matches!(caller.principal.role, guanxi_domain::Role::Admin | guanxi_domain::Role::Manager);
+    let name: &'static str = match inbox {
+        Some("mine") => "mine",
+        Some("decided") => "decided",
+        _ if may_decide => "to_decide",
+        _ => "mine",
+    };
+    let which = rq::inbox_of(caller, Some(name)).map_err(fail(state, caller))?;
+    let p = &caller.principal;
+    let rows = guanxi_store::requests::list(&state.db, p.workspace_id, which, None, None, 100)
+        .await
+        .map_err(|e| fail(state, caller)(e.into()))?;
+    let rows = rows
+        .into_iter()
+        .map(|r| RequestRow {
+            id: r.id.to_string(),
+            kind_key: format!("request_kind.{}", r.kind.as_str()),
+            kind: match r.kind {
+                guanxi_domain::RequestKind::Registration => "registrations",
+                guanxi_domain::RequestKind::Transfer => "transfers",
+            },
+            account_name: r.account_name,
+            requester: r.requester_name,
+            owner: r.owner_name.unwrap_or_else(|| MISSING.to_owned()),
+            note: r.note,
+            status_key: format!("request_status.{}", r.status.as_str()),
+            pending: r.status == guanxi_domain::RequestStatus::Pending,
+            decision: match (r.decider_name, r.decision_note) {
+                (Some(d), Some(n)) => format!("{d}：{n}"),
+                (Some(d), None) => d,
+                _ => String::new(),
+            },
+            created: show_time(r.created_at, &p.time_zone),
+        })
+        .collect();
+    let chrome = Chrome::new(state, caller, "/pool", "pool.requests");
+    let page = RequestsPage { chrome, inbox: name, rows, may_decide, notice, error };
+    let mut res = render(&page);
+    if page.error.is_some() {
+        *res.status_mut() = StatusCode::CONFLICT;
+    }
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+struct DecisionForm {
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    ApiPath((kind, id)): ApiPath<(String, Uuid)>,
+    Form(f): Form<DecisionForm>,
+) -> PageResult {
+    use crate::api::requests as rq;
+    let kind = match kind.as_str() {
+        "registrations" => guanxi_domain::RequestKind::Registration,
+        "transfers" => guanxi_domain::RequestKind::Transfer,
+        _ => return Err(fail(&state, &caller)(ApiError::NotFound)),
+    };
+    let input = rq::DecisionInput { approve: f.decision == "approve", note: Some(f.note) };
+    match rq::decide_request(&state, &caller, guanxi_domain::RequestId::from_uuid(id), kind, input).await {
+        Ok(_) => Ok(Redirect::to("/pool/requests?done=decided").into_response()),
+        Err(e) => {
+            let text = error_text(&state, &caller, e)?;
+            render_requests(&state, &caller, None, None, Some(text)).await
+        }
+    }
+}
+
+/// A refusal or a field error as a sentence; anything else is an error page.
+fn error_text(state: &AppState, caller: &Caller, e: ApiError) -> Result<String, PageError> {
+    let tr = Tr::new(&state.i18n, caller.principal.locale);
+    match e {
+        ApiError::Refused(r) => Ok(refusal_text(tr, &r, &caller.principal.time_zone)),
+        other => super::form_errors(tr, other).map(|v| v.join("；")).map_err(fail(state, caller)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TransferForm {
+    account_id: Uuid,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn ask_transfer(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    Form(f): Form<TransferForm>,
+) -> PageResult {
+    let input = crate::api::requests::TransferInput { account_id: f.account_id, reason: f.reason };
+    match crate::api::requests::ask_transfer(&state, &caller, input).await {
+        Ok(_) => Ok(Redirect::to("/pool/requests?box=mine&done=filed").into_response()),
+        Err(e) => {
+            let text = error_text(&state, &caller, e)?;
+            render_requests(&state, &caller, Some("mine"), None, Some(text)).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pool_register.html")]
+struct RegisterPage<'a> {
+    chrome: Chrome<'a>,
+    form: RegisterForm,
+    source_options: Vec<(&'static str, String, bool)>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RegisterForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    note: String,
+}
+
+fn register_view(state: &AppState, caller: &Caller, form: RegisterForm, error: Option<String>) -> Response {
+    let source = if form.source.is_empty() { "trade_show".to_owned() } else { form.source.clone() };
+    let page = RegisterPage {
+        chrome: Chrome::new(state, caller, "/pool", "pool.register"),
+        source_options: options(AccountSource::ALL, AccountSource::as_str, "source", &source),
+        form,
+        error,
+    };
+    let mut res = render(&page);
+    if page.error.is_some() {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    res
+}
+
+async fn register_form(State(state): State<AppState>, PageCaller(caller): PageCaller) -> Response {
+    register_view(&state, &caller, RegisterForm::default(), None)
+}
+
+async fn register(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    Form(f): Form<RegisterForm>,
+) -> PageResult {
+    let account = crate::api::accounts::AccountInput {
+        name: Some(f.name.clone()),
+        source: AccountSource::parse(&f.source),
+        phones: Some(super::accounts::split(&f.phone, &['\n', ',', '，'])),
+        ..Default::default()
+    };
+    let input =
+        crate::api::requests::RegistrationInput { account: Some(account), account_id: None, note: f.note.clone() };
+    match crate::api::requests::file_registration(&state, &caller, input).await {
+        Ok(_) => Ok(Redirect::to("/pool/requests?box=mine&done=filed").into_response()),
+        Err(ApiError::Duplicate { .. }) => {
+            let tr = Tr::new(&state.i18n, caller.principal.locale);
+            Ok(register_view(&state, &caller, f, Some(tr.t("pool.register_duplicate").to_owned())))
+        }
+        Err(e) => {
+            let text = error_text(&state, &caller, e)?;
+            Ok(register_view(&state, &caller, f, Some(text)))
+        }
+    }
 }

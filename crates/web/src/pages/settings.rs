@@ -46,7 +46,7 @@ pub struct Notice {
 }
 
 impl Notice {
-    fn key(&self) -> Option<&'static str> {
+    pub(super) fn key(&self) -> Option<&'static str> {
         match self.ok.as_deref() {
             Some("password") => Some("profile.password_changed"),
             Some(_) => Some("settings.saved"),
