@@ -468,14 +468,13 @@ async fn load_pool(
             .await?
             .ok_or_else(|| anyhow::anyhow!("demo user {owner} missing"))?;
         let fields = accounts::AccountFields {
-            name: (*name).to_owned(),
             industry: Some((*industry).to_owned()),
             region_code: Some((*region).to_owned()),
             phones: vec![parsed(Phone::parse("phones", phone))?],
             owner_id: Some(owner.id),
             team_id: owner.team_id,
             classification: Some(Classification::B),
-            ..blank(AccountSource::ColdCall)
+            ..accounts::AccountFields::new(name, AccountSource::ColdCall)
         };
         let mut tx = db.begin().await?;
         let a = accounts::create(&mut tx, actor, &fields, None, now).await?;
@@ -494,31 +493,6 @@ async fn load_pool(
         report.accounts_created += 1;
     }
     Ok(())
-}
-
-fn blank(source: AccountSource) -> accounts::AccountFields {
-    accounts::AccountFields {
-        name: String::new(),
-        short_name: None,
-        uscc: None,
-        industry: None,
-        region_code: None,
-        address: None,
-        website: None,
-        source,
-        referrer: None,
-        classification: None,
-        key_account: false,
-        product_fit: false,
-        centralised_purchasing: false,
-        continuous_purchasing: false,
-        relationship_stage: None,
-        owner_id: None,
-        team_id: None,
-        notes: None,
-        phones: Vec::new(),
-        tags: Vec::new(),
-    }
 }
 
 async fn load_accounts(

@@ -245,6 +245,34 @@ pub struct AccountFields {
     pub tags: Vec<String>,
 }
 
+impl AccountFields {
+    /// An account with its name and source and nothing else yet.
+    pub fn new(name: &str, source: AccountSource) -> Self {
+        Self {
+            name: name.to_owned(),
+            short_name: None,
+            uscc: None,
+            industry: None,
+            region_code: None,
+            address: None,
+            website: None,
+            source,
+            referrer: None,
+            classification: None,
+            key_account: false,
+            product_fit: false,
+            centralised_purchasing: false,
+            continuous_purchasing: false,
+            relationship_stage: None,
+            owner_id: None,
+            team_id: None,
+            notes: None,
+            phones: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+}
+
 fn snapshot(a: &Account) -> serde_json::Value {
     let mut v = serde_json::to_value(a).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {

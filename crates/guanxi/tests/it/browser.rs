@@ -198,11 +198,7 @@ async fn log_in_and_open_the_user_settings(app: &TestApp) {
 
     // The same page on a phone's width still shows the table and the navigation.
     let phone = browser(&d, 390, 844).await;
-    phone.goto(&app.url("/login")).await.unwrap();
-    phone.find(Locator::Id("email")).await.unwrap().send_keys(&w.manager_x.email).await.unwrap();
-    phone.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    phone.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    phone.wait().for_element(Locator::Css("nav.mainnav")).await.unwrap();
+    log_in(app, &phone, &w.manager_x.email).await;
     phone.goto(&app.url("/settings/profile")).await.unwrap();
     let h1 = phone.wait().for_element(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
     assert_eq!(h1, "设置");
@@ -215,6 +211,15 @@ async fn log_in_and_open_the_user_settings(app: &TestApp) {
     let _ = d.child.kill().await;
 }
 both!(log_in_and_open_the_user_settings);
+
+/// Logs a browser in as `email`.
+async fn log_in(app: &TestApp, c: &fantoccini::Client, email: &str) {
+    c.goto(&app.url("/login")).await.unwrap();
+    c.find(Locator::Id("email")).await.unwrap().send_keys(email).await.unwrap();
+    c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("nav.mainnav")).await.unwrap();
+}
 
 /// 公海 in a browser: one click (and a confirm) claims, and the account's
 /// page counts down to its return; 我的客户 and the rules page on screen.
@@ -234,11 +239,7 @@ async fn claim_from_the_pool_in_a_browser(app: &TestApp) {
     }
     let mut d = driver().await;
     let c = browser(&d, 1280, 900).await;
-    c.goto(&app.url("/login")).await.unwrap();
-    c.find(Locator::Id("email")).await.unwrap().send_keys(&w.sales_x.email).await.unwrap();
-    c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css("nav.mainnav")).await.unwrap();
+    log_in(app, &c, &w.sales_x.email).await;
     c.find(Locator::LinkText("公海")).await.unwrap().click().await.unwrap();
     let table = c.wait().for_element(Locator::Id("pool-table")).await.unwrap().text().await.unwrap();
     assert!(table.contains("138****5678") && table.contains("沈阳鼎盛电力科技有限公司"), "{table}");
@@ -262,11 +263,7 @@ async fn claim_from_the_pool_in_a_browser(app: &TestApp) {
 
     // The manager's rules page, and the pool on a phone.
     let phone = browser(&d, 390, 844).await;
-    phone.goto(&app.url("/login")).await.unwrap();
-    phone.find(Locator::Id("email")).await.unwrap().send_keys(&w.manager_x.email).await.unwrap();
-    phone.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    phone.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    phone.wait().for_element(Locator::Css("nav.mainnav")).await.unwrap();
+    log_in(app, &phone, &w.manager_x.email).await;
     phone.goto(&app.url("/pool")).await.unwrap();
     phone.wait().for_element(Locator::Id("pool-table")).await.unwrap();
     std::fs::write(
@@ -276,11 +273,7 @@ async fn claim_from_the_pool_in_a_browser(app: &TestApp) {
     .unwrap();
     phone.close().await.unwrap();
     let wide = browser(&d, 1300, 1400).await;
-    wide.goto(&app.url("/login")).await.unwrap();
-    wide.find(Locator::Id("email")).await.unwrap().send_keys(&w.manager_x.email).await.unwrap();
-    wide.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    wide.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    wide.wait().for_element(Locator::Css("nav.mainnav")).await.unwrap();
+    log_in(app, &wide, &w.manager_x.email).await;
     wide.goto(&app.url("/settings/pools")).await.unwrap();
     wide.wait().for_element(Locator::Css("section.pool-rules")).await.unwrap();
     std::fs::write(

@@ -377,7 +377,10 @@ impl TestApp {
     /// An account written straight to the store, past 查重 (as an old import
     /// left it): for records no user could enter today.
     pub async fn legacy_account(&self, name: &str, owner: Option<UserId>) -> String {
-        let fields = guanxi_store::accounts::AccountFields { name: name.into(), owner_id: owner, ..blank_account() };
+        let fields = guanxi_store::accounts::AccountFields {
+            owner_id: owner,
+            ..guanxi_store::accounts::AccountFields::new(name, guanxi_domain::AccountSource::Other)
+        };
         let mut tx = self.db.begin().await.unwrap();
         let a =
             guanxi_store::accounts::create(&mut tx, &Actor::system(self.workspace, "test"), &fields, None, self.now())
@@ -438,31 +441,5 @@ impl TestApp {
             sales_x1: self.user_in(ws, "sales.x1@test.example", "王磊", Role::Sales, Some(team_x1)).await,
             sales_y: self.user_in(ws, "sales.y@test.example", "孙强", Role::Sales, Some(team_y)).await,
         }
-    }
-}
-
-/// Account fields with nothing but the required source.
-pub fn blank_account() -> guanxi_store::accounts::AccountFields {
-    guanxi_store::accounts::AccountFields {
-        name: String::new(),
-        short_name: None,
-        uscc: None,
-        industry: None,
-        region_code: None,
-        address: None,
-        website: None,
-        source: guanxi_domain::AccountSource::Other,
-        referrer: None,
-        classification: None,
-        key_account: false,
-        product_fit: false,
-        centralised_purchasing: false,
-        continuous_purchasing: false,
-        relationship_stage: None,
-        owner_id: None,
-        team_id: None,
-        notes: None,
-        phones: Vec::new(),
-        tags: Vec::new(),
     }
 }
