@@ -23,7 +23,8 @@ pub struct Figure {
     pub max: f64,
 }
 
-fn figure(what: &str, mut ms: Vec<f64>) -> Figure {
+/// The figure of some timings.
+pub fn figure(what: &str, mut ms: Vec<f64>) -> Figure {
     ms.sort_by(f64::total_cmp);
     let at = |q: f64| ms[((ms.len() as f64 * q).ceil() as usize).saturating_sub(1).min(ms.len() - 1)];
     Figure { what: what.to_owned(), n: ms.len(), p50: at(0.5), p99: at(0.99), max: ms[ms.len() - 1] }

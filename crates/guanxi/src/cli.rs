@@ -99,6 +99,10 @@ pub enum Command {
         /// Samples per figure.
         #[arg(long, default_value_t = 1000)]
         samples: usize,
+        /// The pool's figures instead (pool list, release job, contended claims). This CHANGES
+        /// OWNERSHIP of every account: run it on a database generated for it.
+        #[arg(long)]
+        pool: bool,
     },
     /// Generate realistic data in the demo workspace, for benchmarks and demos.
     Gen {
@@ -259,9 +263,13 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             println!("{users} generated users, {a} accounts and {c} contacts in {}", target.redacted());
             Ok(())
         }
-        Command::Bench { samples } => {
+        Command::Bench { samples, pool } => {
             let (db, target) = open(&cli.db, &file, false).await?;
-            let result = crate::bench::run(&db, &SystemClock, samples).await;
+            let result = if pool {
+                crate::bench_pool::run(&db, &SystemClock, samples).await
+            } else {
+                crate::bench::run(&db, &SystemClock, samples).await
+            };
             db.close().await;
             let (data, figures) = result?;
             println!("{} — {data}\n", target.redacted());

@@ -2,6 +2,7 @@
 //! The library part exists so integration tests drive the same code.
 
 pub mod bench;
+pub mod bench_pool;
 pub mod cli;
 pub mod config;
 pub mod crm_gen;

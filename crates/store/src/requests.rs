@@ -283,11 +283,13 @@ async fn manages(tx: &mut Tx, manager_team: Option<TeamId>, teams: [Option<TeamI
     Ok(false)
 }
 
-/// Puts a held (registered) account into its pool.
+/// Puts a held (registered) account into its pool, in its history with why.
 async fn to_pool(
     tx: &mut Tx,
+    actor: &Actor,
     account: AccountId,
     pool_id: PoolId,
+    why: &str,
     note: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -301,7 +303,11 @@ async fn to_pool(
         .arg(account),
     )
     .await?;
-    Ok(())
+    let changes = serde_json::json!({
+        "registration": {"before": "pending", "after": why},
+        "release_note": {"before": null, "after": note},
+    });
+    audit::record(tx, actor, Action::Release, "account", account.uuid(), changes, now).await
 }
 
 /// Approves or rejects a pending request. Approval grants the account to
@@ -372,7 +378,7 @@ pub async fn decide(
         }
         (RequestKind::Registration, false) => {
             let pool_id = f.pool_id.ok_or_else(|| Error::Db(format!("registration {id} has no pool")))?;
-            to_pool(tx, f.account_id, pool_id, note, now).await?;
+            to_pool(tx, actor, f.account_id, pool_id, "rejected", note, now).await?;
         }
         (RequestKind::Transfer, true) => {
             ownership::assign(tx, actor, f.account_id, &to, f.owner_id, false, now).await?;
@@ -409,20 +415,12 @@ pub async fn expire(db: &Db, now: DateTime<Utc>) -> Result<u64> {
         )
         .await?;
     for (id, ws, account, pool_id) in &lapsed {
+        let actor = Actor::system(*ws, "release-job");
         if let Some(p) = pool_id {
-            to_pool(&mut tx, *account, *p, None, now).await?;
+            to_pool(&mut tx, &actor, *account, *p, "expired", None, now).await?;
         }
         let changes = serde_json::json!({"status": {"before": "pending", "after": "expired"}});
-        audit::record(
-            &mut tx,
-            &Actor::system(*ws, "release-job"),
-            Action::Update,
-            "ownership_request",
-            id.uuid(),
-            changes,
-            now,
-        )
-        .await?;
+        audit::record(&mut tx, &actor, Action::Update, "ownership_request", id.uuid(), changes, now).await?;
     }
     tx.commit().await?;
     Ok(lapsed.len() as u64)

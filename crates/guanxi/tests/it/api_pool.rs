@@ -85,6 +85,15 @@ async fn claiming_and_releasing_follow_the_pool_rules(app: &TestApp) {
     let (status, problem) = app.send("POST", x, &format!("/api/v1/accounts/{a}/claim"), json!({})).await;
     assert_eq!((status, problem["code"].as_str()), (409, Some("already_owned")));
 
+    // A salesperson who may see a colleague's account (team scope) still may not release it.
+    let (status, _) = app.send("PATCH", &app.admin.token, "/api/v1/roles/sales", json!({"data_scope": "team"})).await;
+    assert_eq!(status, 200);
+    let colleague = app.user_in(app.workspace, "colleague@test.example", "同组同事", Role::Sales, Some(w.team_x)).await;
+    let (status, problem) =
+        app.send("POST", &colleague.token, &format!("/api/v1/accounts/{a}/release"), json!({"reason": "我来"})).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("not_owner")), "{problem}");
+    let (status, _) = app.send("PATCH", &app.admin.token, "/api/v1/roles/sales", json!({"data_scope": "own"})).await;
+    assert_eq!(status, 200);
     // Releasing: someone else's account cannot be; a reason is required.
     let (status, _) = app.send("POST", y, &format!("/api/v1/accounts/{a}/release"), json!({"reason": "我来"})).await;
     assert_eq!(status, 404, "another salesperson cannot even see it");
@@ -508,6 +517,9 @@ async fn registrations_are_decided_by_the_requesters_manager(app: &TestApp) {
     let row =
         list["items"].as_array().unwrap().iter().find(|a| a["id"] == r2["account_id"]).expect("in the pool").clone();
     assert_eq!(row["ownership"]["release_note"], "已有代理商在跟");
+    let history: Vec<String> =
+        actions(app, r2["account_id"].as_str().unwrap()).await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(history, ["create", "release"], "the rejection is in the account's history");
 
     // Nobody decides: it lapses after 7 days, into the pool.
     let r3 = post(
@@ -588,6 +600,7 @@ async fn transfers_and_handover(app: &TestApp) {
         (status, problem["errors"][0]["field"].as_str(), problem["errors"][0]["code"].as_str()),
         (422, Some("to_user_ids[0]"), Some("disabled"))
     );
+    assert_eq!(owned_by(app, &w.sales_x1).await, 3, "nothing changed");
 
     let done = post(app, &app.admin.token, "/api/v1/handovers", body).await;
     assert_eq!(done["accounts"].as_array().unwrap().len(), 3);
