@@ -301,6 +301,28 @@ pub(crate) async fn assign(
     audit::record(tx, actor, Action::Assign, "account", id.uuid(), changes, now).await
 }
 
+/// Moves an account to another pool (a manager's decision): unowned, it
+/// now sits there; owned, it will return there, by that pool's rules.
+pub async fn move_to_pool(tx: &mut Tx, actor: &Actor, id: AccountId, to: &Pool, now: DateTime<Utc>) -> Result<Account> {
+    let ws = actor.workspace_id;
+    let s = state(tx, ws, id).await?;
+    let Some(from) = s.pool_id else { return Err(Error::Refused(Refusal::NotInPool)) };
+    if from != to.id {
+        tx.execute(
+            Sql::new("UPDATE accounts SET pool_id = $1, updated_at = $2 WHERE id = $3 AND workspace_id = $4")
+                .arg(to.id)
+                .arg(now)
+                .arg(id)
+                .arg(ws),
+        )
+        .await?;
+        refresh(tx, ws, id).await?;
+        let changes = serde_json::json!({"pool_id": {"before": from, "after": to.id}});
+        audit::record(tx, actor, Action::Update, "account", id.uuid(), changes, now).await?;
+    }
+    accounts::get_in_tx(tx, ws, id).await
+}
+
 /// After an account's owner was changed by an edit (a manager's 分配): the
 /// new owner's limit is checked and their clocks start; an account left
 /// without owner is in the pool, released by hand.

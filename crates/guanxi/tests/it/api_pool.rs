@@ -193,6 +193,17 @@ async fn pool_limits_and_bad_rules(app: &TestApp) {
     assert_eq!(status, 200);
     let (status, problem) = app.send("POST", &app.admin.token, "/api/v1/pools", json!({"name": "华北公海"})).await;
     assert_eq!((status, problem["code"].as_str()), (409, Some("pool_name_taken")));
+
+    // A manager moves a pooled account to that pool: its members see it, others cannot claim it.
+    let moved = format!("/api/v1/accounts/{}/pool", ids[4]);
+    let (status, _) = app.send("PUT", x, &moved, json!({"pool_id": id(&east)})).await;
+    assert_eq!(status, 403, "salespeople do not move accounts between pools");
+    let (status, a) = app.send("PUT", &app.admin.token, &moved, json!({"pool_id": id(&east)})).await;
+    assert_eq!((status, a["ownership"]["pool_id"].as_str()), (200, Some(id(&east).as_str())), "{a}");
+    let (_, list) = app.get(&w.sales_y.token, &format!("/api/v1/pools/{}/accounts", id(&east))).await;
+    assert!(list["items"].as_array().unwrap().iter().any(|r| r["id"] == ids[4].as_str()), "{list}");
+    let (status, problem) = app.send("POST", x, &format!("/api/v1/accounts/{}/claim", ids[4]), json!({})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("not_in_pool")), "{problem}");
 }
 both!(pool_limits_and_bad_rules);
 

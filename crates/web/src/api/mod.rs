@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route("/contacts/{id}/merge", post(contacts::merge))
         .route("/accounts/{id}/claim", post(pool::claim))
         .route("/accounts/{id}/release", post(pool::release))
+        .route("/accounts/{id}/pool", axum::routing::put(pool::move_pool))
         .route("/pools", get(pool::list).post(pool::create))
         .route("/pools/{id}", get(pool::get).patch(pool::update))
         .route("/pools/{id}/accounts", get(pool::accounts))
@@ -97,7 +98,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         audit::list,
         accounts::list, accounts::create, accounts::get, accounts::update, accounts::delete, accounts::restore, accounts::duplicates, accounts::merge,
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::restore, contacts::merge,
-        pool::list, pool::get, pool::create, pool::update, pool::accounts, pool::claim, pool::release,
+        pool::list, pool::get, pool::create, pool::update, pool::accounts, pool::claim, pool::release, pool::move_pool,
         pool::notifications, pool::read,
         requests::register, requests::registrations, requests::decide_registration,
         requests::transfer, requests::transfers, requests::decide_transfer, requests::handover,

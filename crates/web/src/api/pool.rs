@@ -338,6 +338,44 @@ pub async fn release(
     Ok(Json(release_account(&state, &caller, AccountId::from_uuid(id), &input.reason).await?))
 }
 
+/// The pool an account should be in.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveInput {
+    /// The pool.
+    pub pool_id: Uuid,
+}
+
+/// Moves an account to another pool; managers and admins who may see it.
+/// Unowned, it sits in that pool; owned, it returns there by that pool's rules.
+#[utoipa::path(put, path = "/api/v1/accounts/{id}/pool", tag = "pool", security(("bearer" = [])), request_body = MoveInput,
+    params(("id" = Uuid, Path, description = "account id")),
+    responses((status = 200, body = Account), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "`not_in_pool`: held by a pending registration", body = Problem), (status = 422, body = Problem)))]
+pub async fn move_pool(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<MoveInput>,
+) -> ApiResult<Json<Account>> {
+    if !may_assign(&caller) {
+        return Err(ApiError::Forbidden("move accounts between pools"));
+    }
+    let id = AccountId::from_uuid(id);
+    // Pooled accounts are the whole workspace's; owned ones within the caller's scope.
+    let a = accounts::get(&state.db, Viewer::whole(caller.principal.workspace_id), id).await?;
+    if a.owner_id.is_some() {
+        accounts::get(&state.db, caller.principal.viewer(), id).await?;
+    }
+    let to = open_pool(&state, &caller, PoolId::from_uuid(input.pool_id))
+        .await
+        .map_err(|_| ApiError::field("pool_id", "invalid", "pool_id names no pool you may open"))?;
+    let mut tx = state.db.begin().await?;
+    let account = ownership::move_to_pool(&mut tx, &caller.actor(), id, &to, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(Json(account))
+}
+
 /// Which notifications.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -685,6 +685,8 @@ struct DetailPage<'a> {
     countdown: Option<(i64, String)>,
     /// The caller may release it to the pool (owner, or manager).
     may_release: bool,
+    /// It sits in a pool: offer to claim it.
+    in_pool: bool,
 }
 
 /// A record's history (with the records merged into it): whoever may see the
@@ -817,9 +819,11 @@ async fn detail(
     let may_release = a.deleted_at.is_none()
         && a.owner_id.is_some()
         && (a.owner_id == Some(caller.principal.user_id) || api::may_assign(&caller));
+    let in_pool = a.deleted_at.is_none() && a.owner_id.is_none() && a.ownership.pool_id.is_some();
     let page = DetailPage {
         countdown,
         may_release,
+        in_pool,
         chrome: Chrome::new(&state, &caller, "/accounts", "accounts.title"),
         deleted: a.deleted_at.is_some(),
         class_key: class_key(a.classification),
