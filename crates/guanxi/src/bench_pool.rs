@@ -52,7 +52,7 @@ pub async fn run(db: &Db, clock: &dyn Clock, samples: usize) -> anyhow::Result<(
         .arg(ws),
     )
     .await?;
-    db.execute(Sql::new("ANALYZE")).await?;
+    settle(db).await?;
     let provinces: Vec<(String,)> = db
         .fetch_all(
             Sql::new("SELECT DISTINCT region_code FROM accounts WHERE workspace_id = $1 AND region_code IS NOT NULL LIMIT 40")
@@ -111,7 +111,7 @@ pub async fn run(db: &Db, clock: &dyn Clock, samples: usize) -> anyhow::Result<(
         .arg(ws),
     )
     .await?;
-    db.execute(Sql::new("ANALYZE")).await?;
+    settle(db).await?;
     let started = Instant::now();
     let report = ownership::run_job(db, now).await?;
     let job = started.elapsed().as_secs_f64() * 1000.0;
@@ -184,6 +184,17 @@ pub async fn run(db: &Db, clock: &dyn Clock, samples: usize) -> anyhow::Result<(
         lat,
     ));
     Ok((format!("{total} accounts in the demo workspace"), out))
+}
+
+/// Statistics (and on PostgreSQL, the visibility map and dead rows) as a
+/// database has them in use, after the setup's mass updates.
+async fn settle(db: &Db) -> anyhow::Result<()> {
+    let sql = match db.dialect() {
+        guanxi_store::Dialect::Sqlite => "ANALYZE",
+        guanxi_store::Dialect::Postgres => "VACUUM ANALYZE accounts",
+    };
+    db.execute(Sql::new(sql)).await?;
+    Ok(())
 }
 
 async fn set_rules(db: &Db, pool: guanxi_domain::PoolId, rules: &guanxi_domain::PoolRules) -> anyhow::Result<()> {

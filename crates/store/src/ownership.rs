@@ -154,8 +154,12 @@ async fn grant(
         .push(" AND workspace_id = ")
         .bind(ws)
         .push(" AND deleted_at IS NULL AND ");
+    // Naming the pool (or the owner) lets PostgreSQL find the row through the
+    // index that matches the whole condition; given (workspace, id) alone it
+    // took the partial pool index and walked the workspace's part of it
+    // (measured: 30–100 ms per claim at a million accounts).
     match expect {
-        None => q.push("owner_id IS NULL"),
+        None => q.push("owner_id IS NULL AND pool_id = ").bind(pool.id),
         Some(owner) => q.push("owner_id = ").bind(owner),
     };
     Ok(tx.execute(q).await? == 1)
