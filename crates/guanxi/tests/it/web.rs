@@ -652,7 +652,7 @@ async fn pool_pages_claim_countdown_and_release(app: &TestApp) {
     // Four weeks on, the session has long expired: log in again.
     let (c, csrf) = web_login(app, "sales.x@test.example").await;
     let html = c.get(app.url("/pool/mine")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("即将退回公海") && html.contains("「大连港集团有限公司」将于"), "{html}");
+    assert!(html.contains("提醒") && html.contains("「大连港集团有限公司」将于"), "{html}");
     assert!(html.contains("badge red"), "due within the warning days shows red");
 
     // Releasing needs a reason, then it is back in the pool with it.
@@ -736,6 +736,7 @@ async fn registration_transfer_rules_and_handover_pages(app: &TestApp) {
     assert!(html.contains("已通过") && html.contains("刘经理"), "{html}");
     let html = sx.get(app.url("/pool/mine")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("营口仙人岛能源有限公司") && html.contains("90 天"), "protected for 90 days: {html}");
+    assert!(html.contains("你的报备「营口仙人岛能源有限公司」已通过。"), "the requester is told: {html}");
 
     // Another salesperson entering it is told whose it is, and asks for it.
     let (sy, sy_csrf) = web_login(app, "sales.y@test.example").await;

@@ -316,7 +316,17 @@ async fn render_mine(state: &AppState, caller: &Caller, cursor: Option<String>, 
                 .as_str()
                 .and_then(|d| d.parse().ok())
                 .map_or(MISSING.to_owned(), |d| show_time(d, &p.time_zone));
-            let text = tr.t("pool.warning").replace("{account}", name).replace("{due}", &due);
+            let text = match n.kind.as_str() {
+                "request_decided" => {
+                    let kind = format!("request_kind.{}", n.data["kind"].as_str().unwrap_or_default());
+                    let status = format!("request_status.{}", n.data["status"].as_str().unwrap_or_default());
+                    tr.t("pool.request_decided")
+                        .replace("{kind}", tr.t(&kind))
+                        .replace("{account}", name)
+                        .replace("{status}", tr.t(&status))
+                }
+                _ => tr.t("pool.warning").replace("{account}", name).replace("{due}", &due),
+            };
             (n.account_id.map(|a| a.to_string()).unwrap_or_default(), text)
         })
         .collect();
