@@ -305,6 +305,42 @@ pub(crate) async fn assign(
     audit::record(tx, actor, Action::Assign, "account", id.uuid(), changes, now).await
 }
 
+/// What restarts one of an owned account's idle clocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touch {
+    /// A logged call, visit or message (the no-activity rule).
+    Activity,
+    /// An opportunity moved a stage (the no-progress rule).
+    Progress,
+    /// A deal was won (the no-deal rule).
+    Deal,
+}
+
+/// Restarts a clock of an owned account and works out its return date
+/// again; logging an activity or moving an opportunity calls this in the
+/// same transaction. Nothing happens to an account in the pool.
+pub async fn touch(tx: &mut Tx, ws: WorkspaceId, id: AccountId, what: Touch, now: DateTime<Utc>) -> Result<()> {
+    let column = match what {
+        Touch::Activity => "activity_clock_at",
+        Touch::Progress => "progress_clock_at",
+        Touch::Deal => "deal_clock_at",
+    };
+    let changed = tx
+        .execute(
+            Sql::new(&format!(
+                "UPDATE accounts SET {column} = $1 WHERE id = $2 AND workspace_id = $3 AND owner_id IS NOT NULL"
+            ))
+            .arg(now)
+            .arg(id)
+            .arg(ws),
+        )
+        .await?;
+    if changed == 1 {
+        refresh(tx, ws, id).await?;
+    }
+    Ok(())
+}
+
 /// Moves an account to another pool (a manager's decision): unowned, it
 /// now sits there; owned, it will return there, by that pool's rules.
 pub async fn move_to_pool(tx: &mut Tx, actor: &Actor, id: AccountId, to: &Pool, now: DateTime<Utc>) -> Result<Account> {

@@ -281,6 +281,41 @@ async fn the_release_job_warns_then_returns_idle_accounts(app: &TestApp) {
 }
 both!(the_release_job_warns_then_returns_idle_accounts);
 
+/// A logged touch restarts its clock: the account stays while it is worked.
+async fn touches_restart_the_idle_clocks(app: &TestApp) {
+    let w = app.world().await;
+    let a = post(
+        app,
+        &w.sales_x.token,
+        "/api/v1/accounts",
+        json!({"name": "本溪钢铁集团有限公司", "source": "referral", "classification": "b"}),
+    )
+    .await;
+    let account = guanxi_domain::AccountId::from_uuid(id(&a).parse().unwrap());
+    app.clock.advance(Duration::days(50));
+    let mut tx = app.db.begin().await.unwrap();
+    ownership::touch(&mut tx, app.workspace, account, ownership::Touch::Activity, app.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let (_, after) = app.get(&w.sales_x.token, &format!("/api/v1/accounts/{}", id(&a))).await;
+    let due: chrono::DateTime<chrono::Utc> = after["ownership"]["release_due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due, app.now() + Duration::days(60), "B: 60 days from the last activity");
+    app.clock.advance(Duration::days(20));
+    assert_eq!(ownership::run_job(&app.db, app.now()).await.unwrap().released, 0, "worked accounts stay");
+    // Worked every 50 days, it stays, until the no-deal rule (365 days for B) runs out.
+    let mut released = Vec::new();
+    for _ in 0..6 {
+        app.clock.advance(Duration::days(50));
+        let mut tx = app.db.begin().await.unwrap();
+        ownership::touch(&mut tx, app.workspace, account, ownership::Touch::Activity, app.now()).await.unwrap();
+        tx.commit().await.unwrap();
+        released.push(ownership::run_job(&app.db, app.now()).await.unwrap().released);
+    }
+    assert_eq!(released, [0, 0, 0, 0, 0, 1], "day 370: a year without a deal");
+    let (_, back) = app.get(&app.admin.token, &format!("/api/v1/accounts/{}", id(&a))).await;
+    assert_eq!(back["ownership"]["release_reason"], "no_deal");
+}
+both!(touches_restart_the_idle_clocks);
+
 /// Two job runs at once (two instances) return each account once.
 async fn concurrent_release_jobs_release_each_account_once(app: &TestApp) {
     let w = app.world().await;
