@@ -100,3 +100,11 @@ typed_id!(
     /// A registration (报备) or transfer request, decided by a manager.
     RequestId
 );
+typed_id!(
+    /// A logged touch: call, visit, message, meeting.
+    ActivityId
+);
+typed_id!(
+    /// A task: a hook left by a touch, or a to-do.
+    TaskId
+);

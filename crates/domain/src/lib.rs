@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod account;
+pub mod activity;
 pub mod clock;
 pub mod contact;
 pub mod dedupe;
@@ -20,10 +21,13 @@ pub mod values;
 
 pub use access::{DataScope, Role, Scope};
 pub use account::{AccountSource, Classification, RelationshipStage};
+pub use activity::{ActivityKind, LearnedKind, NoHookReason, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use contact::{Birthday, BuyingRole, RelationshipStrength, Stance, WechatId};
 pub use division::{division_children, division_name, division_path, parse_division_code};
-pub use ids::{AccountId, ContactId, NotificationId, PoolId, RequestId, TeamId, TokenId, UserId, WorkspaceId};
+pub use ids::{
+    AccountId, ActivityId, ContactId, NotificationId, PoolId, RequestId, TaskId, TeamId, TokenId, UserId, WorkspaceId,
+};
 pub use locale::Locale;
 pub use phone::{Phone, PhoneKind};
 pub use pool::{PoolField, PoolRules, Refusal, ReleaseReason, ReleaseRule, RequestKind, RequestStatus};

@@ -83,6 +83,8 @@ val_from!(guanxi_domain::AccountId, Uuid, |v: guanxi_domain::AccountId| v.uuid()
 val_from!(guanxi_domain::ContactId, Uuid, |v: guanxi_domain::ContactId| v.uuid());
 val_from!(guanxi_domain::PoolId, Uuid, |v: guanxi_domain::PoolId| v.uuid());
 val_from!(guanxi_domain::RequestId, Uuid, |v: guanxi_domain::RequestId| v.uuid());
+val_from!(guanxi_domain::ActivityId, Uuid, |v: guanxi_domain::ActivityId| v.uuid());
+val_from!(guanxi_domain::TaskId, Uuid, |v: guanxi_domain::TaskId| v.uuid());
 val_from!(guanxi_domain::NotificationId, Uuid, |v: guanxi_domain::NotificationId| v.uuid());
 
 /// How SQLite stores instants: fixed-width UTC with microseconds, so that text
@@ -327,7 +329,9 @@ decode_id!(
     guanxi_domain::ContactId,
     guanxi_domain::PoolId,
     guanxi_domain::NotificationId,
-    guanxi_domain::RequestId
+    guanxi_domain::RequestId,
+    guanxi_domain::ActivityId,
+    guanxi_domain::TaskId
 );
 
 macro_rules! decode_text_enum {
@@ -353,7 +357,10 @@ decode_text_enum!(
     guanxi_domain::ReleaseRule,
     guanxi_domain::ReleaseReason,
     guanxi_domain::RequestKind,
-    guanxi_domain::RequestStatus
+    guanxi_domain::RequestStatus,
+    guanxi_domain::ActivityKind,
+    guanxi_domain::Outcome,
+    guanxi_domain::NoHookReason
 );
 
 /// A record built from a row.

@@ -6,6 +6,7 @@
 //! Every read of business records goes through [`scope::push_visible`].
 
 pub mod accounts;
+pub mod activities;
 pub mod audit;
 pub mod auth;
 pub mod batch;

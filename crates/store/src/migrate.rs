@@ -56,6 +56,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_ownership_requests.sql"),
         postgres: include_str!("../migrations/postgres/0006_ownership_requests.sql"),
     },
+    Migration {
+        version: 7,
+        name: "activities",
+        sqlite: include_str!("../migrations/sqlite/0007_activities.sql"),
+        postgres: include_str!("../migrations/postgres/0007_activities.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

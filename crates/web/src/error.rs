@@ -331,6 +331,8 @@ fn conflict(rule: &str) -> ApiError {
         ("team_name_taken", "name", "A team with this name already exists.")
     } else if rule.starts_with("merged") {
         ("merged", "id", "The record was merged into another; open that one instead.")
+    } else if rule == "task_closed" {
+        ("task_closed", "id", "The task is done or cancelled already.")
     } else if rule == "in_pool" {
         ("in_pool", "account_id", "The account is in the pool: claim it instead of asking for it.")
     } else if rule == "request_pending" {

@@ -80,7 +80,7 @@ async fn log_in_and_open_the_user_settings(app: &TestApp) {
         assert!(nav.contains(item), "navigation has {item}: {nav}");
     }
     c.find(Locator::LinkText("工作台")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css("span.badge")).await.unwrap();
+    c.wait().for_element(Locator::Id("worklist")).await.unwrap();
     // 设置 → 用户, by clicking as a person would.
     c.find(Locator::LinkText("设置")).await.unwrap().click().await.unwrap();
     c.wait().for_element(Locator::Css("nav.subnav")).await.unwrap();

@@ -6,6 +6,7 @@ pub mod harness;
 
 mod api_access;
 mod api_accounts;
+mod api_activities;
 mod api_auth;
 mod api_contacts;
 mod api_errors;

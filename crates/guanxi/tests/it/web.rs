@@ -827,3 +827,78 @@ async fn registration_transfer_rules_and_handover_pages(app: &TestApp) {
     assert_eq!(acc["owner_name"], "王磊");
 }
 both!(registration_transfer_rules_and_handover_pages);
+
+/// 记录跟进 in one form, the 活动 tab, and 工作台 with the day's hooks.
+async fn log_a_touch_and_work_the_day(app: &TestApp) {
+    let w = app.world().await;
+    let (_, a) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/accounts",
+            json!({"name": "国网辽宁省电力有限公司", "source": "cold_call"}),
+        )
+        .await;
+    let account = a["id"].as_str().unwrap().to_owned();
+    let (_, boss) =
+        app.send("POST", &w.sales_x.token, "/api/v1/contacts", json!({"account_id": account, "name": "刘建国"})).await;
+    let boss = boss["id"].as_str().unwrap().to_owned();
+    let (c, csrf) = web_login(app, "sales.x@test.example").await;
+    let html = c.get(app.url(&format!("/accounts/{account}/log"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("记录跟进") && html.contains("刘建国") && html.contains("type=\"time\""), "{html}");
+
+    let tomorrow =
+        // Asia/Shanghai is UTC+8 all year.
+        ((app.now() + chrono::Duration::hours(8)).date_naive() + chrono::Days::new(1)).to_string();
+    let send = |fields: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let url = app.url(&format!("/accounts/{account}/log"));
+        let mut form = vec![("_csrf", csrf.clone()), ("kind", "call".to_owned()), ("outcome", "connected".to_owned())];
+        form.extend(fields);
+        async move { c.post(url).form(&form).send().await.unwrap() }
+    };
+    // A hook without a time is refused, and the form comes back as typed.
+    let res = send(vec![("notes", "谈了技改".into()), ("hook_date", "".into()), ("hook_time", "".into())]).await;
+    assert_eq!(res.status().as_u16(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("钩子要有精确的日期和时间") && html.contains("谈了技改"), "{html}");
+    let res = send(vec![
+        ("contact", boss.clone()),
+        ("notes", "谈了技改".into()),
+        ("learned_kind", "budget".into()),
+        ("learned_text", "明年预算 800 万".into()),
+        ("hook_date", tomorrow.clone()),
+        ("hook_time", "10:50".into()),
+        ("purpose", "送方案".into()),
+    ])
+    .await;
+    assert_eq!(res.status().as_u16(), 303);
+    let html =
+        c.get(app.url(&format!("/accounts/{account}?tab=activities"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("谈了技改") && html.contains("明年预算 800 万") && html.contains("10:50 送方案"), "{html}");
+
+    // Tomorrow, the hook is on the workbench; logging from it carries it out.
+    app.clock.advance(chrono::Duration::days(2));
+    let (c, csrf) = web_login(app, "sales.x@test.example").await;
+    let html = c.get(app.url("/workbench")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("送方案") && html.contains("已逾期"), "{html}");
+    let marker = "/log?task=";
+    let start = html.find(marker).unwrap() + marker.len();
+    let task = html[start..start + 36].to_owned();
+    let res = c
+        .post(app.url(&format!("/accounts/{account}/log")))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("kind", "visit"),
+            ("outcome", "meeting_booked"),
+            ("task", task.as_str()),
+            ("no_hook_reason", "already_planned"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let html = c.get(app.url("/workbench")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("今天没有到期的钩子"), "{html}");
+}
+both!(log_a_touch_and_work_the_day);

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, and its OpenAPI 3.1 document.
 
 pub mod accounts;
+pub mod activities;
 pub mod audit;
 pub mod auth;
 pub mod contacts;
@@ -41,6 +42,10 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}", get(accounts::get).patch(accounts::update).delete(accounts::delete))
         .route("/accounts/{id}/restore", post(accounts::restore))
         .route("/accounts/{id}/merge", post(accounts::merge))
+        .route("/activities", get(activities::timeline).post(activities::create))
+        .route("/tasks", get(activities::worklist))
+        .route("/tasks/{id}/done", post(activities::done))
+        .route("/tasks/{id}/reschedule", post(activities::reschedule))
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
         .route("/contacts/{id}/restore", post(contacts::restore))
@@ -102,6 +107,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         pool::notifications, pool::read,
         requests::register, requests::registrations, requests::decide_registration,
         requests::transfer, requests::transfers, requests::decide_transfer, requests::handover,
+        activities::create, activities::timeline, activities::worklist, activities::done, activities::reschedule,
         search::search, divisions::list,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),
@@ -116,6 +122,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         (name = "accounts", description = "Accounts (企业客户) and duplicate checking (查重)"),
         (name = "contacts", description = "Contacts and key persons (联系人 / 关键人)"),
         (name = "pool", description = "The public pool (公海): pools and their rules, claiming and releasing accounts, registrations (报备), transfer requests, handovers (交接), notifications"),
+        (name = "activities", description = "Calls, visits and messages (跟进记录), their hooks (钩子) and the worklist"),
         (name = "search", description = "One search box over accounts and contacts"),
     )
 )]

@@ -687,6 +687,8 @@ struct DetailPage<'a> {
     may_release: bool,
     /// It sits in a pool: offer to claim it.
     in_pool: bool,
+    /// The 活动 tab: the latest touches.
+    activities: Vec<super::activities::TimelineRow>,
 }
 
 /// A record's history (with the records merged into it): whoever may see the
@@ -747,8 +749,11 @@ async fn detail(
     let tab = match q.tab.as_deref() {
         Some("people") => "people",
         Some("history") => "history",
+        Some("activities") => "activities",
         _ => "profile",
     };
+    let activities =
+        if tab == "activities" { super::activities::timeline_of(&state, &caller, id).await? } else { Vec::new() };
     let tr = Tr::new(&state.i18n, caller.principal.locale);
     let people = guanxi_store::contacts::list(
         &state.db,
@@ -821,6 +826,7 @@ async fn detail(
         && (a.owner_id == Some(caller.principal.user_id) || api::may_assign(&caller));
     let in_pool = a.deleted_at.is_none() && a.owner_id.is_none() && a.ownership.pool_id.is_some();
     let page = DetailPage {
+        activities,
         countdown,
         may_release,
         in_pool,

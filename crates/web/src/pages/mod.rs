@@ -3,6 +3,7 @@
 //! the user, the CSRF token, the translator.
 
 pub mod accounts;
+mod activities;
 pub mod contacts;
 pub mod docs;
 pub mod login;
@@ -30,7 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/workbench") }))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
-        .route("/workbench", get(|s, c| coming(s, c, "/workbench", "nav.workbench", "coming.workbench")))
         .route(
             "/opportunities",
             get(|s, c| coming(s, c, "/opportunities", "nav.opportunities", "coming.opportunities")),
@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(accounts::router())
         .merge(contacts::router())
         .merge(pool::router())
+        .merge(activities::router())
         .route("/search", get(search::show))
         .route("/docs/api", get(docs::show))
         .route(

@@ -1,0 +1,178 @@
+//! Calls, visits and their hooks (钩子): every touch leaves the next step or
+//! says why not; the worklist; carrying out and moving a task.
+
+use crate::harness::TestApp;
+use chrono::Duration;
+use serde_json::{json, Value};
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let (status, v) = app.send("POST", token, path, body).await;
+    assert!(status == 200 || status == 201, "{path}: {status} {v}");
+    v
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+fn at(app: &TestApp, d: Duration) -> String {
+    (app.now() + d).to_rfc3339()
+}
+
+fn field(problem: &Value) -> (&str, &str) {
+    (problem["errors"][0]["field"].as_str().unwrap_or(""), problem["errors"][0]["code"].as_str().unwrap_or(""))
+}
+
+async fn a_touch_is_logged_with_its_hook(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let a = post(app, x, "/api/v1/accounts", json!({"name": "国网辽宁省电力有限公司", "source": "cold_call"})).await;
+    let boss = post(app, x, "/api/v1/contacts", json!({"account_id": id(&a), "name": "刘建国", "title": "主任"})).await;
+    let other = post(app, x, "/api/v1/accounts", json!({"name": "大连港集团有限公司", "source": "other"})).await;
+    let stranger = post(app, x, "/api/v1/contacts", json!({"account_id": id(&other), "name": "王芳"})).await;
+    app.clock.advance(Duration::days(10));
+    let base = json!({"account_id": id(&a), "contact_ids": [id(&boss)], "kind": "call", "duration_minutes": 35,
+        "outcome": "connected", "learned": [{"kind": "budget", "text": "明年技改预算 800 万"}]});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        b.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        b
+    };
+
+    // No hook and no reason, both, a hook in the past, a touch in the future, someone of another account.
+    let cases = [
+        (json!({}), ("hook", "required")),
+        (
+            json!({"hook": {"due_at": at(app, Duration::days(1)), "purpose": "送方案"}, "no_hook_reason": "no_need"}),
+            ("no_hook_reason", "conflict"),
+        ),
+        (json!({"hook": {"due_at": at(app, -Duration::minutes(1)), "purpose": "送方案"}}), ("hook.due_at", "in_past")),
+        (json!({"started_at": at(app, Duration::hours(3)), "no_hook_reason": "no_need"}), ("started_at", "in_future")),
+        (json!({"contact_ids": [id(&stranger)], "no_hook_reason": "no_need"}), ("contact_ids", "invalid")),
+    ];
+    for (extra, expect) in cases {
+        let (status, problem) = app.send("POST", x, "/api/v1/activities", with(extra)).await;
+        assert_eq!((status, field(&problem)), (422, expect), "{problem}");
+    }
+    assert_eq!(app.count("activities").await, 0, "nothing half-written");
+
+    // A call with its hook at a precise time.
+    let due = at(app, Duration::days(1) + Duration::minutes(50));
+    let logged = post(
+        app,
+        x,
+        "/api/v1/activities",
+        with(json!({"hook": {"due_at": due, "purpose": "送技改方案", "contact_id": id(&boss)}})),
+    )
+    .await;
+    assert_eq!(
+        (logged["hook"]["purpose"].as_str(), logged["hook"]["status"].as_str()),
+        (Some("送技改方案"), Some("open"))
+    );
+    assert_eq!(logged["contacts"][0][1], "刘建国");
+    assert_eq!(logged["learned"][0]["text"], "明年技改预算 800 万");
+    // The pool's no-activity clock restarted: 30 days from now, not from the claim.
+    let (_, acc) = app.get(x, &format!("/api/v1/accounts/{}", id(&a))).await;
+    let due_back: chrono::DateTime<chrono::Utc> = acc["ownership"]["release_due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due_back, app.now() + Duration::days(30));
+
+    // A refusal is kept too.
+    post(
+        app,
+        x,
+        "/api/v1/activities",
+        json!({"account_id": id(&a), "kind": "visit", "outcome": "refused", "no_hook_reason": "already_planned"}),
+    )
+    .await;
+    let (_, timeline) = app.get(x, &format!("/api/v1/activities?account_id={}", id(&a))).await;
+    let outcomes: Vec<&str> =
+        timeline["items"].as_array().unwrap().iter().map(|v| v["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["refused", "connected"], "newest first");
+    let (_, theirs) = app.get(x, &format!("/api/v1/activities?contact_id={}", id(&boss))).await;
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 1);
+    let (_, outsider) = app.get(&w.sales_y.token, &format!("/api/v1/activities?account_id={}", id(&a))).await;
+    assert!(outsider["items"].as_array().unwrap().is_empty(), "another team sees nothing");
+    let (status, _) = app
+        .send(
+            "POST",
+            &w.sales_y.token,
+            "/api/v1/activities",
+            json!({"account_id": id(&a), "kind": "call", "outcome": "connected", "no_hook_reason": "no_need"}),
+        )
+        .await;
+    assert_eq!(status, 422, "nor logs on it");
+}
+both!(a_touch_is_logged_with_its_hook);
+
+async fn the_worklist_and_carrying_out_a_hook(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let a = post(app, x, "/api/v1/accounts", json!({"name": "鞍钢集团有限公司", "source": "referral"})).await;
+    let logged = post(
+        app,
+        x,
+        "/api/v1/activities",
+        json!({"account_id": id(&a), "kind": "call", "outcome": "call_back", "hook": {"due_at": at(app, Duration::days(1)), "purpose": "回电确认拜访时间"}}),
+    )
+    .await;
+    let task = id(&logged["hook"]);
+    let (_, today) = app.get(x, "/api/v1/tasks").await;
+    assert!(today.as_array().unwrap().is_empty(), "tomorrow's hook is not today's work: {today}");
+    let (_, soon) = app.get(x, &format!("/api/v1/tasks?until={}", urlencode(&at(app, Duration::days(2))))).await;
+    assert_eq!(soon[0]["id"], task.as_str());
+    app.clock.advance(Duration::days(2));
+    let (_, overdue) = app.get(x, "/api/v1/tasks").await;
+    assert_eq!(overdue[0]["id"], task.as_str(), "overdue shows first");
+
+    // Moving it needs a reason and a time ahead; it is counted.
+    let url = format!("/api/v1/tasks/{task}/reschedule");
+    let (status, problem) =
+        app.send("POST", x, &url, json!({"due_at": at(app, Duration::hours(2)), "reason": ""})).await;
+    assert_eq!((status, field(&problem).0), (422, "reason"));
+    let (status, problem) =
+        app.send("POST", x, &url, json!({"due_at": at(app, -Duration::hours(2)), "reason": "客户出差"})).await;
+    assert_eq!((status, field(&problem)), (422, ("due_at", "in_past")));
+    let moved = post(app, x, &url, json!({"due_at": at(app, Duration::hours(2)), "reason": "客户出差"})).await;
+    assert_eq!(moved["reschedules"], 1);
+    let (status, _) =
+        app.send("POST", &w.sales_y.token, &url, json!({"due_at": at(app, Duration::hours(3)), "reason": "抢"})).await;
+    assert_eq!(status, 404, "someone else's task");
+
+    // The call that carries it out closes it.
+    let done = post(
+        app,
+        x,
+        "/api/v1/activities",
+        json!({"account_id": id(&a), "kind": "call", "outcome": "meeting_booked", "fulfils_task_id": task,
+               "hook": {"due_at": at(app, Duration::days(3)), "purpose": "上门拜访"}}),
+    )
+    .await;
+    let (_, timeline) = app.get(x, &format!("/api/v1/activities?account_id={}", id(&a))).await;
+    let first = &timeline["items"][1]["hook"];
+    assert_eq!(
+        (first["status"].as_str(), first["done_activity_id"].as_str()),
+        (Some("done"), Some(id(&done).as_str()))
+    );
+    let (status, problem) = app.send("POST", x, &format!("/api/v1/tasks/{task}/done"), json!({})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("task_closed")));
+    let (status, problem) = app
+        .send("POST", x, "/api/v1/activities", json!({"account_id": id(&a), "kind": "call", "outcome": "connected", "fulfils_task_id": task, "no_hook_reason": "already_planned"}))
+        .await;
+    assert_eq!((status, field(&problem).0), (422, "fulfils_task_id"));
+    let next = id(&done["hook"]);
+    let closed = post(app, x, &format!("/api/v1/tasks/{next}/done"), json!({})).await;
+    assert_eq!(closed["status"], "done");
+}
+both!(the_worklist_and_carrying_out_a_hook);
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

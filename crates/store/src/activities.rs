@@ -1,0 +1,462 @@
+//! Activities (跟进记录) and the tasks they leave (钩子): logging a touch with
+//! its hook in one transaction, an account's or a contact's timeline, a
+//! person's worklist, and marking a task done or moving it (with a reason).
+//!
+//! Activities and tasks are seen through their account: whoever may see the
+//! account sees its timeline (`accounts::SCOPE`).
+
+use crate::accounts;
+use crate::audit::{self, Action, Actor};
+use crate::db::{Db, Sql, Tx};
+use crate::ownership::{self, Touch};
+use crate::scope::{push_visible, Viewer};
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+use guanxi_domain::{
+    AccountId, ActivityId, ActivityKind, ContactId, LearnedKind, NoHookReason, Outcome, TaskId, UserId, WorkspaceId,
+};
+use serde::{Deserialize, Serialize};
+
+/// One fact learned in a touch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Learned {
+    /// What kind of fact.
+    pub kind: LearnedKind,
+    /// The fact (≤ 500 characters).
+    pub text: String,
+}
+
+/// The next step a touch leaves.
+#[derive(Clone, Debug)]
+pub struct NewHook {
+    /// When, precisely.
+    pub due_at: DateTime<Utc>,
+    /// What for.
+    pub purpose: String,
+    /// With whom, if one person.
+    pub contact_id: Option<ContactId>,
+}
+
+/// A touch to log (already checked).
+#[derive(Clone, Debug)]
+pub struct NewActivity {
+    /// The account.
+    pub account_id: AccountId,
+    /// The people involved (of that account).
+    pub contacts: Vec<ContactId>,
+    /// How.
+    pub kind: ActivityKind,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// How long.
+    pub duration_minutes: Option<i64>,
+    /// What came of it.
+    pub outcome: Outcome,
+    /// Notes.
+    pub notes: Option<String>,
+    /// What was learned.
+    pub learned: Vec<Learned>,
+    /// The hook it leaves, or …
+    pub hook: Option<NewHook>,
+    /// … why it leaves none.
+    pub no_hook_reason: Option<NoHookReason>,
+    /// The open task this touch carries out (it is marked done).
+    pub fulfils: Option<TaskId>,
+}
+
+/// A logged touch as the timeline shows it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Activity {
+    /// Id.
+    pub id: ActivityId,
+    /// The account.
+    pub account_id: AccountId,
+    /// Its name.
+    pub account_name: String,
+    /// Who logged it.
+    pub author_id: UserId,
+    /// Their name.
+    pub author_name: String,
+    /// How.
+    pub kind: ActivityKind,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// How long, minutes.
+    pub duration_minutes: Option<i64>,
+    /// What came of it.
+    pub outcome: Outcome,
+    /// Notes.
+    pub notes: Option<String>,
+    /// What was learned.
+    pub learned: Vec<Learned>,
+    /// Why no hook was left.
+    pub no_hook_reason: Option<NoHookReason>,
+    /// The people involved: (id, name).
+    pub contacts: Vec<(ContactId, String)>,
+    /// The hook it left, if any.
+    pub hook: Option<Task>,
+    /// Logged.
+    pub created_at: DateTime<Utc>,
+}
+
+struct ActivityRow {
+    id: ActivityId,
+    account_id: AccountId,
+    account_name: String,
+    author_id: UserId,
+    author_name: String,
+    kind: ActivityKind,
+    started_at: DateTime<Utc>,
+    duration_minutes: Option<i64>,
+    outcome: Outcome,
+    notes: Option<String>,
+    learned: serde_json::Value,
+    no_hook_reason: Option<NoHookReason>,
+    created_at: DateTime<Utc>,
+}
+crate::from_row!(ActivityRow {
+    id,
+    account_id,
+    account_name,
+    author_id,
+    author_name,
+    kind,
+    started_at,
+    duration_minutes,
+    outcome,
+    notes,
+    learned,
+    no_hook_reason,
+    created_at
+});
+
+/// A task: a hook left by a touch, or a to-do.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Task {
+    /// Id.
+    pub id: TaskId,
+    /// The account.
+    pub account_id: AccountId,
+    /// Its name.
+    pub account_name: String,
+    /// With whom.
+    pub contact_id: Option<ContactId>,
+    /// Their name.
+    pub contact_name: Option<String>,
+    /// Whose it is.
+    pub assignee_id: UserId,
+    /// `hook` or `task`.
+    pub kind: String,
+    /// When.
+    pub due_at: DateTime<Utc>,
+    /// What for.
+    pub purpose: String,
+    /// `open`, `done` or `cancelled`.
+    pub status: String,
+    /// The touch that left it.
+    pub source_activity_id: Option<ActivityId>,
+    /// The touch that carried it out.
+    pub done_activity_id: Option<ActivityId>,
+    /// How often it was moved.
+    pub reschedules: i64,
+    /// Done (or cancelled) at.
+    pub done_at: Option<DateTime<Utc>>,
+}
+crate::from_row!(Task {
+    id,
+    account_id,
+    account_name,
+    contact_id,
+    contact_name,
+    assignee_id,
+    kind,
+    due_at,
+    purpose,
+    status,
+    source_activity_id,
+    done_activity_id,
+    reschedules,
+    done_at
+});
+
+const TASK: &str =
+    "SELECT t.id, t.account_id, a.name AS account_name, t.contact_id, c.name AS contact_name, t.assignee_id, \
+     t.kind, t.due_at, t.purpose, t.status, t.source_activity_id, t.done_activity_id, t.reschedules, t.done_at \
+     FROM tasks t JOIN accounts a ON a.id = t.account_id LEFT JOIN contacts c ON c.id = t.contact_id";
+
+const ACTIVITY: &str =
+    "SELECT v.id, v.account_id, a.name AS account_name, v.author_id, u.display_name AS author_name, \
+     v.kind, v.started_at, v.duration_minutes, v.outcome, v.notes, v.learned, v.no_hook_reason, v.created_at \
+     FROM activities v JOIN accounts a ON a.id = v.account_id JOIN users u ON u.id = v.author_id";
+
+async fn task_in(tx: &mut Tx, ws: WorkspaceId, id: TaskId) -> Result<Task> {
+    tx.fetch_optional(Sql::new(&format!("{TASK} WHERE t.id = $1 AND t.workspace_id = $2")).arg(id).arg(ws))
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// Logs a touch with its hook, carries out the task it fulfils, and restarts
+/// the account's activity clock (the pool's no-activity rule), in one
+/// transaction. The people named must be of the account.
+pub async fn log(tx: &mut Tx, actor: &Actor, author: UserId, a: &NewActivity, now: DateTime<Utc>) -> Result<Activity> {
+    let ws = actor.workspace_id;
+    for (i, c) in a.contacts.iter().chain(a.hook.iter().filter_map(|h| h.contact_id.as_ref())).enumerate() {
+        let found: Option<(ContactId,)> = tx
+            .fetch_optional(
+                Sql::new("SELECT id FROM contacts WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL")
+                    .arg(*c)
+                    .arg(a.account_id),
+            )
+            .await?;
+        if found.is_none() {
+            let field = if i < a.contacts.len() { "contact_ids" } else { "hook.contact_id" };
+            return Err(Error::Invalid(field, "names someone who is not a contact of this account".into()));
+        }
+    }
+    let id = ActivityId::new();
+    tx.execute(
+        Sql::new(
+            "INSERT INTO activities (id, workspace_id, account_id, author_id, kind, started_at, duration_minutes, outcome, \
+             notes, learned, no_hook_reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .arg(id)
+        .arg(ws)
+        .arg(a.account_id)
+        .arg(author)
+        .arg(a.kind.as_str())
+        .arg(a.started_at)
+        .arg(a.duration_minutes)
+        .arg(a.outcome.as_str())
+        .arg(a.notes.clone())
+        .arg(serde_json::to_value(&a.learned).map_err(|e| Error::Db(e.to_string()))?)
+        .arg(a.no_hook_reason.map(|r| r.as_str()))
+        .arg(now),
+    )
+    .await?;
+    for c in &a.contacts {
+        tx.execute(
+            Sql::new("INSERT INTO activity_contacts (activity_id, contact_id, workspace_id) VALUES ($1, $2, $3)")
+                .arg(id)
+                .arg(*c)
+                .arg(ws),
+        )
+        .await?;
+    }
+    if let Some(h) = &a.hook {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO tasks (id, workspace_id, account_id, contact_id, assignee_id, kind, due_at, purpose, status, \
+                 source_activity_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'hook', $6, $7, 'open', $8, $9, $9)",
+            )
+            .arg(TaskId::new())
+            .arg(ws)
+            .arg(a.account_id)
+            .arg(h.contact_id)
+            .arg(author)
+            .arg(h.due_at)
+            .arg(h.purpose.as_str())
+            .arg(id)
+            .arg(now),
+        )
+        .await?;
+    }
+    if let Some(t) = a.fulfils {
+        let done = tx
+            .execute(
+                Sql::new(
+                    "UPDATE tasks SET status = 'done', done_activity_id = $1, done_at = $2, updated_at = $2 \
+                     WHERE id = $3 AND workspace_id = $4 AND account_id = $5 AND status = 'open'",
+                )
+                .arg(id)
+                .arg(now)
+                .arg(t)
+                .arg(ws)
+                .arg(a.account_id),
+            )
+            .await?;
+        if done != 1 {
+            return Err(Error::Invalid("fulfils_task_id", "names no open task of this account".into()));
+        }
+    }
+    ownership::touch(tx, ws, a.account_id, Touch::Activity, now).await?;
+    let changes = serde_json::json!({
+        "account_id": {"before": null, "after": a.account_id},
+        "kind": {"before": null, "after": a.kind.as_str()},
+        "outcome": {"before": null, "after": a.outcome.as_str()},
+    });
+    audit::record(tx, actor, Action::Create, "activity", id.uuid(), changes, now).await?;
+    let row: ActivityRow = tx.fetch_one(Sql::new(&format!("{ACTIVITY} WHERE v.id = $1")).arg(id)).await?;
+    let mut out = complete(&mut crate::db::Conn::Tx(tx), vec![row]).await?;
+    out.pop().ok_or(Error::NotFound)
+}
+
+/// The people and hooks of activity rows.
+async fn complete(conn: &mut crate::db::Conn<'_>, rows: Vec<ActivityRow>) -> Result<Vec<Activity>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = |head: &str, tail: &str| {
+        let mut q = Sql::new(head);
+        for (i, r) in rows.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(r.id);
+        }
+        q.push(tail);
+        q
+    };
+    let people: Vec<(ActivityId, ContactId, String)> = conn
+        .fetch_all(ids(
+            "SELECT x.activity_id, c.id, c.name FROM activity_contacts x JOIN contacts c ON c.id = x.contact_id WHERE x.activity_id IN (",
+            ") ORDER BY c.name",
+        ))
+        .await?;
+    let hooks: Vec<Task> = conn.fetch_all(ids(&format!("{TASK} WHERE t.source_activity_id IN ("), ")")).await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Activity {
+                contacts: people.iter().filter(|p| p.0 == r.id).map(|p| (p.1, p.2.clone())).collect(),
+                hook: hooks.iter().find(|h| h.source_activity_id == Some(r.id)).cloned(),
+                learned: serde_json::from_value(r.learned).map_err(|e| Error::Db(e.to_string()))?,
+                id: r.id,
+                account_id: r.account_id,
+                account_name: r.account_name,
+                author_id: r.author_id,
+                author_name: r.author_name,
+                kind: r.kind,
+                started_at: r.started_at,
+                duration_minutes: r.duration_minutes,
+                outcome: r.outcome,
+                notes: r.notes,
+                no_hook_reason: r.no_hook_reason,
+                created_at: r.created_at,
+            })
+        })
+        .collect()
+}
+
+/// Whose timeline.
+#[derive(Clone, Copy, Debug)]
+pub enum Of {
+    /// An account's.
+    Account(AccountId),
+    /// A contact's.
+    Contact(ContactId),
+}
+
+/// A timeline, newest first, `limit` at a time before the cursor
+/// `(started_at, id)`; empty unless the viewer may see the account.
+pub async fn timeline(
+    db: &Db,
+    viewer: Viewer,
+    of: Of,
+    before: Option<(DateTime<Utc>, ActivityId)>,
+    limit: i64,
+) -> Result<Vec<Activity>> {
+    let mut q = Sql::new(ACTIVITY);
+    q.push(" WHERE ");
+    match of {
+        Of::Account(a) => {
+            q.push("v.account_id = ").bind(a);
+        }
+        Of::Contact(c) => {
+            q.push("v.id IN (SELECT activity_id FROM activity_contacts WHERE contact_id = ").bind(c).push(")");
+        }
+    }
+    q.push(" AND ");
+    push_visible(&mut q, viewer, accounts::SCOPE);
+    if let Some((at, id)) = before {
+        q.push(" AND (v.started_at < ").bind(at).push(" OR (v.started_at = ").bind(at);
+        q.push(" AND v.id < ").bind(id).push("))");
+    }
+    q.push(" ORDER BY v.started_at DESC, v.id DESC LIMIT ").bind(limit);
+    let rows: Vec<ActivityRow> = db.fetch_all(q).await?;
+    complete(&mut crate::db::Conn::Db(db), rows).await
+}
+
+/// One task of a workspace.
+pub async fn task(db: &Db, ws: WorkspaceId, id: TaskId) -> Result<Task> {
+    db.fetch_optional(Sql::new(&format!("{TASK} WHERE t.id = $1 AND t.workspace_id = $2")).arg(id).arg(ws))
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// A person's open tasks due before `until`, soonest (most overdue) first.
+pub async fn worklist(db: &Db, ws: WorkspaceId, user: UserId, until: DateTime<Utc>, limit: i64) -> Result<Vec<Task>> {
+    db.fetch_all(
+        Sql::new(&format!(
+            "{TASK} WHERE t.assignee_id = $1 AND t.workspace_id = $2 AND t.status = 'open' AND t.due_at < $3 \
+             ORDER BY t.due_at, t.id LIMIT $4"
+        ))
+        .arg(user)
+        .arg(ws)
+        .arg(until)
+        .arg(limit),
+    )
+    .await
+}
+
+/// Marks a task done without a logged touch (e.g. done elsewhere); its assignee only.
+pub async fn mark_done(tx: &mut Tx, actor: &Actor, by: UserId, id: TaskId, now: DateTime<Utc>) -> Result<Task> {
+    let ws = actor.workspace_id;
+    let t = task_in(tx, ws, id).await?;
+    if t.assignee_id != by {
+        return Err(Error::NotFound);
+    }
+    let done = tx
+        .execute(
+            Sql::new(
+                "UPDATE tasks SET status = 'done', done_at = $1, updated_at = $1 WHERE id = $2 AND status = 'open'",
+            )
+            .arg(now)
+            .arg(id),
+        )
+        .await?;
+    if done != 1 {
+        return Err(Error::Conflict("task_closed".into()));
+    }
+    let changes = serde_json::json!({"status": {"before": "open", "after": "done"}});
+    audit::record(tx, actor, Action::Update, "task", id.uuid(), changes, now).await?;
+    task_in(tx, ws, id).await
+}
+
+/// Moves an open task to another (checked) time, with the reason, kept in its history.
+pub async fn reschedule(
+    tx: &mut Tx,
+    actor: &Actor,
+    by: UserId,
+    id: TaskId,
+    due_at: DateTime<Utc>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Task> {
+    let ws = actor.workspace_id;
+    let t = task_in(tx, ws, id).await?;
+    if t.assignee_id != by {
+        return Err(Error::NotFound);
+    }
+    let moved = tx
+        .execute(
+            Sql::new(
+                "UPDATE tasks SET due_at = $1, reschedules = reschedules + 1, updated_at = $2 WHERE id = $3 AND status = 'open'",
+            )
+            .arg(due_at)
+            .arg(now)
+            .arg(id),
+        )
+        .await?;
+    if moved != 1 {
+        return Err(Error::Conflict("task_closed".into()));
+    }
+    tx.execute(
+        Sql::new("INSERT INTO task_reschedules (task_id, at, by_id, from_due, to_due, reason) VALUES ($1, $2, $3, $4, $5, $6)")
+            .arg(id)
+            .arg(now)
+            .arg(by)
+            .arg(t.due_at)
+            .arg(due_at)
+            .arg(reason),
+    )
+    .await?;
+    let changes = serde_json::json!({"due_at": {"before": t.due_at, "after": due_at}, "reason": {"before": null, "after": reason}});
+    audit::record(tx, actor, Action::Update, "task", id.uuid(), changes, now).await?;
+    task_in(tx, ws, id).await
+}

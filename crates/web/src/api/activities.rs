@@ -1,0 +1,316 @@
+//! Activities (跟进记录) and tasks: logging a touch with its hook (钩子),
+//! timelines, the worklist, and carrying out or moving a task.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::json::{ApiJson, ApiPath, ApiQuery, Fields};
+use crate::pagination::{keyed_cursor, Page, PageQuery};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use guanxi_domain::activity::{check_hook_time, check_timing};
+use guanxi_domain::{
+    AccountId, ActivityId, ActivityKind, ContactId, FieldError, LearnedKind, NoHookReason, Notes, Outcome, ShortText,
+    TaskId,
+};
+use guanxi_store::accounts;
+use guanxi_store::activities::{self, Activity, Learned, NewActivity, NewHook, Of, Task};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Most people and learned items per touch.
+const MAX_ITEMS: usize = 20;
+
+/// The next step, agreed, at a precise time.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HookInput {
+    /// When, precisely ("10:50", not "about 11"): in the future, within a year.
+    pub due_at: DateTime<Utc>,
+    /// What for (required).
+    pub purpose: String,
+    /// With whom, if one person (a contact of the account).
+    pub contact_id: Option<Uuid>,
+}
+
+/// One fact learned.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LearnedInput {
+    /// `budget`, `timeline`, `decision_maker`, `competitor`, `need` or `other`.
+    pub kind: LearnedKind,
+    /// The fact.
+    pub text: String,
+}
+
+/// A touch as logged. Every touch leaves a `hook`, or says in `no_hook_reason` why not.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityInput {
+    /// The account.
+    pub account_id: Uuid,
+    /// The people involved (contacts of the account).
+    pub contact_ids: Option<Vec<Uuid>>,
+    /// `call`, `visit`, `wechat`, `email` or `meeting`.
+    pub kind: ActivityKind,
+    /// When it started (default: now); not in the future.
+    pub started_at: Option<DateTime<Utc>>,
+    /// How long, minutes (0–1440).
+    pub duration_minutes: Option<i64>,
+    /// `connected`, `no_answer`, `refused`, `call_back`, `meeting_booked` or `info_obtained`.
+    pub outcome: Outcome,
+    /// Notes.
+    pub notes: Option<String>,
+    /// What was learned.
+    pub learned: Option<Vec<LearnedInput>>,
+    /// The hook it leaves.
+    pub hook: Option<HookInput>,
+    /// Or why it leaves none: `deal_lost`, `no_need`, `contact_left`, `already_planned`.
+    pub no_hook_reason: Option<NoHookReason>,
+    /// The open task this touch carries out (marked done).
+    pub fulfils_task_id: Option<Uuid>,
+}
+
+fn parse(input: ActivityInput, now: DateTime<Utc>) -> ApiResult<NewActivity> {
+    let mut f = Fields::default();
+    let started_at = input.started_at.unwrap_or(now);
+    for e in check_timing(started_at, input.duration_minutes, now) {
+        f.push(e);
+    }
+    let contacts = input.contact_ids.unwrap_or_default();
+    if contacts.len() > MAX_ITEMS {
+        f.push(FieldError::new("contact_ids", "too_many", format!("contact_ids may name at most {MAX_ITEMS} people")));
+    }
+    let learned_in = input.learned.unwrap_or_default();
+    if learned_in.len() > MAX_ITEMS {
+        f.push(FieldError::new("learned", "too_many", format!("learned may list at most {MAX_ITEMS} items")));
+    }
+    let learned: Vec<Learned> = learned_in
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            f.take(ShortText::parse(&format!("learned[{i}].text"), &l.text))
+                .map(|t| Learned { kind: l.kind, text: t.into_string() })
+        })
+        .collect();
+    let notes = match input.notes.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => f.take(Notes::parse("notes", n)).map(Notes::into_string),
+        None => None,
+    };
+    let hook = match (input.hook, input.no_hook_reason) {
+        (Some(_), Some(_)) => {
+            f.push(FieldError::new("no_hook_reason", "conflict", "give a hook or a reason for none, not both"));
+            None
+        }
+        (None, None) => {
+            f.push(FieldError::new(
+                "hook",
+                "required",
+                "every touch leaves a hook (hook.due_at and hook.purpose), or no_hook_reason says why not",
+            ));
+            None
+        }
+        (Some(h), None) => {
+            let due = f.take(check_hook_time("hook.due_at", h.due_at, now)).map(|()| h.due_at);
+            let purpose = f.take(ShortText::parse("hook.purpose", &h.purpose));
+            due.zip(purpose).map(|(due_at, purpose)| NewHook {
+                due_at,
+                purpose: purpose.into_string(),
+                contact_id: h.contact_id.map(ContactId::from_uuid),
+            })
+        }
+        (None, Some(_)) => None,
+    };
+    f.finish()?;
+    Ok(NewActivity {
+        account_id: AccountId::from_uuid(input.account_id),
+        contacts: contacts.into_iter().map(ContactId::from_uuid).collect(),
+        kind: input.kind,
+        started_at,
+        duration_minutes: input.duration_minutes,
+        outcome: input.outcome,
+        notes,
+        learned,
+        hook,
+        no_hook_reason: input.no_hook_reason,
+        fulfils: input.fulfils_task_id.map(TaskId::from_uuid),
+    })
+}
+
+/// Logs a touch; the shared service of the API and the pages.
+pub(crate) async fn log_activity(state: &AppState, caller: &Caller, input: ActivityInput) -> ApiResult<Activity> {
+    let now = state.clock.now();
+    let account = AccountId::from_uuid(input.account_id);
+    let new = parse(input, now)?;
+    let a = accounts::get(&state.db, caller.principal.viewer(), account)
+        .await
+        .map_err(|_| ApiError::field("account_id", "invalid", "account_id names no account you may see"))?;
+    if a.deleted_at.is_some() {
+        return Err(ApiError::field("account_id", "invalid", "the account is in the recycle bin"));
+    }
+    let mut tx = state.db.begin().await?;
+    let activity = activities::log(&mut tx, &caller.actor(), caller.principal.user_id, &new, now).await?;
+    tx.commit().await?;
+    Ok(activity)
+}
+
+/// Logs a call, visit, message or meeting with its outcome, what was learned,
+/// and its hook (or why none); restarts the account's no-activity clock.
+#[utoipa::path(post, path = "/api/v1/activities", tag = "activities", security(("bearer" = [])), request_body = ActivityInput,
+    responses((status = 201, body = Activity), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<ActivityInput>,
+) -> ApiResult<(StatusCode, Json<Activity>)> {
+    Ok((StatusCode::CREATED, Json(log_activity(&state, &caller, input).await?)))
+}
+
+/// Whose timeline.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineQuery {
+    /// An account's touches.
+    pub account_id: Option<Uuid>,
+    /// Or a contact's.
+    pub contact_id: Option<Uuid>,
+    /// Rows per page, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// The touches of an account or a contact, newest first, with their people and hooks.
+#[utoipa::path(get, path = "/api/v1/activities", tag = "activities", security(("bearer" = [])), params(TimelineQuery),
+    responses((status = 200, body = Page<Activity>), (status = 422, body = Problem)))]
+pub async fn timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<TimelineQuery>,
+) -> ApiResult<Json<Page<Activity>>> {
+    let of = match (q.account_id, q.contact_id) {
+        (Some(a), None) => Of::Account(AccountId::from_uuid(a)),
+        (None, Some(c)) => Of::Contact(ContactId::from_uuid(c)),
+        _ => return Err(ApiError::field("account_id", "required", "give account_id or contact_id")),
+    };
+    let pq = PageQuery { limit: q.limit, cursor: q.cursor };
+    let limit = pq.limit()?;
+    let before = match pq.after_keyed()? {
+        Some((key, id)) => Some((
+            DateTime::parse_from_rfc3339(&key)
+                .map_err(|_| ApiError::field("cursor", "invalid", "cursor is not one this server issued"))?
+                .with_timezone(&Utc),
+            ActivityId::from_uuid(id),
+        )),
+        None => None,
+    };
+    let mut rows = activities::timeline(&state.db, caller.principal.viewer(), of, before, limit + 1).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|a| keyed_cursor(&a.started_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), a.id.uuid()))
+    } else {
+        None
+    };
+    Ok(Json(Page { items: rows, next_cursor }))
+}
+
+/// Which tasks.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct WorklistQuery {
+    /// Open tasks due before this time (default: the end of today in the workspace's time zone).
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many, 1–500 (default 200).
+    pub limit: Option<i64>,
+}
+
+/// The end of today in the workspace's time zone.
+pub(crate) fn end_of_today(state: &AppState, caller: &Caller) -> DateTime<Utc> {
+    let tz: chrono_tz::Tz = caller.principal.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let now = state.clock.now().with_timezone(&tz);
+    (now.date_naive() + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .and_then(|m| m.and_local_timezone(tz).earliest())
+        .map_or(now.with_timezone(&Utc), |m| m.with_timezone(&Utc))
+}
+
+/// The caller's worklist: their open tasks due before `until`, overdue first.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "activities", security(("bearer" = [])), params(WorklistQuery),
+    responses((status = 200, body = Vec<Task>), (status = 422, body = Problem)))]
+pub async fn worklist(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<WorklistQuery>,
+) -> ApiResult<Json<Vec<Task>>> {
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "out_of_range", "limit must be between 1 and 500"));
+    }
+    let until = q.until.unwrap_or_else(|| end_of_today(&state, &caller));
+    let p = &caller.principal;
+    Ok(Json(activities::worklist(&state.db, p.workspace_id, p.user_id, until, limit).await?))
+}
+
+/// Marks one of the caller's open tasks done.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/done", tag = "activities", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "task id")),
+    responses((status = 200, body = Task), (status = 404, body = Problem), (status = 409, description = "`task_closed`", body = Problem)))]
+pub async fn done(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Task>> {
+    let mut tx = state.db.begin().await?;
+    let t = activities::mark_done(
+        &mut tx,
+        &caller.actor(),
+        caller.principal.user_id,
+        TaskId::from_uuid(id),
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(t))
+}
+
+/// A new time for a task, and why.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleInput {
+    /// The new time: in the future, within a year.
+    pub due_at: DateTime<Utc>,
+    /// Why it moves (required; kept in the task's history).
+    pub reason: String,
+}
+
+/// Moves one of the caller's open tasks, with a reason.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/reschedule", tag = "activities", security(("bearer" = [])), request_body = RescheduleInput,
+    params(("id" = Uuid, Path, description = "task id")),
+    responses((status = 200, body = Task), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn reschedule(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<RescheduleInput>,
+) -> ApiResult<Json<Task>> {
+    let now = state.clock.now();
+    let mut f = Fields::default();
+    f.take(check_hook_time("due_at", input.due_at, now));
+    let reason = f.take(ShortText::parse("reason", &input.reason));
+    f.finish()?;
+    let reason = reason.ok_or_else(|| ApiError::Internal("reason parsed without value".into()))?;
+    let mut tx = state.db.begin().await?;
+    let t = activities::reschedule(
+        &mut tx,
+        &caller.actor(),
+        caller.principal.user_id,
+        TaskId::from_uuid(id),
+        input.due_at,
+        reason.as_str(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(t))
+}
