@@ -271,6 +271,16 @@ async fn claim_from_the_pool_in_a_browser(app: &TestApp) {
         phone.screenshot().await.unwrap(),
     )
     .unwrap();
+    // The logging form on a phone: a touch and its hook in one screen.
+    let (_, seen) = app.get(&w.manager_x.token, "/api/v1/accounts?limit=1").await;
+    let id = seen["items"][0]["id"].as_str().expect("the claimed account, in the manager's team").to_owned();
+    phone.goto(&app.url(&format!("/accounts/{id}/log"))).await.unwrap();
+    phone.wait().for_element(Locator::Id("log-form")).await.unwrap();
+    std::fs::write(
+        shot_path(&format!("log-form-phone-{:?}", app.backend).to_lowercase()),
+        phone.screenshot().await.unwrap(),
+    )
+    .unwrap();
     phone.close().await.unwrap();
     let wide = browser(&d, 1300, 1400).await;
     log_in(app, &wide, &w.manager_x.email).await;
