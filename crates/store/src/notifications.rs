@@ -81,18 +81,6 @@ pub async fn list(
     db.fetch_all(q).await
 }
 
-/// How many are unread.
-pub async fn unread(db: &Db, ws: WorkspaceId, user: UserId) -> Result<i64> {
-    let (n,): (i64,) = db
-        .fetch_one(
-            Sql::new("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND workspace_id = $2 AND read_at IS NULL")
-                .arg(user)
-                .arg(ws),
-        )
-        .await?;
-    Ok(n)
-}
-
 /// Marks one (or, without an id, all) of a person's notifications read.
 pub async fn mark_read(
     db: &Db,

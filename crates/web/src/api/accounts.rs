@@ -257,7 +257,8 @@ pub(crate) async fn check_duplicates(
         return Ok(None);
     }
     owned_elsewhere(&blocking, fields.owner_id)?;
-    registered_elsewhere(state, caller, &blocking).await?;
+    let named: Vec<(AccountId, &str)> = blocking.iter().map(|c| (c.id, c.name.as_str())).collect();
+    registered_elsewhere(state, caller, &named).await?;
     if input.force == Some(true) {
         let reason = input.force_reason.as_deref().map(str::trim).unwrap_or("");
         if reason.is_empty() {
@@ -290,13 +291,17 @@ pub(crate) fn owned_elsewhere(same: &[&Candidate], owner: Option<UserId>) -> Api
 
 /// While someone's registration (报备) of an organisation is pending, others
 /// entering or claiming it are told who registered it.
-pub(crate) async fn registered_elsewhere(state: &AppState, caller: &Caller, same: &[&Candidate]) -> ApiResult<()> {
-    let ids: Vec<AccountId> = same.iter().map(|c| c.id).collect();
+pub(crate) async fn registered_elsewhere(
+    state: &AppState,
+    caller: &Caller,
+    same: &[(AccountId, &str)],
+) -> ApiResult<()> {
+    let ids: Vec<AccountId> = same.iter().map(|c| c.0).collect();
     let pending = guanxi_store::requests::registered(&state.db, caller.principal.workspace_id, &ids).await?;
     match pending.into_iter().find(|(_, who, _)| *who != caller.principal.user_id) {
         Some((id, _, requester_name)) => Err(ApiError::Refused(guanxi_domain::Refusal::RegisteredByOther {
             account_id: id,
-            account_name: same.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_default(),
+            account_name: same.iter().find(|c| c.0 == id).map(|c| c.1.to_owned()).unwrap_or_default(),
             requester_name,
         })),
         None => Ok(()),

@@ -246,18 +246,10 @@ pub(crate) async fn claim_account(state: &AppState, caller: &Caller, id: Account
         let found = accounts::duplicates(&state.db, ws, &a.name, a.uscc.as_deref(), &phones, Some(id)).await?;
         let same: Vec<&Candidate> = found.iter().filter(|c| c.verdict == "same").collect();
         owned_elsewhere(&same, Some(caller.principal.user_id))?;
-        let mut this = found.iter().filter(|c| c.verdict == "same").collect::<Vec<_>>();
-        let me = Candidate {
-            id,
-            name: a.name.clone(),
-            owner_id: None,
-            owner_name: None,
-            score: 1.0,
-            verdict: "same",
-            reasons: Vec::new(),
-        };
-        this.push(&me);
-        registered_elsewhere(state, caller, &this).await?;
+        // This record itself, or another of the same organisation, may be held by a registration.
+        let mut named: Vec<(AccountId, &str)> = same.iter().map(|c| (c.id, c.name.as_str())).collect();
+        named.push((id, a.name.as_str()));
+        registered_elsewhere(state, caller, &named).await?;
     }
     let who = Claimant {
         user_id: caller.principal.user_id,
