@@ -900,5 +900,11 @@ async fn log_a_touch_and_work_the_day(app: &TestApp) {
     assert_eq!(res.status().as_u16(), 303);
     let html = c.get(app.url("/workbench")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("今天没有到期的钩子"), "{html}");
+    // The hook was carried out a day late; the person's page shows the touch too.
+    let html =
+        c.get(app.url(&format!("/accounts/{account}?tab=activities"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("延迟完成") && html.contains("约到拜访"), "{html}");
+    let html = c.get(app.url(&format!("/contacts/{boss}"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("谈了技改") && html.contains("明年预算 800 万"), "{html}");
 }
 both!(log_a_touch_and_work_the_day);

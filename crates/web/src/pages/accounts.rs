@@ -752,8 +752,11 @@ async fn detail(
         Some("activities") => "activities",
         _ => "profile",
     };
-    let activities =
-        if tab == "activities" { super::activities::timeline_of(&state, &caller, id).await? } else { Vec::new() };
+    let activities = if tab == "activities" {
+        super::activities::timeline_of(&state, &caller, guanxi_store::activities::Of::Account(id)).await?
+    } else {
+        Vec::new()
+    };
     let tr = Tr::new(&state.i18n, caller.principal.locale);
     let people = guanxi_store::contacts::list(
         &state.db,

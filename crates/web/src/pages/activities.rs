@@ -319,14 +319,27 @@ pub(super) struct TimelineRow {
     pub refused: bool,
 }
 
-/// An account's latest touches, for its 活动 tab.
+/// Whether a hook was kept: carried out by its time, late, missed (open and
+/// overdue), or still ahead.
+fn hook_state(t: &activities::Task, now: DateTime<Utc>) -> &'static str {
+    match (t.status.as_str(), t.done_at) {
+        ("open", _) if t.due_at < now => "task_status.missed",
+        ("done", Some(done)) if done <= t.due_at => "task_status.kept",
+        ("done", _) => "task_status.late",
+        ("cancelled", _) => "task_status.cancelled",
+        _ => "task_status.open",
+    }
+}
+
+/// The latest touches of an account or a contact, for their pages.
 pub(super) async fn timeline_of(
     state: &AppState,
     caller: &Caller,
-    id: AccountId,
+    of: activities::Of,
 ) -> Result<Vec<TimelineRow>, PageError> {
     let tz = caller.principal.time_zone.as_str();
-    let rows = activities::timeline(&state.db, caller.principal.viewer(), activities::Of::Account(id), None, 50)
+    let now = state.clock.now();
+    let rows = activities::timeline(&state.db, caller.principal.viewer(), of, None, 50)
         .await
         .map_err(|e| fail(state, caller)(ApiError::from(e)))?;
     Ok(rows
@@ -344,7 +357,7 @@ pub(super) async fn timeline_of(
             },
             notes: v.notes.unwrap_or_default(),
             learned: v.learned.into_iter().map(|l| (format!("learned.{}", l.kind.as_str()), l.text)).collect(),
-            hook: v.hook.map(|h| (show_time(h.due_at, tz), h.purpose, format!("task_status.{}", h.status))),
+            hook: v.hook.map(|h| (show_time(h.due_at, tz), h.purpose.clone(), hook_state(&h, now).to_owned())),
             no_hook_key: v.no_hook_reason.map(|r| format!("no_hook.{}", r.as_str())),
         })
         .collect())

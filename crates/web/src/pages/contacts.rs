@@ -488,6 +488,8 @@ struct DetailPage<'a> {
     reports: Vec<Row>,
     duplicates: Vec<CandidateView>,
     history: Vec<(String, String, String, String)>,
+    /// The touches this person was part of.
+    activities: Vec<super::activities::TimelineRow>,
 }
 
 async fn detail(
@@ -553,7 +555,10 @@ async fn detail(
         ("contacts.wechat", or_missing(&c.wechat)),
         ("contacts.birthday", or_missing(&c.birthday)),
     ];
+    let activities =
+        super::activities::timeline_of(&state, &caller, guanxi_store::activities::Of::Contact(c.id)).await?;
     let page = DetailPage {
+        activities,
         chrome: Chrome::new(&state, &caller, "/contacts", "contacts.title"),
         deleted: c.deleted_at.is_some(),
         stance: stance_badge(c.stance),
