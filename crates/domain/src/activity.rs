@@ -121,6 +121,47 @@ pub fn check_hook_time(field: &str, due_at: DateTime<Utc>, now: DateTime<Utc>) -
     Ok(())
 }
 
+/// Calls needed before a workspace's own figures replace the default hours.
+pub const MIN_CALLS: u32 = 50;
+
+/// Seed 001: people answer between 11:00 and 12:00 and after 16:00.
+pub const DEFAULT_HOURS: [u32; 3] = [11, 16, 17];
+
+/// How calls went in one hour of the day (local time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct HourStat {
+    /// Hour of the day, 0–23.
+    pub hour: u32,
+    /// Calls started in that hour.
+    pub calls: u32,
+    /// Of which the other side answered.
+    pub connected: u32,
+}
+
+/// When to call: calls by local hour, and the recommended hours — the hours
+/// (with at least a few calls) whose answer rate beats the workspace's own,
+/// best first; the seed's hours until there are `MIN_CALLS` calls.
+pub fn best_hours(calls: &[(DateTime<Utc>, bool)], tz: chrono_tz::Tz) -> (Vec<HourStat>, Vec<u32>, bool) {
+    use chrono::Timelike;
+    let mut by_hour: Vec<HourStat> = (0..24).map(|hour| HourStat { hour, ..HourStat::default() }).collect();
+    for (at, connected) in calls {
+        let h = &mut by_hour[at.with_timezone(&tz).hour() as usize];
+        h.calls += 1;
+        h.connected += u32::from(*connected);
+    }
+    let total: u32 = by_hour.iter().map(|h| h.calls).sum();
+    if total < MIN_CALLS {
+        return (by_hour, DEFAULT_HOURS.to_vec(), false);
+    }
+    let answered: u32 = by_hour.iter().map(|h| h.connected).sum();
+    let overall = f64::from(answered) / f64::from(total);
+    let rate = |h: &HourStat| f64::from(h.connected) / f64::from(h.calls.max(1));
+    let mut good: Vec<&HourStat> = by_hour.iter().filter(|h| h.calls >= 5 && rate(h) > overall).collect();
+    good.sort_by(|a, b| rate(b).total_cmp(&rate(a)).then(a.hour.cmp(&b.hour)));
+    let hours = good.iter().take(4).map(|h| h.hour).collect();
+    (by_hour, hours, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +179,21 @@ mod tests {
         assert_eq!(check_hook_time("hook.due_at", now + Duration::days(400), now).unwrap_err().code, "too_far");
         assert_eq!(Outcome::parse("refused"), Some(Outcome::Refused));
         assert_eq!(ActivityKind::Visit.label_zh(), "拜访");
+    }
+
+    #[test]
+    fn the_workspace_learns_when_people_answer() {
+        let tz = chrono_tz::Asia::Shanghai;
+        // 09:00 and 11:00 Beijing time are 01:00 and 03:00 UTC.
+        let at = |h: u32, d: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+        let few: Vec<_> = (1..10).map(|d| (at(1, d), false)).collect();
+        let (_, hours, learned) = best_hours(&few, tz);
+        assert_eq!((hours, learned), (DEFAULT_HOURS.to_vec(), false), "too few calls: the seed's hours");
+        let mut many: Vec<_> = (1..29).map(|d| (at(1, d), d % 4 == 0)).collect();
+        many.extend((1..29).map(|d| (at(3, d), d % 4 != 0)));
+        let (by_hour, hours, learned) = best_hours(&many, tz);
+        assert!(learned);
+        assert_eq!(hours, [11], "11:00 answers, 09:00 does not");
+        assert_eq!((by_hour[9].calls, by_hour[9].connected), (28, 7));
     }
 }

@@ -460,3 +460,63 @@ pub async fn reschedule(
     audit::record(tx, actor, Action::Update, "task", id.uuid(), changes, now).await?;
     task_in(tx, ws, id).await
 }
+
+/// One salesperson's hook discipline over a period.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Discipline {
+    /// The salesperson.
+    pub user_id: UserId,
+    /// Their name.
+    pub name: String,
+    /// Touches they logged.
+    pub activities: i64,
+    /// Of which left a hook.
+    pub with_hook: i64,
+    /// Their hooks that fell due.
+    pub hooks_due: i64,
+    /// Of which carried out by their time.
+    pub kept: i64,
+    /// Of which still open: overdue.
+    pub overdue: i64,
+}
+
+crate::from_row!(Discipline { user_id, name, activities, with_hook, hooks_due, kept, overdue });
+
+/// Hook discipline per person the viewer may see (a manager: their teams),
+/// over touches since `since` and hooks due between `since` and `now`.
+pub async fn discipline(db: &Db, viewer: Viewer, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Discipline>> {
+    let mut q = Sql::new(
+        "SELECT u.id AS user_id, u.display_name AS name, \
+         (SELECT COUNT(*) FROM activities v WHERE v.author_id = u.id AND v.started_at >= ",
+    );
+    q.bind(since)
+        .push(") AS activities, (SELECT COUNT(*) FROM activities v WHERE v.author_id = u.id AND v.no_hook_reason IS NULL AND v.started_at >= ")
+        .bind(since)
+        .push(") AS with_hook, (SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.kind = 'hook' AND t.due_at >= ")
+        .bind(since)
+        .push(" AND t.due_at < ")
+        .bind(now)
+        .push(") AS hooks_due, (SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.kind = 'hook' AND t.status = 'done' AND t.done_at <= t.due_at AND t.due_at >= ")
+        .bind(since)
+        .push(" AND t.due_at < ")
+        .bind(now)
+        .push(") AS kept, (SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.status = 'open' AND t.due_at < ")
+        .bind(now)
+        .push(") AS overdue FROM users u WHERE u.disabled_at IS NULL AND u.role IN ('sales', 'manager') AND ");
+    push_visible(&mut q, viewer, crate::users::SCOPE);
+    q.push(" ORDER BY u.display_name");
+    db.fetch_all(q).await
+}
+
+/// The start time and whether the other side answered, of the workspace's
+/// calls since `since` (for when-to-call figures).
+pub async fn calls_since(db: &Db, ws: WorkspaceId, since: DateTime<Utc>) -> Result<Vec<(DateTime<Utc>, bool)>> {
+    let rows: Vec<(DateTime<Utc>, Outcome)> = db
+        .fetch_all(
+            Sql::new("SELECT started_at, outcome FROM activities WHERE workspace_id = $1 AND kind = 'call' AND started_at >= $2")
+                .arg(ws)
+                .arg(since),
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(at, o)| (at, o != Outcome::NoAnswer)).collect())
+}

@@ -906,5 +906,9 @@ async fn log_a_touch_and_work_the_day(app: &TestApp) {
     assert!(html.contains("延迟完成") && html.contains("约到拜访"), "{html}");
     let html = c.get(app.url(&format!("/contacts/{boss}"))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("谈了技改") && html.contains("明年预算 800 万"), "{html}");
+    // 统计: the manager reads the team's hook discipline and when to call.
+    let (m, _) = web_login(app, "manager.x@test.example").await;
+    let html = m.get(app.url("/stats")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("钩子执行情况") && html.contains("张伟") && html.contains("11:00–12:00"), "{html}");
 }
 both!(log_a_touch_and_work_the_day);

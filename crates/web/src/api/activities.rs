@@ -314,3 +314,65 @@ pub async fn reschedule(
     tx.commit().await?;
     Ok(Json(t))
 }
+
+/// Over how many days.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    /// The last N days, 1–366 (default 30 for discipline, 90 for call hours).
+    pub days: Option<i64>,
+}
+
+fn since(state: &AppState, days: Option<i64>, default: i64) -> ApiResult<DateTime<Utc>> {
+    let days = days.unwrap_or(default);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::field("days", "out_of_range", "days must be between 1 and 366"));
+    }
+    Ok(state.clock.now() - chrono::Duration::days(days))
+}
+
+/// Hook discipline per salesperson the caller may see (a manager: their
+/// teams; a salesperson: themselves): touches with a hook, hooks kept on time, overdue.
+#[utoipa::path(get, path = "/api/v1/reports/hooks", tag = "activities", security(("bearer" = [])), params(PeriodQuery),
+    responses((status = 200, body = Vec<activities::Discipline>), (status = 422, body = Problem)))]
+pub async fn discipline(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> ApiResult<Json<Vec<activities::Discipline>>> {
+    let from = since(&state, q.days, 30)?;
+    Ok(Json(activities::discipline(&state.db, caller.principal.viewer(), from, state.clock.now()).await?))
+}
+
+/// When to call.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CallHours {
+    /// Calls and answers by local hour of the day.
+    pub by_hour: Vec<guanxi_domain::activity::HourStat>,
+    /// The recommended hours, best first.
+    pub best: Vec<u32>,
+    /// `true` when learned from this workspace's calls; `false`: the default
+    /// (11:00–12:00 and after 16:00) until there are enough calls.
+    pub learned: bool,
+}
+
+/// The best hours to call, learned from the workspace's answered and
+/// unanswered calls, in its time zone.
+#[utoipa::path(get, path = "/api/v1/reports/call-hours", tag = "activities", security(("bearer" = [])), params(PeriodQuery),
+    responses((status = 200, body = CallHours), (status = 422, body = Problem)))]
+pub async fn call_hours(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> ApiResult<Json<CallHours>> {
+    Ok(Json(call_hours_of(&state, &caller, q.days).await?))
+}
+
+pub(crate) async fn call_hours_of(state: &AppState, caller: &Caller, days: Option<i64>) -> ApiResult<CallHours> {
+    let from = since(state, days, 90)?;
+    let calls = activities::calls_since(&state.db, caller.principal.workspace_id, from).await?;
+    let tz: chrono_tz::Tz = caller.principal.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let (by_hour, best, learned) = guanxi_domain::activity::best_hours(&calls, tz);
+    Ok(CallHours { by_hour, best, learned })
+}

@@ -44,6 +44,8 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/merge", post(accounts::merge))
         .route("/activities", get(activities::timeline).post(activities::create))
         .route("/tasks", get(activities::worklist))
+        .route("/reports/hooks", get(activities::discipline))
+        .route("/reports/call-hours", get(activities::call_hours))
         .route("/tasks/{id}/done", post(activities::done))
         .route("/tasks/{id}/reschedule", post(activities::reschedule))
         .route("/contacts", get(contacts::list).post(contacts::create))
@@ -108,6 +110,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         requests::register, requests::registrations, requests::decide_registration,
         requests::transfer, requests::transfers, requests::decide_transfer, requests::handover,
         activities::create, activities::timeline, activities::worklist, activities::done, activities::reschedule,
+        activities::discipline, activities::call_hours,
         search::search, divisions::list,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),

@@ -30,6 +30,7 @@ type PageResult = Result<Response, PageError>;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/workbench", get(workbench))
+        .route("/stats", get(stats))
         .route("/tasks/{id}/done", post(task_done))
         .route("/accounts/{id}/log", get(log_form).post(log))
 }
@@ -361,4 +362,46 @@ pub(super) async fn timeline_of(
             no_hook_key: v.no_hook_reason.map(|r| format!("no_hook.{}", r.as_str())),
         })
         .collect())
+}
+
+#[derive(Template)]
+#[template(path = "stats.html")]
+struct StatsPage<'a> {
+    chrome: Chrome<'a>,
+    /// (name, touches, share with a hook, hooks due, share kept, overdue)
+    people: Vec<(String, i64, String, i64, String, i64)>,
+    /// (hour, calls, answer rate %)
+    hours: Vec<(u32, u32, u32)>,
+    best: String,
+    learned: bool,
+}
+
+fn share(part: i64, whole: i64) -> String {
+    if whole == 0 {
+        MISSING.to_owned()
+    } else {
+        format!("{}%", part * 100 / whole)
+    }
+}
+
+async fn stats(State(state): State<AppState>, PageCaller(caller): PageCaller) -> PageResult {
+    let now = state.clock.now();
+    let people = activities::discipline(&state.db, caller.principal.viewer(), now - chrono::Duration::days(30), now)
+        .await
+        .map_err(|e| fail(&state, &caller)(e.into()))?
+        .into_iter()
+        .map(|d| {
+            (d.name, d.activities, share(d.with_hook, d.activities), d.hooks_due, share(d.kept, d.hooks_due), d.overdue)
+        })
+        .collect();
+    let calls = api::call_hours_of(&state, &caller, None).await.map_err(fail(&state, &caller))?;
+    let hours = calls
+        .by_hour
+        .iter()
+        .filter(|h| (8..=20).contains(&h.hour))
+        .map(|h| (h.hour, h.calls, (h.connected * 100).checked_div(h.calls).unwrap_or(0)))
+        .collect();
+    let best = calls.best.iter().map(|h| format!("{h}:00–{}:00", h + 1)).collect::<Vec<_>>().join("、");
+    let chrome = Chrome::new(&state, &caller, "/stats", "nav.stats");
+    Ok(render(&StatsPage { chrome, people, hours, best, learned: calls.learned }))
 }

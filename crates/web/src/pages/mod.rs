@@ -36,7 +36,6 @@ pub fn router() -> Router<AppState> {
             get(|s, c| coming(s, c, "/opportunities", "nav.opportunities", "coming.opportunities")),
         )
         .route("/activities", get(|s, c| coming(s, c, "/activities", "nav.activities", "coming.activities")))
-        .route("/stats", get(|s, c| coming(s, c, "/stats", "nav.stats", "coming.stats")))
         .merge(settings::router())
         .merge(settings_pool::router())
         .merge(accounts::router())
