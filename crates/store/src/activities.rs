@@ -520,3 +520,77 @@ pub async fn calls_since(db: &Db, ws: WorkspaceId, since: DateTime<Utc>) -> Resu
         .await?;
     Ok(rows.into_iter().map(|(at, o)| (at, o != Outcome::NoAnswer)).collect())
 }
+
+/// Issues a user's private calendar feed secret, replacing (and so revoking)
+/// the one before. Returns the secret, shown once.
+pub async fn issue_feed(tx: &mut Tx, actor: &Actor, user: UserId, now: DateTime<Utc>) -> Result<String> {
+    let secret = crate::secret::new_secret("gxcal_");
+    tx.execute(Sql::new("DELETE FROM calendar_feeds WHERE user_id = $1").arg(user)).await?;
+    tx.execute(
+        Sql::new("INSERT INTO calendar_feeds (user_id, workspace_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .arg(user)
+            .arg(actor.workspace_id)
+            .arg(crate::secret::digest(&secret))
+            .arg(now),
+    )
+    .await?;
+    let changes = serde_json::json!({"calendar_feed": {"before": null, "after": "issued"}});
+    audit::record(tx, actor, Action::Update, "user", user.uuid(), changes, now).await?;
+    Ok(secret)
+}
+
+/// Revokes a user's calendar feed; `false` when there was none.
+pub async fn revoke_feed(tx: &mut Tx, actor: &Actor, user: UserId, now: DateTime<Utc>) -> Result<bool> {
+    let gone = tx.execute(Sql::new("DELETE FROM calendar_feeds WHERE user_id = $1").arg(user)).await? == 1;
+    if gone {
+        let changes = serde_json::json!({"calendar_feed": {"before": "issued", "after": null}});
+        audit::record(tx, actor, Action::Update, "user", user.uuid(), changes, now).await?;
+    }
+    Ok(gone)
+}
+
+/// Whose feed a secret opens: an active user's workspace and id.
+pub async fn feed_owner(db: &Db, secret: &str) -> Result<Option<(WorkspaceId, UserId)>> {
+    db.fetch_optional(
+        Sql::new(
+            "SELECT f.workspace_id, f.user_id FROM calendar_feeds f JOIN users u ON u.id = f.user_id \
+             WHERE f.secret_hash = $1 AND u.disabled_at IS NULL",
+        )
+        .arg(crate::secret::digest(secret)),
+    )
+    .await
+}
+
+/// What a user's calendar shows: their open tasks due after `from`, and
+/// the visits and meetings they logged since `from`.
+pub async fn feed_entries(
+    db: &Db,
+    ws: WorkspaceId,
+    user: UserId,
+    from: DateTime<Utc>,
+) -> Result<(Vec<Task>, Vec<Activity>)> {
+    let tasks: Vec<Task> = db
+        .fetch_all(
+            Sql::new(&format!(
+                "{TASK} WHERE t.assignee_id = $1 AND t.workspace_id = $2 AND t.status = 'open' AND t.due_at >= $3 \
+                 ORDER BY t.due_at LIMIT 1000"
+            ))
+            .arg(user)
+            .arg(ws)
+            .arg(from),
+        )
+        .await?;
+    let rows: Vec<ActivityRow> = db
+        .fetch_all(
+            Sql::new(&format!(
+                "{ACTIVITY} WHERE v.author_id = $1 AND v.workspace_id = $2 AND v.kind IN ('visit', 'meeting') \
+                 AND v.started_at >= $3 ORDER BY v.started_at LIMIT 1000"
+            ))
+            .arg(user)
+            .arg(ws)
+            .arg(from),
+        )
+        .await?;
+    let visits = complete(&mut crate::db::Conn::Db(db), rows).await?;
+    Ok((tasks, visits))
+}

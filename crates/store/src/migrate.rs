@@ -62,6 +62,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_activities.sql"),
         postgres: include_str!("../migrations/postgres/0007_activities.sql"),
     },
+    Migration {
+        version: 8,
+        name: "calendar_feeds",
+        sqlite: include_str!("../migrations/sqlite/0008_calendar_feeds.sql"),
+        postgres: include_str!("../migrations/postgres/0008_calendar_feeds.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

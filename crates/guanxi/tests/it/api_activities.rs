@@ -231,3 +231,41 @@ async fn hook_discipline_and_when_to_call(app: &TestApp) {
     assert_eq!(calls, 3);
 }
 both!(hook_discipline_and_when_to_call);
+
+/// A private iCalendar feed: hooks and visits in a phone's calendar; a new
+/// address ends the old one, and it can be ended.
+async fn calendar_feed_of_hooks_and_visits(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let a = post(app, x, "/api/v1/accounts", json!({"name": "鞍钢集团有限公司", "source": "referral"})).await;
+    post(
+        app,
+        x,
+        "/api/v1/activities",
+        json!({"account_id": id(&a), "kind": "visit", "duration_minutes": 45, "outcome": "connected",
+        "notes": "见了设备处", "hook": {"due_at": at(app, Duration::days(2)), "purpose": "送技改方案"}}),
+    )
+    .await;
+    let feed = post(app, x, "/api/v1/me/calendar", json!({})).await;
+    let url = feed["url"].as_str().unwrap().to_owned();
+    let path = &url[url.find("/calendar/").unwrap()..];
+    let res = app.client().get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200, "no login: the secret is the key");
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+    let ics = res.text().await.unwrap();
+    assert!(ics.starts_with("BEGIN:VCALENDAR"), "{ics}");
+    assert!(
+        ics.contains("送技改方案") && ics.contains("见了设备处") && ics.matches("BEGIN:VEVENT").count() == 2,
+        "{ics}"
+    );
+    // Another one ends the first; ending it leaves nothing.
+    let again = post(app, x, "/api/v1/me/calendar", json!({})).await;
+    assert_eq!(app.client().get(app.url(path)).send().await.unwrap().status().as_u16(), 404);
+    let url = again["url"].as_str().unwrap().to_owned();
+    let path = &url[url.find("/calendar/").unwrap()..];
+    assert_eq!(app.client().get(app.url(path)).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(app.send("DELETE", x, "/api/v1/me/calendar", Value::Null).await.0, 204);
+    assert_eq!(app.client().get(app.url(path)).send().await.unwrap().status().as_u16(), 404);
+    assert_eq!(app.send("DELETE", x, "/api/v1/me/calendar", Value::Null).await.0, 404);
+}
+both!(calendar_feed_of_hooks_and_visits);

@@ -376,3 +376,90 @@ pub(crate) async fn call_hours_of(state: &AppState, caller: &Caller, days: Optio
     let (by_hour, best, learned) = guanxi_domain::activity::best_hours(&calls, tz);
     Ok(CallHours { by_hour, best, learned })
 }
+
+/// A private calendar feed's address.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CalendarFeed {
+    /// Subscribe to this in a phone or desktop calendar. Shown once: keep it
+    /// private; issuing a new one ends the old.
+    pub url: String,
+}
+
+/// Issues the caller's private iCalendar feed of their hooks, tasks and visits
+/// (a new one ends the old one).
+#[utoipa::path(post, path = "/api/v1/me/calendar", tag = "activities", security(("bearer" = [])),
+    responses((status = 201, body = CalendarFeed)))]
+pub async fn issue_calendar(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<(StatusCode, Json<CalendarFeed>)> {
+    Ok((StatusCode::CREATED, Json(calendar_feed(&state, &caller, &headers).await?)))
+}
+
+pub(crate) async fn calendar_feed(
+    state: &AppState,
+    caller: &Caller,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<CalendarFeed> {
+    let mut tx = state.db.begin().await?;
+    let secret = activities::issue_feed(&mut tx, &caller.actor(), caller.principal.user_id, state.clock.now()).await?;
+    tx.commit().await?;
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme = if state.config.secure_cookies { "https" } else { "http" };
+    Ok(CalendarFeed { url: format!("{scheme}://{host}/calendar/{secret}.ics") })
+}
+
+/// Ends the caller's calendar feed.
+#[utoipa::path(delete, path = "/api/v1/me/calendar", tag = "activities", security(("bearer" = [])),
+    responses((status = 204, description = "ended"), (status = 404, body = Problem)))]
+pub async fn revoke_calendar(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+    let mut tx = state.db.begin().await?;
+    let gone = activities::revoke_feed(&mut tx, &caller.actor(), caller.principal.user_id, state.clock.now()).await?;
+    tx.commit().await?;
+    if gone {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// The feed itself (`/calendar/{secret}.ics`, no login: the secret is the key):
+/// open hooks and tasks from a month back, and the visits and meetings logged since.
+pub async fn calendar(
+    State(state): State<AppState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    use icalendar::{Calendar, Component, Event, EventLike};
+    let secret = file.strip_suffix(".ics").ok_or(ApiError::NotFound)?;
+    let (ws, user) = activities::feed_owner(&state.db, secret).await?.ok_or(ApiError::NotFound)?;
+    let from = state.clock.now() - chrono::Duration::days(30);
+    let (tasks, visits) = activities::feed_entries(&state.db, ws, user, from).await?;
+    let mut cal = Calendar::new();
+    cal.name("关系 Guanxi");
+    for t in tasks {
+        let who = t.contact_name.map(|c| format!(" · {c}")).unwrap_or_default();
+        cal.push(
+            Event::new()
+                .uid(&format!("task-{}@guanxi", t.id))
+                .summary(&format!("{}{who}：{}", t.account_name, t.purpose))
+                .starts(t.due_at)
+                .ends(t.due_at + chrono::Duration::minutes(30))
+                .done(),
+        );
+    }
+    for v in visits {
+        let people = v.contacts.iter().map(|c| c.1.as_str()).collect::<Vec<_>>().join("、");
+        cal.push(
+            Event::new()
+                .uid(&format!("activity-{}@guanxi", v.id))
+                .summary(&format!("{} {}", v.account_name, people))
+                .description(v.notes.as_deref().unwrap_or(""))
+                .starts(v.started_at)
+                .ends(v.started_at + chrono::Duration::minutes(v.duration_minutes.unwrap_or(60)))
+                .done(),
+        );
+    }
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/calendar; charset=utf-8")], cal.done().to_string()).into_response())
+}

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/logout", post(auth::post_logout))
         .route("/me", get(me::get_me).patch(me::patch_me))
         .route("/me/password", post(me::post_password))
+        .route("/me/calendar", post(activities::issue_calendar).delete(activities::revoke_calendar))
         .route("/me/tokens", get(me::list_tokens).post(me::create_token))
         .route("/me/tokens/{id}", axum::routing::delete(me::revoke_token))
         .route("/users", get(users::list).post(users::create))
@@ -110,7 +111,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         requests::register, requests::registrations, requests::decide_registration,
         requests::transfer, requests::transfers, requests::decide_transfer, requests::handover,
         activities::create, activities::timeline, activities::worklist, activities::done, activities::reschedule,
-        activities::discipline, activities::call_hours,
+        activities::discipline, activities::call_hours, activities::issue_calendar, activities::revoke_calendar,
         search::search, divisions::list,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),

@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/workbench", get(workbench))
         .route("/stats", get(stats))
+        .route("/calendar/{file}", get(api::calendar))
+        .route("/workbench/calendar", post(calendar_link))
         .route("/tasks/{id}/done", post(task_done))
         .route("/accounts/{id}/log", get(log_form).post(log))
 }
@@ -53,9 +55,25 @@ struct WorkbenchPage<'a> {
     tasks: Vec<TaskRow>,
     returning: Vec<(String, String, i64)>,
     approvals: usize,
+    /// The private calendar address, just issued (shown once).
+    calendar_url: Option<String>,
 }
 
 async fn workbench(State(state): State<AppState>, PageCaller(caller): PageCaller) -> PageResult {
+    render_workbench(&state, &caller, None).await
+}
+
+async fn calendar_link(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    headers: axum::http::HeaderMap,
+) -> PageResult {
+    let feed = api::calendar_feed(&state, &caller, &headers).await.map_err(fail(&state, &caller))?;
+    render_workbench(&state, &caller, Some(feed.url)).await
+}
+
+async fn render_workbench(state: &AppState, caller: &Caller, calendar_url: Option<String>) -> PageResult {
+    let (state, caller) = (state.clone(), caller.clone());
     let p = &caller.principal;
     let now = state.clock.now();
     let until = api::end_of_today(&state, &caller);
@@ -94,7 +112,7 @@ async fn workbench(State(state): State<AppState>, PageCaller(caller): PageCaller
         0
     };
     let chrome = Chrome::new(&state, &caller, "/workbench", "nav.workbench");
-    Ok(render(&WorkbenchPage { chrome, tasks, returning, approvals }))
+    Ok(render(&WorkbenchPage { chrome, tasks, returning, approvals, calendar_url }))
 }
 
 async fn task_done(
