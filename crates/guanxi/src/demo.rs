@@ -224,7 +224,87 @@ pub async fn load(db: &Db, clock: &dyn Clock) -> anyhow::Result<Report> {
     tx.commit().await?;
     load_accounts(db, &actor, now, &mut report).await?;
     load_pool(db, &actor, now, &mut report).await?;
+    load_activities(db, &actor, now).await?;
     Ok(report)
+}
+
+/// Seed 000's first touches at 国网东北分部, each with its hook: the friendly
+/// 刘建国 first, a visit to 王志明, and a refusal by 赵文博 kept for later.
+/// Only for an account that has none yet.
+async fn load_activities(db: &Db, actor: &Actor, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+    use chrono::{Duration, DurationRound};
+    use guanxi_domain::{ActivityKind, LearnedKind, Outcome};
+    use guanxi_store::activities::{self, Learned, NewActivity, NewHook};
+    let ws = actor.workspace_id;
+    let Some(account) = accounts::find_by_name(db, ws, "国家电网有限公司东北分部").await? else {
+        return Ok(());
+    };
+    let (done,): (i64,) = db
+        .fetch_one(guanxi_store::Sql::new("SELECT COUNT(*) FROM activities WHERE account_id = $1").arg(account))
+        .await?;
+    if done > 0 {
+        return Ok(());
+    }
+    let zhang = users::find_by_email(db, &parsed(Email::parse("email", "zhang@guanxi.example"))?)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo user zhang missing"))?;
+    let person = |name: &'static str| async move {
+        contacts::find_by_name(db, account, name).await?.ok_or_else(|| anyhow::anyhow!("demo contact {name} missing"))
+    };
+    // Hooks at precise times: ten-minute marks from now.
+    let soon = now.duration_trunc(Duration::minutes(10)).unwrap_or(now) + Duration::hours(2);
+    let touches = [
+        (
+            "刘建国",
+            ActivityKind::Call,
+            Outcome::Connected,
+            Duration::days(2),
+            "刘主任支持我们，答应引荐技术评审的王工。",
+            (LearnedKind::Timeline, "调度自动化改造明年一季度立项"),
+            soon,
+            "约拜访，介绍调度自动化方案",
+        ),
+        (
+            "王志明",
+            ActivityKind::Visit,
+            Outcome::MeetingBooked,
+            Duration::days(1),
+            "刘主任引荐，王工对站端改造有顾虑。",
+            (LearnedKind::DecisionMaker, "王工负责技术评审"),
+            soon + Duration::days(3) - Duration::hours(2),
+            "带技术专家交流 35 分钟，三人",
+        ),
+        (
+            "赵文博",
+            ActivityKind::Call,
+            Outcome::Refused,
+            Duration::days(3),
+            "赵主任说已有合作厂家，不想见。拒绝也记下：下次先请刘主任引荐。",
+            (LearnedKind::Competitor, "现有合作厂家是南瑞"),
+            soon + Duration::days(7),
+            "请刘主任引荐后再约",
+        ),
+    ];
+    let mut tx = db.begin().await?;
+    for (name, kind, outcome, ago, notes, (lk, lt), due, purpose) in touches {
+        let who = person(name).await?;
+        let a = NewActivity {
+            account_id: account,
+            contacts: vec![who],
+            kind,
+            started_at: now - ago,
+            duration_minutes: Some(20),
+            outcome,
+            notes: Some(notes.to_owned()),
+            learned: vec![Learned { kind: lk, text: lt.to_owned() }],
+            hook: Some(NewHook { due_at: due, purpose: purpose.to_owned(), contact_id: Some(who) }),
+            no_hook_reason: None,
+            fulfils: None,
+        };
+        activities::log(&mut tx, actor, zhang.id, &a, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 struct DemoAccount {

@@ -101,6 +101,11 @@ async fn init_and_demo_twice(backend: Backend) {
     assert_eq!((accounts, contacts), (9, 6), "the seed's accounts (three in the pool) and people are there");
     assert_eq!((count(&target, "accounts").await, count(&target, "contacts").await), (accounts, contacts));
     assert_eq!(count(&target, "audit_log").await, audit, "and changes nothing");
+    assert_eq!(
+        (count(&target, "activities").await, count(&target, "tasks").await),
+        (3, 3),
+        "seed 000's touches, each with its hook"
+    );
 
     let token = args(&["token", "create", "--email", "zhang@guanxi.example", "--name", "脚本"]);
     let token: Vec<&str> = token.iter().map(String::as_str).collect();
