@@ -161,6 +161,12 @@ pub struct Task {
     pub reschedules: i64,
     /// Done (or cancelled) at.
     pub done_at: Option<DateTime<Utc>>,
+    /// Recurs every this many days.
+    pub repeat_every_days: Option<i64>,
+    /// Until then (inclusive).
+    pub repeat_until: Option<DateTime<Utc>>,
+    /// Or for ever, said so.
+    pub repeat_forever: bool,
 }
 crate::from_row!(Task {
     id,
@@ -176,12 +182,16 @@ crate::from_row!(Task {
     source_activity_id,
     done_activity_id,
     reschedules,
-    done_at
+    done_at,
+    repeat_every_days,
+    repeat_until,
+    repeat_forever
 });
 
 const TASK: &str =
     "SELECT t.id, t.account_id, a.name AS account_name, t.contact_id, c.name AS contact_name, t.assignee_id, \
-     t.kind, t.due_at, t.purpose, t.status, t.source_activity_id, t.done_activity_id, t.reschedules, t.done_at \
+     t.kind, t.due_at, t.purpose, t.status, t.source_activity_id, t.done_activity_id, t.reschedules, t.done_at, \
+     t.repeat_every_days, t.repeat_until, t.repeat_forever \
      FROM tasks t JOIN accounts a ON a.id = t.account_id LEFT JOIN contacts c ON c.id = t.contact_id";
 
 const ACTIVITY: &str =
@@ -277,6 +287,8 @@ pub async fn log(tx: &mut Tx, actor: &Actor, author: UserId, a: &NewActivity, no
         if done != 1 {
             return Err(Error::Invalid("fulfils_task_id", "names no open task of this account".into()));
         }
+        let t = task_in(tx, ws, t).await?;
+        next_occurrence(tx, ws, &t, now).await?;
     }
     ownership::touch(tx, ws, a.account_id, Touch::Activity, now).await?;
     let changes = serde_json::json!({
@@ -413,6 +425,7 @@ pub async fn mark_done(tx: &mut Tx, actor: &Actor, by: UserId, id: TaskId, now: 
     if done != 1 {
         return Err(Error::Conflict("task_closed".into()));
     }
+    next_occurrence(tx, ws, &t, now).await?;
     let changes = serde_json::json!({"status": {"before": "open", "after": "done"}});
     audit::record(tx, actor, Action::Update, "task", id.uuid(), changes, now).await?;
     task_in(tx, ws, id).await
@@ -593,4 +606,104 @@ pub async fn feed_entries(
         .await?;
     let visits = complete(&mut crate::db::Conn::Db(db), rows).await?;
     Ok((tasks, visits))
+}
+
+/// A task made by hand (a to-do, or a revisit every N days).
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    /// The account.
+    pub account_id: AccountId,
+    /// With whom (a contact of the account).
+    pub contact_id: Option<ContactId>,
+    /// When (checked ahead).
+    pub due_at: DateTime<Utc>,
+    /// What for.
+    pub purpose: String,
+    /// Recurs every this many days …
+    pub repeat_every_days: Option<i64>,
+    /// … until then, …
+    pub repeat_until: Option<DateTime<Utc>>,
+    /// … or for ever.
+    pub repeat_forever: bool,
+}
+
+/// Creates a task for `assignee`.
+pub async fn create_task(
+    tx: &mut Tx,
+    actor: &Actor,
+    assignee: UserId,
+    t: &NewTask,
+    now: DateTime<Utc>,
+) -> Result<Task> {
+    let ws = actor.workspace_id;
+    if let Some(c) = t.contact_id {
+        let found: Option<(ContactId,)> = tx
+            .fetch_optional(
+                Sql::new("SELECT id FROM contacts WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL")
+                    .arg(c)
+                    .arg(t.account_id),
+            )
+            .await?;
+        if found.is_none() {
+            return Err(Error::Invalid("contact_id", "names someone who is not a contact of this account".into()));
+        }
+    }
+    let id = TaskId::new();
+    insert_task(tx, ws, id, t, assignee, now).await?;
+    let changes = serde_json::json!({"purpose": {"before": null, "after": t.purpose}, "due_at": {"before": null, "after": t.due_at}});
+    audit::record(tx, actor, Action::Create, "task", id.uuid(), changes, now).await?;
+    task_in(tx, ws, id).await
+}
+
+async fn insert_task(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: TaskId,
+    t: &NewTask,
+    assignee: UserId,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.execute(
+        Sql::new(
+            "INSERT INTO tasks (id, workspace_id, account_id, contact_id, assignee_id, kind, due_at, purpose, status, \
+             created_at, updated_at, repeat_every_days, repeat_until, repeat_forever) \
+             VALUES ($1, $2, $3, $4, $5, 'task', $6, $7, 'open', $8, $8, $9, $10, $11)",
+        )
+        .arg(id)
+        .arg(ws)
+        .arg(t.account_id)
+        .arg(t.contact_id)
+        .arg(assignee)
+        .arg(t.due_at)
+        .arg(t.purpose.as_str())
+        .arg(now)
+        .arg(t.repeat_every_days)
+        .arg(t.repeat_until)
+        .arg(t.repeat_forever),
+    )
+    .await?;
+    Ok(())
+}
+
+/// After a recurring task is carried out: the next one, at the same time of
+/// day, the first step of the cadence after now, unless past its end.
+async fn next_occurrence(tx: &mut Tx, ws: WorkspaceId, t: &Task, now: DateTime<Utc>) -> Result<()> {
+    let Some(every) = t.repeat_every_days.filter(|d| *d > 0) else { return Ok(()) };
+    let mut due = t.due_at + chrono::Duration::days(every);
+    while due <= now {
+        due += chrono::Duration::days(every);
+    }
+    if !t.repeat_forever && t.repeat_until.is_none_or(|until| due > until) {
+        return Ok(());
+    }
+    let next = NewTask {
+        account_id: t.account_id,
+        contact_id: t.contact_id,
+        due_at: due,
+        purpose: t.purpose.clone(),
+        repeat_every_days: t.repeat_every_days,
+        repeat_until: t.repeat_until,
+        repeat_forever: t.repeat_forever,
+    };
+    insert_task(tx, ws, TaskId::new(), &next, t.assignee_id, now).await
 }

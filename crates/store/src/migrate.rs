@@ -68,6 +68,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_calendar_feeds.sql"),
         postgres: include_str!("../migrations/postgres/0008_calendar_feeds.sql"),
     },
+    Migration {
+        version: 9,
+        name: "task_recurrence",
+        sqlite: include_str!("../migrations/sqlite/0009_task_recurrence.sql"),
+        postgres: include_str!("../migrations/postgres/0009_task_recurrence.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

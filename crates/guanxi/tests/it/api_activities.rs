@@ -269,3 +269,48 @@ async fn calendar_feed_of_hooks_and_visits(app: &TestApp) {
     assert_eq!(app.send("DELETE", x, "/api/v1/me/calendar", Value::Null).await.0, 404);
 }
 both!(calendar_feed_of_hooks_and_visits);
+
+/// A revisit every 14 days: carrying it out schedules the next at the same
+/// time of day, until its end; a recurrence that never ends must say so.
+async fn recurring_revisits(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let a = post(app, x, "/api/v1/accounts", json!({"name": "鞍钢集团有限公司", "source": "referral"})).await;
+    let first_due = app.now() + Duration::days(1);
+    let base =
+        json!({"account_id": id(&a), "due_at": first_due.to_rfc3339(), "purpose": "例行回访", "repeat_every_days": 14});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        b.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        b
+    };
+    let cases = [
+        (json!({}), ("repeat_until", "required")),
+        (json!({"repeat_forever": true, "repeat_until": at(app, Duration::days(60))}), ("repeat_forever", "conflict")),
+        (json!({"repeat_every_days": 0, "repeat_forever": true}), ("repeat_every_days", "out_of_range")),
+        (json!({"repeat_until": at(app, -Duration::days(1))}), ("repeat_until", "invalid")),
+        (json!({"due_at": at(app, -Duration::hours(1)), "repeat_forever": true}), ("due_at", "in_past")),
+    ];
+    for (extra, expect) in cases {
+        let (status, problem) = app.send("POST", x, "/api/v1/tasks", with(extra)).await;
+        assert_eq!((status, field(&problem)), (422, expect), "{problem}");
+    }
+    assert_eq!(app.count("tasks").await, 0);
+    let task = post(app, x, "/api/v1/tasks", with(json!({"repeat_until": at(app, Duration::days(20))}))).await;
+    assert_eq!(task["kind"], "task");
+
+    // Carried out three days late: the next is 14 days after the first, same time of day.
+    app.clock.advance(Duration::days(4));
+    post(app, x, "/api/v1/activities", json!({"account_id": id(&a), "kind": "visit", "outcome": "connected", "fulfils_task_id": id(&task), "no_hook_reason": "already_planned"})).await;
+    let (_, open) = app.get(x, &format!("/api/v1/tasks?until={}", urlencode(&at(app, Duration::days(30))))).await;
+    let open = open.as_array().unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let next: chrono::DateTime<chrono::Utc> = open[0]["due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(next, first_due + Duration::days(14));
+    // The next after that would be past its end: none.
+    app.clock.advance(Duration::days(11));
+    post(app, x, &format!("/api/v1/tasks/{}/done", id(&open[0])), json!({})).await;
+    let (_, open) = app.get(x, &format!("/api/v1/tasks?until={}", urlencode(&at(app, Duration::days(60))))).await;
+    assert!(open.as_array().unwrap().is_empty(), "{open}");
+}
+both!(recurring_revisits);

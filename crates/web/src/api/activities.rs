@@ -463,3 +463,79 @@ pub async fn calendar(
     }
     Ok(([(axum::http::header::CONTENT_TYPE, "text/calendar; charset=utf-8")], cal.done().to_string()).into_response())
 }
+
+/// A task made by hand: a to-do, or a revisit every N days.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskInput {
+    /// The account.
+    pub account_id: Uuid,
+    /// With whom (a contact of the account).
+    pub contact_id: Option<Uuid>,
+    /// When, precisely: in the future, within a year.
+    pub due_at: DateTime<Utc>,
+    /// What for.
+    pub purpose: String,
+    /// Recur every this many days (1–365); the next comes when this one is carried out.
+    pub repeat_every_days: Option<i64>,
+    /// A recurrence ends on this date …
+    pub repeat_until: Option<DateTime<Utc>>,
+    /// … or says it never does.
+    #[serde(default)]
+    pub repeat_forever: bool,
+}
+
+/// Creates a task for the caller on an account they may see.
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "activities", security(("bearer" = [])), request_body = TaskInput,
+    responses((status = 201, body = Task), (status = 422, body = Problem)))]
+pub async fn create_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<TaskInput>,
+) -> ApiResult<(StatusCode, Json<Task>)> {
+    let now = state.clock.now();
+    let mut f = Fields::default();
+    f.take(check_hook_time("due_at", input.due_at, now));
+    let purpose = f.take(ShortText::parse("purpose", &input.purpose));
+    match input.repeat_every_days {
+        Some(d) if !(1..=365).contains(&d) => {
+            f.push(FieldError::new("repeat_every_days", "out_of_range", "repeat_every_days must be between 1 and 365"));
+        }
+        Some(_) => match (input.repeat_until, input.repeat_forever) {
+            (None, false) => f.push(FieldError::new(
+                "repeat_until",
+                "required",
+                "a recurrence ends (repeat_until) or says it never does (repeat_forever: true)",
+            )),
+            (Some(_), true) => {
+                f.push(FieldError::new("repeat_forever", "conflict", "give repeat_until or repeat_forever, not both"))
+            }
+            (Some(until), false) if until <= input.due_at => {
+                f.push(FieldError::new("repeat_until", "invalid", "repeat_until is before the first time"))
+            }
+            _ => {}
+        },
+        None if input.repeat_until.is_some() || input.repeat_forever => {
+            f.push(FieldError::new("repeat_every_days", "required", "say how often it recurs"));
+        }
+        None => {}
+    }
+    f.finish()?;
+    let account = AccountId::from_uuid(input.account_id);
+    accounts::get(&state.db, caller.principal.viewer(), account)
+        .await
+        .map_err(|_| ApiError::field("account_id", "invalid", "account_id names no account you may see"))?;
+    let new = activities::NewTask {
+        account_id: account,
+        contact_id: input.contact_id.map(ContactId::from_uuid),
+        due_at: input.due_at,
+        purpose: purpose.map(ShortText::into_string).unwrap_or_default(),
+        repeat_every_days: input.repeat_every_days,
+        repeat_until: input.repeat_until,
+        repeat_forever: input.repeat_forever,
+    };
+    let mut tx = state.db.begin().await?;
+    let t = activities::create_task(&mut tx, &caller.actor(), caller.principal.user_id, &new, now).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}

@@ -44,7 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/restore", post(accounts::restore))
         .route("/accounts/{id}/merge", post(accounts::merge))
         .route("/activities", get(activities::timeline).post(activities::create))
-        .route("/tasks", get(activities::worklist))
+        .route("/tasks", get(activities::worklist).post(activities::create_task))
         .route("/reports/hooks", get(activities::discipline))
         .route("/reports/call-hours", get(activities::call_hours))
         .route("/tasks/{id}/done", post(activities::done))
@@ -112,6 +112,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         requests::transfer, requests::transfers, requests::decide_transfer, requests::handover,
         activities::create, activities::timeline, activities::worklist, activities::done, activities::reschedule,
         activities::discipline, activities::call_hours, activities::issue_calendar, activities::revoke_calendar,
+        activities::create_task,
         search::search, divisions::list,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),
