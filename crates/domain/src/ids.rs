@@ -108,3 +108,7 @@ typed_id!(
     /// A task: a hook left by a touch, or a to-do.
     TaskId
 );
+typed_id!(
+    /// A script (话术) of the library.
+    ScriptId
+);

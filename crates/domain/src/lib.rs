@@ -15,6 +15,7 @@ pub mod ids;
 pub mod locale;
 pub mod phone;
 pub mod pool;
+pub mod script;
 pub mod search;
 pub mod uscc;
 pub mod values;
@@ -26,11 +27,13 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use contact::{Birthday, BuyingRole, RelationshipStrength, Stance, WechatId};
 pub use division::{division_children, division_name, division_path, parse_division_code};
 pub use ids::{
-    AccountId, ActivityId, ContactId, NotificationId, PoolId, RequestId, TaskId, TeamId, TokenId, UserId, WorkspaceId,
+    AccountId, ActivityId, ContactId, NotificationId, PoolId, RequestId, ScriptId, TaskId, TeamId, TokenId, UserId,
+    WorkspaceId,
 };
 pub use locale::Locale;
 pub use phone::{Phone, PhoneKind};
 pub use pool::{PoolField, PoolRules, Refusal, ReleaseReason, ReleaseRule, RequestKind, RequestStatus};
+pub use script::ScriptKind;
 pub use uscc::Uscc;
 pub use values::{
     AccountName, DisplayName, Email, FieldError, LongText, Notes, Password, PersonName, ShortText, TeamName,

@@ -85,6 +85,7 @@ val_from!(guanxi_domain::PoolId, Uuid, |v: guanxi_domain::PoolId| v.uuid());
 val_from!(guanxi_domain::RequestId, Uuid, |v: guanxi_domain::RequestId| v.uuid());
 val_from!(guanxi_domain::ActivityId, Uuid, |v: guanxi_domain::ActivityId| v.uuid());
 val_from!(guanxi_domain::TaskId, Uuid, |v: guanxi_domain::TaskId| v.uuid());
+val_from!(guanxi_domain::ScriptId, Uuid, |v: guanxi_domain::ScriptId| v.uuid());
 val_from!(guanxi_domain::NotificationId, Uuid, |v: guanxi_domain::NotificationId| v.uuid());
 
 /// How SQLite stores instants: fixed-width UTC with microseconds, so that text
@@ -331,7 +332,8 @@ decode_id!(
     guanxi_domain::NotificationId,
     guanxi_domain::RequestId,
     guanxi_domain::ActivityId,
-    guanxi_domain::TaskId
+    guanxi_domain::TaskId,
+    guanxi_domain::ScriptId
 );
 
 macro_rules! decode_text_enum {
@@ -360,7 +362,8 @@ decode_text_enum!(
     guanxi_domain::RequestStatus,
     guanxi_domain::ActivityKind,
     guanxi_domain::Outcome,
-    guanxi_domain::NoHookReason
+    guanxi_domain::NoHookReason,
+    guanxi_domain::ScriptKind
 );
 
 /// A record built from a row.

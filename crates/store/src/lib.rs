@@ -22,6 +22,7 @@ mod refs;
 pub mod requests;
 pub mod roles;
 pub mod scope;
+pub mod scripts;
 pub mod search;
 pub mod secret;
 pub mod teams;

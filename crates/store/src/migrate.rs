@@ -74,6 +74,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_task_recurrence.sql"),
         postgres: include_str!("../migrations/postgres/0009_task_recurrence.sql"),
     },
+    Migration {
+        version: 10,
+        name: "scripts",
+        sqlite: include_str!("../migrations/sqlite/0010_scripts.sql"),
+        postgres: include_str!("../migrations/postgres/0010_scripts.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.
@@ -81,6 +87,9 @@ const SEARCH_INDEX_VERSION: i64 = 3;
 
 /// The migration that created pools.
 const POOLS_VERSION: i64 = 5;
+
+/// The migration that created the script library.
+const SCRIPTS_VERSION: i64 = 10;
 
 fn checksum(script: &str) -> String {
     Sha256::digest(script.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -132,6 +141,13 @@ pub async fn run(db: &Db) -> Result<()> {
             // start their idle clocks now, so no one loses an account the
             // moment the rules appear.
             crate::pool::backfill(&mut tx, chrono::Utc::now()).await?;
+        }
+        if m.version == SCRIPTS_VERSION {
+            // Existing workspaces get the starter set too.
+            let all: Vec<(guanxi_domain::WorkspaceId,)> = tx.fetch_all(Sql::new("SELECT id FROM workspaces")).await?;
+            for (ws,) in all {
+                crate::scripts::seed(&mut tx, ws, chrono::Utc::now()).await?;
+            }
         }
         tx.execute(
             Sql::new("INSERT INTO _migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")

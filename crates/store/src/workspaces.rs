@@ -52,6 +52,7 @@ pub async fn create(tx: &mut Tx, name: &WorkspaceName, now: DateTime<Utc>) -> Re
         .await?;
     }
     crate::pool::create_default(tx, id, now).await?;
+    crate::scripts::seed(tx, id, now).await?;
     audit::record(
         tx,
         &Actor::system(id, "init"),

@@ -314,3 +314,50 @@ async fn recurring_revisits(app: &TestApp) {
     assert!(open.as_array().unwrap().is_empty(), "{open}");
 }
 both!(recurring_revisits);
+
+/// 话术 beside the form: the starter set filled for the account and person;
+/// managers keep the library, and an unknown placeholder is refused.
+async fn scripts_filled_for_the_account_and_person(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let a = post(
+        app,
+        x,
+        "/api/v1/accounts",
+        json!({"name": "国家电网有限公司东北分部", "short_name": "东北局", "source": "cold_call"}),
+    )
+    .await;
+    let boss = post(app, x, "/api/v1/contacts", json!({"account_id": id(&a), "name": "刘建国", "title": "主任"})).await;
+    let (status, list) = app.get(x, &format!("/api/v1/scripts?account_id={}&contact_id={}", id(&a), id(&boss))).await;
+    assert_eq!(status, 200, "{list}");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 10, "the starter set");
+    assert_eq!(list[0]["kind"], "opening");
+    let opening = list[0]["text"].as_str().unwrap();
+    assert!(opening.starts_with("刘建国主任您好，我是测试公司的张伟") && opening.contains("东北局"), "{opening}");
+    let (_, spin) = app.get(x, "/api/v1/scripts?kind=spin_problem").await;
+    assert_eq!(spin.as_array().unwrap().len(), 1);
+
+    let body = json!({"kind": "objection", "title": "价格高", "body": "{联系人}，价格我们可以再谈。"});
+    let (status, _) = app.send("POST", x, "/api/v1/scripts", body.clone()).await;
+    assert_eq!(status, 403, "salespeople read the library; managers keep it");
+    let (status, problem) = app
+        .send(
+            "POST",
+            &w.manager_x.token,
+            "/api/v1/scripts",
+            json!({"kind": "objection", "title": "价格高", "body": "{客户名}，价格可以谈"}),
+        )
+        .await;
+    assert_eq!((status, field(&problem)), (422, ("body", "unknown_placeholder")), "{problem}");
+    let made = post(app, &w.manager_x.token, "/api/v1/scripts", body).await;
+    let (_, all) = app.get(x, "/api/v1/scripts").await;
+    assert_eq!(all.as_array().unwrap().len(), 11);
+    assert_eq!(
+        app.send("DELETE", &w.manager_x.token, &format!("/api/v1/scripts/{}", id(&made)), Value::Null).await.0,
+        204
+    );
+    let (_, all) = app.get(x, "/api/v1/scripts").await;
+    assert_eq!(all.as_array().unwrap().len(), 10);
+}
+both!(scripts_filled_for_the_account_and_person);

@@ -846,6 +846,10 @@ async fn log_a_touch_and_work_the_day(app: &TestApp) {
     let (c, csrf) = web_login(app, "sales.x@test.example").await;
     let html = c.get(app.url(&format!("/accounts/{account}/log"))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("记录跟进") && html.contains("刘建国") && html.contains("type=\"time\""), "{html}");
+    assert!(
+        html.contains("话术与 SPIN 提问") && html.contains("给您打电话是想用五分钟说一件和国网辽宁省电力有限公司"),
+        "scripts beside the form: {html}"
+    );
 
     let tomorrow =
         // Asia/Shanghai is UTC+8 all year.

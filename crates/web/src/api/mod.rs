@@ -10,6 +10,7 @@ pub mod me;
 pub mod pool;
 pub mod requests;
 pub mod roles;
+pub mod scripts;
 pub mod search;
 pub mod teams;
 pub mod users;
@@ -45,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/merge", post(accounts::merge))
         .route("/activities", get(activities::timeline).post(activities::create))
         .route("/tasks", get(activities::worklist).post(activities::create_task))
+        .route("/scripts", get(scripts::list).post(scripts::create))
+        .route("/scripts/{id}", axum::routing::delete(scripts::delete))
         .route("/reports/hooks", get(activities::discipline))
         .route("/reports/call-hours", get(activities::call_hours))
         .route("/tasks/{id}/done", post(activities::done))
@@ -112,7 +115,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         requests::transfer, requests::transfers, requests::decide_transfer, requests::handover,
         activities::create, activities::timeline, activities::worklist, activities::done, activities::reschedule,
         activities::discipline, activities::call_hours, activities::issue_calendar, activities::revoke_calendar,
-        activities::create_task,
+        activities::create_task, scripts::list, scripts::create, scripts::delete,
         search::search, divisions::list,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),

@@ -156,6 +156,8 @@ struct LogPage<'a> {
     people: Vec<(String, String)>,
     task_purpose: Option<String>,
     errors: Vec<String>,
+    /// 话术 beside the form, filled for this account: (kind key, title, text).
+    scripts: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -201,6 +203,12 @@ async fn log_page(state: &AppState, caller: &Caller, id: AccountId, form: LogFor
             .map(|x| x.purpose),
         Err(_) => None,
     };
+    let scripts = crate::api::scripts::rendered(state, caller, None, Some(id), None)
+        .await
+        .map_err(fail(state, caller))?
+        .into_iter()
+        .map(|r| (format!("script_kind.{}", r.script.kind.as_str()), r.script.title, r.text))
+        .collect();
     let labels = |prefix: &str, ids: Vec<&'static str>| ids.into_iter().map(|v| (v, format!("{prefix}.{v}"))).collect();
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let page = LogPage {
@@ -215,6 +223,7 @@ async fn log_page(state: &AppState, caller: &Caller, id: AccountId, form: LogFor
         people,
         task_purpose,
         errors,
+        scripts,
     };
     let mut res = render(&page);
     *res.status_mut() = status;
