@@ -352,6 +352,8 @@ pub enum Of {
     Account(AccountId),
     /// A contact's.
     Contact(ContactId),
+    /// Every account's the viewer may see (the 活动 feed).
+    Visible,
 }
 
 /// A timeline, newest first, `limit` at a time before the cursor
@@ -371,6 +373,9 @@ pub async fn timeline(
         }
         Of::Contact(c) => {
             q.push("v.id IN (SELECT activity_id FROM activity_contacts WHERE contact_id = ").bind(c).push(")");
+        }
+        Of::Visible => {
+            q.push("v.workspace_id = ").bind(viewer.workspace_id);
         }
     }
     q.push(" AND ");

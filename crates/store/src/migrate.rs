@@ -80,6 +80,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_scripts.sql"),
         postgres: include_str!("../migrations/postgres/0010_scripts.sql"),
     },
+    Migration {
+        version: 11,
+        name: "activity_feed",
+        sqlite: include_str!("../migrations/sqlite/0011_activity_feed.sql"),
+        postgres: include_str!("../migrations/postgres/0011_activity_feed.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

@@ -910,6 +910,12 @@ async fn log_a_touch_and_work_the_day(app: &TestApp) {
     assert!(html.contains("延迟完成") && html.contains("约到拜访"), "{html}");
     let html = c.get(app.url(&format!("/contacts/{boss}"))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("谈了技改") && html.contains("明年预算 800 万"), "{html}");
+    // 活动: the feed of every visible account's touches; another team sees none of them.
+    let html = c.get(app.url("/activities")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("谈了技改") && html.contains(&format!("/accounts/{account}?tab=activities")), "{html}");
+    let (y, _) = web_login(app, "sales.y@test.example").await;
+    let html = y.get(app.url("/activities")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("谈了技改") && html.contains("还没有跟进记录"), "{html}");
     // 统计: the manager reads the team's hook discipline and when to call.
     let (m, _) = web_login(app, "manager.x@test.example").await;
     let html = m.get(app.url("/stats")).send().await.unwrap().text().await.unwrap();

@@ -689,6 +689,8 @@ struct DetailPage<'a> {
     in_pool: bool,
     /// The 活动 tab: the latest touches.
     activities: Vec<super::activities::TimelineRow>,
+    /// The shared timeline shows no account column here.
+    feed: bool,
 }
 
 /// A record's history (with the records merged into it): whoever may see the
@@ -829,6 +831,7 @@ async fn detail(
         && (a.owner_id == Some(caller.principal.user_id) || api::may_assign(&caller));
     let in_pool = a.deleted_at.is_none() && a.owner_id.is_none() && a.ownership.pool_id.is_some();
     let page = DetailPage {
+        feed: false,
         activities,
         countdown,
         may_release,

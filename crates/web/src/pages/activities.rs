@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/workbench", get(workbench))
         .route("/stats", get(stats))
+        .route("/activities", get(feed))
         .route("/calendar/{file}", get(api::calendar))
         .route("/workbench/calendar", post(calendar_link))
         .route("/tasks/{id}/done", post(task_done))
@@ -335,6 +336,8 @@ fn input_of(f: &LogForm, tz: &str, tr: Tr<'_>) -> Result<ActivityInput, Vec<Stri
 
 /// One touch as an account's 活动 tab shows it.
 pub(super) struct TimelineRow {
+    pub account_id: String,
+    pub account_name: String,
     pub when: String,
     pub author: String,
     pub kind_key: String,
@@ -373,6 +376,8 @@ pub(super) async fn timeline_of(
     Ok(rows
         .into_iter()
         .map(|v| TimelineRow {
+            account_id: v.account_id.to_string(),
+            account_name: v.account_name.clone(),
             when: show_time(v.started_at, tz),
             author: v.author_name,
             kind_key: format!("activity_kind.{}", v.kind.as_str()),
@@ -431,4 +436,20 @@ async fn stats(State(state): State<AppState>, PageCaller(caller): PageCaller) ->
     let best = calls.best.iter().map(|h| format!("{h}:00–{}:00", h + 1)).collect::<Vec<_>>().join("、");
     let chrome = Chrome::new(&state, &caller, "/stats", "nav.stats");
     Ok(render(&StatsPage { chrome, people, hours, best, learned: calls.learned }))
+}
+
+#[derive(Template)]
+#[template(path = "activities_feed.html")]
+struct FeedPage<'a> {
+    chrome: Chrome<'a>,
+    activities: Vec<TimelineRow>,
+    /// Show each touch's account (the shared timeline template asks).
+    feed: bool,
+}
+
+/// 活动: the latest touches on every account the user may see.
+async fn feed(State(state): State<AppState>, PageCaller(caller): PageCaller) -> PageResult {
+    let activities = timeline_of(&state, &caller, activities::Of::Visible).await?;
+    let chrome = Chrome::new(&state, &caller, "/activities", "nav.activities");
+    Ok(render(&FeedPage { chrome, activities, feed: true }))
 }

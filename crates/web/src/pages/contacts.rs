@@ -490,6 +490,8 @@ struct DetailPage<'a> {
     history: Vec<(String, String, String, String)>,
     /// The touches this person was part of.
     activities: Vec<super::activities::TimelineRow>,
+    /// The shared timeline shows no account column here.
+    feed: bool,
 }
 
 async fn detail(
@@ -558,6 +560,7 @@ async fn detail(
     let activities =
         super::activities::timeline_of(&state, &caller, guanxi_store::activities::Of::Contact(c.id)).await?;
     let page = DetailPage {
+        feed: false,
         activities,
         chrome: Chrome::new(&state, &caller, "/contacts", "contacts.title"),
         deleted: c.deleted_at.is_some(),

@@ -35,7 +35,6 @@ pub fn router() -> Router<AppState> {
             "/opportunities",
             get(|s, c| coming(s, c, "/opportunities", "nav.opportunities", "coming.opportunities")),
         )
-        .route("/activities", get(|s, c| coming(s, c, "/activities", "nav.activities", "coming.activities")))
         .merge(settings::router())
         .merge(settings_pool::router())
         .merge(accounts::router())

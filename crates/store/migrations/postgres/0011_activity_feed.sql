@@ -1,0 +1,4 @@
+-- The workspace-wide activity feed (活动), newest first. Keep in step with
+-- ../sqlite/0011_activity_feed.sql.
+
+CREATE INDEX activities_feed ON activities (workspace_id, started_at, id);
