@@ -132,6 +132,34 @@ impl Birthday {
         Ok(Self { year, month, day })
     }
 
+    /// The next birthday on or after `today` (29 February falls on 28 February
+    /// in other years).
+    pub fn next_on_or_after(self, today: NaiveDate) -> NaiveDate {
+        let on = |y: i32| {
+            NaiveDate::from_ymd_opt(y, self.month, self.day)
+                .or_else(|| NaiveDate::from_ymd_opt(y, self.month, self.day - 1))
+                .unwrap_or(today)
+        };
+        let this_year = on(today.year());
+        if this_year >= today {
+            this_year
+        } else {
+            on(today.year() + 1)
+        }
+    }
+
+    /// Reads the stored form back.
+    pub fn from_iso(s: &str) -> Option<Self> {
+        let (year, rest) = match s.strip_prefix("--") {
+            Some(md) => (None, md),
+            None => (Some(s.get(..4)?.parse().ok()?), s.get(5..)?),
+        };
+        let (m, d) = rest.split_once('-')?;
+        let (month, day) = (m.parse().ok()?, d.parse().ok()?);
+        NaiveDate::from_ymd_opt(year.unwrap_or(2000), month, day)?;
+        Some(Self { year, month, day })
+    }
+
     /// The stored form: `1975-03-08` or `--03-08`.
     pub fn to_iso(self) -> String {
         match self.year {
@@ -147,6 +175,17 @@ mod tests {
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    #[test]
+    fn the_next_birthday_comes_round() {
+        let b = Birthday::from_iso("1975-11-25").unwrap();
+        assert_eq!(b.next_on_or_after(today()), NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+        let past = Birthday::from_iso("--03-08").unwrap();
+        assert_eq!(past.next_on_or_after(today()), NaiveDate::from_ymd_opt(2027, 3, 8).unwrap());
+        let leap = Birthday::from_iso("--02-29").unwrap();
+        assert_eq!(leap.next_on_or_after(today()), NaiveDate::from_ymd_opt(2027, 2, 28).unwrap());
+        assert_eq!(Birthday::from_iso("1975-11-22").unwrap().next_on_or_after(today()), today(), "today counts");
     }
 
     #[test]

@@ -742,3 +742,31 @@ pub async fn merge(
     lifecycle::retire(tx, actor, KIND, k, g, changes, serde_json::json!({}), now).await?;
     Ok(after)
 }
+
+/// A person whose birthday is known, at an account someone owns.
+#[derive(Clone, Debug)]
+pub struct Birthday {
+    /// The person.
+    pub contact_id: ContactId,
+    /// Their name.
+    pub name: String,
+    /// Their account's name.
+    pub account_name: String,
+    /// Stored `1975-03-08` or `--03-08`.
+    pub birthday: String,
+}
+crate::from_row!(Birthday { contact_id, name, account_name, birthday });
+
+/// The people with a known birthday at the accounts `owner` owns (still there, not merged away).
+pub async fn birthdays_of(db: &Db, ws: WorkspaceId, owner: UserId) -> Result<Vec<Birthday>> {
+    db.fetch_all(
+        Sql::new(
+            "SELECT c.id AS contact_id, c.name, a.name AS account_name, c.birthday FROM contacts c \
+             JOIN accounts a ON a.id = c.account_id WHERE a.workspace_id = $1 AND a.owner_id = $2 \
+             AND a.deleted_at IS NULL AND c.deleted_at IS NULL AND c.left_company = FALSE AND c.birthday IS NOT NULL",
+        )
+        .arg(ws)
+        .arg(owner),
+    )
+    .await
+}

@@ -881,6 +881,20 @@ async fn log_a_touch_and_work_the_day(app: &TestApp) {
         c.get(app.url(&format!("/accounts/{account}?tab=activities"))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("谈了技改") && html.contains("明年预算 800 万") && html.contains("10:50 送方案"), "{html}");
 
+    // A birthday three days out (Shanghai time) is on the workbench.
+    let in_three = (app.now() + chrono::Duration::hours(8)).date_naive() + chrono::Days::new(3);
+    let (status, _) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/contacts",
+            json!({"account_id": account, "name": "王志明", "birthday": in_three.format("--%m-%d").to_string()}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let html = c.get(app.url("/workbench")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("近期生日") && html.contains("王志明") && html.contains("还有 3 天"), "{html}");
+
     // Tomorrow, the hook is on the workbench; logging from it carries it out.
     app.clock.advance(chrono::Duration::days(2));
     let (c, csrf) = web_login(app, "sales.x@test.example").await;

@@ -58,6 +58,8 @@ struct WorkbenchPage<'a> {
     approvals: usize,
     /// The private calendar address, just issued (shown once).
     calendar_url: Option<String>,
+    /// Birthdays within a week of people at my accounts: (contact id, name, account, MM-DD, days to go).
+    birthdays: Vec<(String, String, String, String, i64)>,
 }
 
 async fn workbench(State(state): State<AppState>, PageCaller(caller): PageCaller) -> PageResult {
@@ -113,7 +115,20 @@ async fn render_workbench(state: &AppState, caller: &Caller, calendar_url: Optio
         0
     };
     let chrome = Chrome::new(&state, &caller, "/workbench", "nav.workbench");
-    Ok(render(&WorkbenchPage { chrome, tasks, returning, approvals, calendar_url }))
+    let today = state.today();
+    let mut birthdays: Vec<_> = guanxi_store::contacts::birthdays_of(&state.db, p.workspace_id, p.user_id)
+        .await
+        .map_err(|e| fail(&state, &caller)(e.into()))?
+        .into_iter()
+        .filter_map(|b| {
+            let next = guanxi_domain::Birthday::from_iso(&b.birthday)?.next_on_or_after(today);
+            let days = (next - today).num_days();
+            (days <= 7)
+                .then(|| (b.contact_id.to_string(), b.name, b.account_name, next.format("%m-%d").to_string(), days))
+        })
+        .collect();
+    birthdays.sort_by_key(|b| b.4);
+    Ok(render(&WorkbenchPage { chrome, tasks, returning, approvals, calendar_url, birthdays }))
 }
 
 async fn task_done(
