@@ -245,9 +245,7 @@ async fn load_activities(db: &Db, actor: &Actor, now: chrono::DateTime<chrono::U
     if done > 0 {
         return Ok(());
     }
-    let zhang = users::find_by_email(db, &parsed(Email::parse("email", "zhang@guanxi.example"))?)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("demo user zhang missing"))?;
+    let zhang = demo_user(db, "zhang@guanxi.example").await?;
     let person = |name: &'static str| async move {
         contacts::find_by_name(db, account, name).await?.ok_or_else(|| anyhow::anyhow!("demo contact {name} missing"))
     };
@@ -544,9 +542,7 @@ async fn load_pool(
         if accounts::find_by_name(db, ws, name).await?.is_some() {
             continue;
         }
-        let owner = users::find_by_email(db, &parsed(Email::parse("email", owner))?)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("demo user {owner} missing"))?;
+        let owner = demo_user(db, owner).await?;
         let fields = accounts::AccountFields {
             industry: Some((*industry).to_owned()),
             region_code: Some((*region).to_owned()),
@@ -575,6 +571,13 @@ async fn load_pool(
     Ok(())
 }
 
+/// A demo user who must exist (loaded first).
+async fn demo_user(db: &Db, email: &str) -> anyhow::Result<users::User> {
+    users::find_by_email(db, &parsed(Email::parse("email", email))?)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo user {email} missing"))
+}
+
 async fn load_accounts(
     db: &Db,
     actor: &Actor,
@@ -587,9 +590,7 @@ async fn load_accounts(
         if accounts::find_by_name(db, ws, a.name).await?.is_some() {
             continue;
         }
-        let owner = users::find_by_email(db, &parsed(Email::parse("email", a.owner))?)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("demo user {} missing", a.owner))?;
+        let owner = demo_user(db, a.owner).await?;
         let fields = accounts::AccountFields {
             name: a.name.to_owned(),
             short_name: a.short_name.map(str::to_owned),

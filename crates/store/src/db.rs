@@ -118,14 +118,6 @@ impl Conn<'_> {
             Conn::Tx(tx) => tx.fetch_optional(q).await,
         }
     }
-
-    /// The same connection for one more call.
-    pub fn reborrow(&mut self) -> Conn<'_> {
-        match self {
-            Conn::Db(db) => Conn::Db(db),
-            Conn::Tx(tx) => Conn::Tx(tx),
-        }
-    }
 }
 
 /// A statement and its arguments, built up in order.

@@ -94,6 +94,11 @@ async fn lock_person(tx: &mut Tx, user: UserId) -> Result<()> {
 /// allows. Locks the person first: call inside the transaction that grants.
 pub async fn check_limit(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId) -> Result<()> {
     lock_person(tx, user).await?;
+    within_limit(tx, ws, pool, user).await
+}
+
+/// The limit check of [`check_limit`], for a caller holding the person's lock.
+async fn within_limit(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId) -> Result<()> {
     let Some(limit) = pool.rules.max_owned else { return Ok(()) };
     let (owned,): (i64,) = tx
         .fetch_one(
@@ -211,7 +216,7 @@ pub async fn claim(
             return Err(Error::Refused(Refusal::DailyClaims { limit }));
         }
     }
-    check_limit(tx, ws, &pool, who.user_id).await?;
+    within_limit(tx, ws, &pool, who.user_id).await?;
     if !grant(tx, ws, id, &pool, s.classification, who, None, None, now).await? {
         // Someone else's claim committed between our read and our update.
         let s = state(tx, ws, id).await?;
@@ -656,8 +661,9 @@ struct Owned {
     id: AccountId,
     name: String,
     pool_id: Option<PoolId>,
+    classification: Option<Classification>,
 }
-crate::from_row!(Owned { id, name, pool_id });
+crate::from_row!(Owned { id, name, pool_id, classification });
 
 /// Hands a salesperson's accounts to colleagues in turn (or all to the
 /// pool), withdraws their pending requests and optionally disables them, in
@@ -679,7 +685,7 @@ pub async fn handover(
     let owned: Vec<Owned> = tx
         .fetch_all(
             Sql::new(
-                "SELECT id, name, pool_id FROM accounts WHERE workspace_id = $1 AND owner_id = $2 AND deleted_at IS NULL ORDER BY id",
+                "SELECT id, name, pool_id, classification FROM accounts WHERE workspace_id = $1 AND owner_id = $2 AND deleted_at IS NULL ORDER BY id",
             )
             .arg(ws)
             .arg(plan.from),
@@ -765,8 +771,7 @@ pub async fn handover(
                     Some(p) => p,
                     None => pool::default_of(Conn::Tx(tx), ws).await?,
                 };
-                let s = state(tx, ws, a.id).await?;
-                if !grant(tx, ws, a.id, &pool, s.classification, to, Some(plan.from), None, now).await? {
+                if !grant(tx, ws, a.id, &pool, a.classification, to, Some(plan.from), None, now).await? {
                     return Err(Error::Refused(Refusal::OwnerChanged));
                 }
             }

@@ -258,13 +258,8 @@ pub async fn create_default(tx: &mut Tx, ws: WorkspaceId, now: DateTime<Utc>) ->
 /// Whether a user (in `team`) belongs to a pool: a member pool names the user
 /// or one of the teams above theirs; an open pool takes everyone.
 pub async fn is_member(mut conn: Conn<'_>, pool: &Pool, user: UserId, team: Option<TeamId>) -> Result<bool> {
-    if pool.members.is_empty() || pool.members.iter().any(|m| m.user_id == Some(user)) {
-        return Ok(true);
-    }
-    let Some(team) = team else { return Ok(false) };
-    let above: Vec<(TeamId,)> =
-        conn.fetch_all(Sql::new("SELECT ancestor_id FROM team_closure WHERE descendant_id = $1").arg(team)).await?;
-    Ok(pool.members.iter().any(|m| m.team_id.is_some_and(|t| above.iter().any(|(a,)| *a == t))))
+    let above = teams_above(&mut conn, team).await?;
+    Ok(member(pool, user, &above))
 }
 
 /// The pools a user belongs to.
@@ -274,14 +269,21 @@ pub async fn member_pools(
     user: UserId,
     team: Option<TeamId>,
 ) -> Result<Vec<Pool>> {
-    let all = list(conn.reborrow(), ws).await?;
-    let mut out = Vec::new();
-    for p in all {
-        if is_member(conn.reborrow(), &p, user, team).await? {
-            out.push(p);
-        }
-    }
-    Ok(out)
+    let above = teams_above(&mut conn, team).await?;
+    Ok(list(conn, ws).await?.into_iter().filter(|p| member(p, user, &above)).collect())
+}
+
+/// A team and every team above it.
+async fn teams_above(conn: &mut Conn<'_>, team: Option<TeamId>) -> Result<Vec<TeamId>> {
+    let Some(team) = team else { return Ok(Vec::new()) };
+    let rows: Vec<(TeamId,)> =
+        conn.fetch_all(Sql::new("SELECT ancestor_id FROM team_closure WHERE descendant_id = $1").arg(team)).await?;
+    Ok(rows.into_iter().map(|(t,)| t).collect())
+}
+
+fn member(pool: &Pool, user: UserId, above: &[TeamId]) -> bool {
+    pool.members.is_empty()
+        || pool.members.iter().any(|m| m.user_id == Some(user) || m.team_id.is_some_and(|t| above.contains(&t)))
 }
 
 /// For migration 5: a default pool for every workspace, every account put

@@ -76,13 +76,12 @@ async fn calendar_link(
 }
 
 async fn render_workbench(state: &AppState, caller: &Caller, calendar_url: Option<String>) -> PageResult {
-    let (state, caller) = (state.clone(), caller.clone());
     let p = &caller.principal;
     let now = state.clock.now();
-    let until = api::end_of_today(&state, &caller);
+    let until = api::end_of_today(state, caller);
     let tasks = activities::worklist(&state.db, p.workspace_id, p.user_id, until, 200)
         .await
-        .map_err(|e| fail(&state, &caller)(e.into()))?
+        .map_err(|e| fail(state, caller)(e.into()))?
         .into_iter()
         .map(|t| TaskRow {
             id: t.id.to_string(),
@@ -98,7 +97,7 @@ async fn render_workbench(state: &AppState, caller: &Caller, calendar_url: Optio
     let mine = AccountFilter { sort: AccountSort::ReleaseDue, owner_id: Some(p.user_id), ..AccountFilter::default() };
     let returning = accounts::list(&state.db, p.viewer(), &mine, 20)
         .await
-        .map_err(|e| fail(&state, &caller)(e.into()))?
+        .map_err(|e| fail(state, caller)(e.into()))?
         .into_iter()
         .filter_map(|a| {
             let days = guanxi_domain::pool::days_left(a.ownership.release_due_at?, now);
@@ -106,19 +105,19 @@ async fn render_workbench(state: &AppState, caller: &Caller, calendar_url: Optio
         })
         .collect();
     let approvals = if caller.principal.role.is_admin() || caller.principal.role == guanxi_domain::Role::Manager {
-        let inbox = crate::api::requests::inbox_of(&caller, Some("to_decide")).map_err(fail(&state, &caller))?;
+        let inbox = crate::api::requests::inbox_of(caller, Some("to_decide")).map_err(fail(state, caller))?;
         guanxi_store::requests::list(&state.db, p.workspace_id, inbox, None, None, 100)
             .await
-            .map_err(|e| fail(&state, &caller)(e.into()))?
+            .map_err(|e| fail(state, caller)(e.into()))?
             .len()
     } else {
         0
     };
-    let chrome = Chrome::new(&state, &caller, "/workbench", "nav.workbench");
+    let chrome = Chrome::new(state, caller, "/workbench", "nav.workbench");
     let today = state.today();
     let mut birthdays: Vec<_> = guanxi_store::contacts::birthdays_of(&state.db, p.workspace_id, p.user_id)
         .await
-        .map_err(|e| fail(&state, &caller)(e.into()))?
+        .map_err(|e| fail(state, caller)(e.into()))?
         .into_iter()
         .filter_map(|b| {
             let next = guanxi_domain::Birthday::from_iso(&b.birthday)?.next_on_or_after(today);
