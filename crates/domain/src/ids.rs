@@ -105,6 +105,14 @@ typed_id!(
     ActivityId
 );
 typed_id!(
+    /// A person's reminder channel (a robot webhook or an e-mail address).
+    ChannelId
+);
+typed_id!(
+    /// One delivery in the outbox: a notification to one channel.
+    DeliveryId
+);
+typed_id!(
     /// A task: a hook left by a touch, or a to-do.
     TaskId
 );

@@ -13,6 +13,7 @@ pub mod dedupe;
 pub mod division;
 pub mod ids;
 pub mod locale;
+pub mod notify;
 pub mod phone;
 pub mod pool;
 pub mod script;
@@ -27,10 +28,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use contact::{Birthday, BuyingRole, RelationshipStrength, Stance, WechatId};
 pub use division::{division_children, division_name, division_path, parse_division_code};
 pub use ids::{
-    AccountId, ActivityId, ContactId, NotificationId, PoolId, RequestId, ScriptId, TaskId, TeamId, TokenId, UserId,
-    WorkspaceId,
+    AccountId, ActivityId, ChannelId, ContactId, DeliveryId, NotificationId, PoolId, RequestId, ScriptId, TaskId,
+    TeamId, TokenId, UserId, WorkspaceId,
 };
 pub use locale::Locale;
+pub use notify::{ChannelKind, Event};
 pub use phone::{Phone, PhoneKind};
 pub use pool::{PoolField, PoolRules, Refusal, ReleaseReason, ReleaseRule, RequestKind, RequestStatus};
 pub use script::ScriptKind;

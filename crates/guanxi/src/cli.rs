@@ -136,13 +136,41 @@ pub struct ServeArgs {
     /// Do not run background jobs in this instance (run `guanxi jobs run-once` from cron, or let another instance run them).
     #[arg(long, env = "GUANXI_NO_JOBS")]
     pub no_jobs: bool,
+    /// Seconds between rounds of reminders (hooks falling due) and deliveries to WeCom, DingTalk, Feishu and e-mail.
+    #[arg(long, env = "GUANXI_DELIVER_INTERVAL", default_value_t = 15)]
+    pub deliver_interval: u64,
+    #[command(flatten)]
+    pub smtp: SmtpArgs,
+}
+
+/// Where reminder e-mail goes out.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SmtpArgs {
+    /// SMTP relay for e-mail reminders: `smtp://host:25`, `smtp://user:password@host:587?tls=required` or `smtps://user:password@host:465`.
+    #[arg(long, env = "GUANXI_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of reminder e-mail, e.g. `Guanxi <crm@example.com>`.
+    #[arg(long, env = "GUANXI_SMTP_FROM", default_value = "Guanxi <guanxi@localhost>")]
+    pub smtp_from: String,
+}
+
+impl SmtpArgs {
+    /// The delivery worker's sender.
+    pub fn sender(&self) -> anyhow::Result<guanxi_notify::Sender> {
+        let smtp = self
+            .smtp_url
+            .as_ref()
+            .map(|url| guanxi_notify::SmtpConfig { url: url.clone(), from: self.smtp_from.clone() });
+        Ok(guanxi_notify::Sender::new(smtp.as_ref())?)
+    }
 }
 
 /// Jobs subcommands.
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
-    /// Run every job once now (for cron): returns idle accounts to the pool and warns owners before.
-    RunOnce,
+    /// Run every job once now (for cron): returns idle accounts to the pool and warns owners before,
+    /// reminds of hooks falling due, and delivers what is due to reminder channels.
+    RunOnce(SmtpArgs),
 }
 
 /// Token subcommands.
@@ -279,12 +307,18 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Jobs { command: JobsCommand::RunOnce } => {
+        Command::Jobs { command: JobsCommand::RunOnce(smtp) } => {
+            let sender = smtp.sender()?;
             let (db, _) = open(&cli.db, &file, false).await?;
-            let result = crate::jobs::run_once(&db, &SystemClock).await;
+            let result = crate::jobs::run_once(&db, &SystemClock, &sender).await;
             db.close().await;
             let r = result?;
-            println!("release job: {} accounts returned to the pool, {} owners warned", r.released, r.warned);
+            println!("release job: {} accounts returned to the pool, {} owners warned", r.pool.released, r.pool.warned);
+            println!("reminders: {} hooks and tasks falling due", r.reminded);
+            println!(
+                "deliveries: {} sent, {} to try again, {} failed",
+                r.delivered.sent, r.delivered.retried, r.delivered.failed
+            );
             Ok(())
         }
         Command::Token { command: TokenCommand::Create { email, name } } => {
@@ -376,8 +410,16 @@ async fn serve(db: Db, file: &FileConfig, args: ServeArgs) -> anyhow::Result<()>
         trust_proxy: file.trust_proxy.unwrap_or(false),
     };
     let clock: Arc<dyn guanxi_domain::Clock> = Arc::new(SystemClock);
-    let jobs = (!args.no_jobs && args.jobs_interval > 0)
-        .then(|| crate::jobs::spawn(db.clone(), clock.clone(), std::time::Duration::from_secs(args.jobs_interval)));
+    let sender = args.smtp.sender()?;
+    let jobs = (!args.no_jobs && args.jobs_interval > 0).then(|| {
+        crate::jobs::spawn(
+            db.clone(),
+            clock.clone(),
+            sender,
+            std::time::Duration::from_secs(args.jobs_interval),
+            std::time::Duration::from_secs(args.deliver_interval.max(1)),
+        )
+    });
     let state = AppState::new(db.clone(), clock, config);
     let served = guanxi_web::serve(listener, state, shutdown_signal()).await.context("server failed");
     if let Some(jobs) = jobs {

@@ -8,6 +8,8 @@
 use crate::accounts;
 use crate::audit::{self, Action, Actor};
 use crate::db::{Db, Sql, Tx};
+use crate::notifications::Notes;
+use crate::outbox;
 use crate::ownership::{self, Touch};
 use crate::scope::{push_visible, Viewer};
 use crate::{Error, Result};
@@ -253,10 +255,12 @@ pub async fn log(tx: &mut Tx, actor: &Actor, author: UserId, a: &NewActivity, no
         .await?;
     }
     if let Some(h) = &a.hook {
+        let remind = outbox::remind_at(tx, author, h.due_at).await?;
         tx.execute(
             Sql::new(
                 "INSERT INTO tasks (id, workspace_id, account_id, contact_id, assignee_id, kind, due_at, purpose, status, \
-                 source_activity_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'hook', $6, $7, 'open', $8, $9, $9)",
+                 source_activity_id, created_at, updated_at, remind_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'hook', $6, $7, 'open', $8, $9, $9, $10)",
             )
             .arg(TaskId::new())
             .arg(ws)
@@ -266,7 +270,8 @@ pub async fn log(tx: &mut Tx, actor: &Actor, author: UserId, a: &NewActivity, no
             .arg(h.due_at)
             .arg(h.purpose.as_str())
             .arg(id)
-            .arg(now),
+            .arg(now)
+            .arg(remind),
         )
         .await?;
     }
@@ -274,7 +279,7 @@ pub async fn log(tx: &mut Tx, actor: &Actor, author: UserId, a: &NewActivity, no
         let done = tx
             .execute(
                 Sql::new(
-                    "UPDATE tasks SET status = 'done', done_activity_id = $1, done_at = $2, updated_at = $2 \
+                    "UPDATE tasks SET status = 'done', done_activity_id = $1, done_at = $2, updated_at = $2, remind_at = NULL \
                      WHERE id = $3 AND workspace_id = $4 AND account_id = $5 AND status = 'open'",
                 )
                 .arg(id)
@@ -421,7 +426,8 @@ pub async fn mark_done(tx: &mut Tx, actor: &Actor, by: UserId, id: TaskId, now: 
     let done = tx
         .execute(
             Sql::new(
-                "UPDATE tasks SET status = 'done', done_at = $1, updated_at = $1 WHERE id = $2 AND status = 'open'",
+                "UPDATE tasks SET status = 'done', done_at = $1, updated_at = $1, remind_at = NULL \
+                 WHERE id = $2 AND status = 'open'",
             )
             .arg(now)
             .arg(id),
@@ -451,14 +457,17 @@ pub async fn reschedule(
     if t.assignee_id != by {
         return Err(Error::NotFound);
     }
+    let remind = outbox::remind_at(tx, t.assignee_id, due_at).await?;
     let moved = tx
         .execute(
             Sql::new(
-                "UPDATE tasks SET due_at = $1, reschedules = reschedules + 1, updated_at = $2 WHERE id = $3 AND status = 'open'",
+                "UPDATE tasks SET due_at = $1, reschedules = reschedules + 1, updated_at = $2, remind_at = $4 \
+                 WHERE id = $3 AND status = 'open'",
             )
             .arg(due_at)
             .arg(now)
-            .arg(id),
+            .arg(id)
+            .arg(remind),
         )
         .await?;
     if moved != 1 {
@@ -668,11 +677,12 @@ async fn insert_task(
     assignee: UserId,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let remind = outbox::remind_at(tx, assignee, t.due_at).await?;
     tx.execute(
         Sql::new(
             "INSERT INTO tasks (id, workspace_id, account_id, contact_id, assignee_id, kind, due_at, purpose, status, \
-             created_at, updated_at, repeat_every_days, repeat_until, repeat_forever) \
-             VALUES ($1, $2, $3, $4, $5, 'task', $6, $7, 'open', $8, $8, $9, $10, $11)",
+             created_at, updated_at, repeat_every_days, repeat_until, repeat_forever, remind_at) \
+             VALUES ($1, $2, $3, $4, $5, 'task', $6, $7, 'open', $8, $8, $9, $10, $11, $12)",
         )
         .arg(id)
         .arg(ws)
@@ -684,7 +694,8 @@ async fn insert_task(
         .arg(now)
         .arg(t.repeat_every_days)
         .arg(t.repeat_until)
-        .arg(t.repeat_forever),
+        .arg(t.repeat_forever)
+        .arg(remind),
     )
     .await?;
     Ok(())
@@ -711,4 +722,57 @@ async fn next_occurrence(tx: &mut Tx, ws: WorkspaceId, t: &Task, now: DateTime<U
         repeat_forever: t.repeat_forever,
     };
     insert_task(tx, ws, TaskId::new(), &next, t.assignee_id, now).await
+}
+
+/// Tasks reminded in one transaction of [`remind_due`].
+const REMIND_BATCH: i64 = 500;
+
+/// The reminder job: every open task whose reminder time has come tells its
+/// assignee (in the app, and on their channels through the outbox), once:
+/// its `remind_at` is cleared by the same conditional `UPDATE … RETURNING`
+/// that picks it, so two instances running the job remind each task once.
+/// Rescheduling sets a new reminder. Answers how many were reminded.
+pub async fn remind_due(db: &Db, now: DateTime<Utc>) -> Result<u64> {
+    let lock = if db.dialect() == crate::Dialect::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let mut total = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let due: Vec<(TaskId, WorkspaceId, UserId, AccountId, DateTime<Utc>, String)> = tx
+            .fetch_all(
+                Sql::new(&format!(
+                    "UPDATE tasks SET remind_at = NULL WHERE id IN (SELECT id FROM tasks WHERE remind_at IS NOT NULL \
+                     AND remind_at <= $1 ORDER BY remind_at LIMIT {REMIND_BATCH}{lock}) \
+                     AND remind_at IS NOT NULL AND remind_at <= $1 AND status = 'open' \
+                     RETURNING id, workspace_id, assignee_id, account_id, due_at, purpose"
+                ))
+                .arg(now),
+            )
+            .await?;
+        let mut names: std::collections::HashMap<AccountId, String> = std::collections::HashMap::new();
+        for chunk in due.chunks(500) {
+            let mut q = Sql::new("SELECT id, name FROM accounts WHERE id IN (");
+            for (i, t) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(t.3);
+            }
+            q.push(")");
+            let rows: Vec<(AccountId, String)> = tx.fetch_all(q).await?;
+            names.extend(rows);
+        }
+        let mut notes = Notes::new();
+        for (id, ws, user, account, due_at, purpose) in &due {
+            let data = serde_json::json!({
+                "task_id": id, "account_name": names.get(account), "purpose": purpose, "due_at": due_at,
+            });
+            notes.push(&mut tx, *ws, *user, "task_due", Some(*account), data, now).await?;
+        }
+        notes.flush(&mut tx, now).await?;
+        tx.commit().await?;
+        total += due.len() as u64;
+        if (due.len() as i64) < REMIND_BATCH {
+            return Ok(total);
+        }
+    }
 }

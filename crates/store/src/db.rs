@@ -87,6 +87,8 @@ val_from!(guanxi_domain::ActivityId, Uuid, |v: guanxi_domain::ActivityId| v.uuid
 val_from!(guanxi_domain::TaskId, Uuid, |v: guanxi_domain::TaskId| v.uuid());
 val_from!(guanxi_domain::ScriptId, Uuid, |v: guanxi_domain::ScriptId| v.uuid());
 val_from!(guanxi_domain::NotificationId, Uuid, |v: guanxi_domain::NotificationId| v.uuid());
+val_from!(guanxi_domain::ChannelId, Uuid, |v: guanxi_domain::ChannelId| v.uuid());
+val_from!(guanxi_domain::DeliveryId, Uuid, |v: guanxi_domain::DeliveryId| v.uuid());
 
 /// How SQLite stores instants: fixed-width UTC with microseconds, so that text
 /// order is time order and precision matches PostgreSQL's `timestamptz`.
@@ -325,7 +327,9 @@ decode_id!(
     guanxi_domain::RequestId,
     guanxi_domain::ActivityId,
     guanxi_domain::TaskId,
-    guanxi_domain::ScriptId
+    guanxi_domain::ScriptId,
+    guanxi_domain::ChannelId,
+    guanxi_domain::DeliveryId
 );
 
 macro_rules! decode_text_enum {
@@ -355,7 +359,8 @@ decode_text_enum!(
     guanxi_domain::ActivityKind,
     guanxi_domain::Outcome,
     guanxi_domain::NoHookReason,
-    guanxi_domain::ScriptKind
+    guanxi_domain::ScriptKind,
+    guanxi_domain::ChannelKind
 );
 
 /// A record built from a row.

@@ -16,6 +16,7 @@ pub mod db;
 mod lifecycle;
 pub mod migrate;
 pub mod notifications;
+pub mod outbox;
 pub mod ownership;
 pub mod pool;
 mod refs;

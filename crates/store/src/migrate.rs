@@ -86,6 +86,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_activity_feed.sql"),
         postgres: include_str!("../migrations/postgres/0011_activity_feed.sql"),
     },
+    Migration {
+        version: 12,
+        name: "notify",
+        sqlite: include_str!("../migrations/sqlite/0012_notify.sql"),
+        postgres: include_str!("../migrations/postgres/0012_notify.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

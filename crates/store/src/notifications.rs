@@ -1,6 +1,6 @@
 //! In-app notifications: what the system tells a person (a return to the
-//! pool coming up; later, decisions on their requests). Read in the app;
-//! later issues also send them through WeCom, DingTalk or e-mail.
+//! pool coming up, decisions on their requests, hooks falling due). Read in
+//! the app, and delivered to the person's channels through the `outbox`.
 
 use crate::batch::Batch;
 use crate::db::{Db, Sql, Tx, Val};
@@ -28,36 +28,49 @@ pub struct Notification {
 }
 crate::from_row!(Notification { id, kind, account_id, data, created_at, read_at });
 
-/// Notifications gathered for multi-row inserts.
-pub(crate) fn batch() -> Batch {
-    Batch::new("notifications", "id, workspace_id, user_id, kind, account_id, data, created_at")
+/// Notifications gathered for one multi-row insert; `flush` writes them and
+/// queues their deliveries to the channels that want them (`outbox`), in the
+/// caller's transaction.
+pub(crate) struct Notes {
+    batch: Batch,
+    made: Vec<(NotificationId, WorkspaceId, UserId, String)>,
 }
 
-/// Adds one to a [`batch`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn push(
-    b: &mut Batch,
-    tx: &mut Tx,
-    ws: WorkspaceId,
-    user: UserId,
-    kind: &str,
-    account: Option<AccountId>,
-    data: serde_json::Value,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    b.push(
-        tx,
-        vec![
-            Val::from(NotificationId::new()),
-            ws.into(),
-            user.into(),
-            kind.into(),
-            account.into(),
-            data.into(),
-            now.into(),
-        ],
-    )
-    .await
+impl Notes {
+    pub(crate) fn new() -> Self {
+        Notes {
+            batch: Batch::new("notifications", "id, workspace_id, user_id, kind, account_id, data, created_at"),
+            made: Vec::new(),
+        }
+    }
+
+    /// Adds one, answering its id.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn push(
+        &mut self,
+        tx: &mut Tx,
+        ws: WorkspaceId,
+        user: UserId,
+        kind: &str,
+        account: Option<AccountId>,
+        data: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<NotificationId> {
+        let id = NotificationId::new();
+        self.batch
+            .push(tx, vec![Val::from(id), ws.into(), user.into(), kind.into(), account.into(), data.into(), now.into()])
+            .await?;
+        self.made.push((id, ws, user, kind.to_owned()));
+        Ok(id)
+    }
+
+    /// Writes what is left and queues the deliveries of all.
+    pub(crate) async fn flush(&mut self, tx: &mut Tx, now: DateTime<Utc>) -> Result<()> {
+        self.batch.flush(tx).await?;
+        crate::outbox::enqueue(tx, &self.made, now).await?;
+        self.made.clear();
+        Ok(())
+    }
 }
 
 /// A person's notifications, newest first, before `before` (a cursor).

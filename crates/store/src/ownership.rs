@@ -587,7 +587,7 @@ pub async fn run_job(db: &Db, now: DateTime<Utc>) -> Result<JobReport> {
                     .arg(pool_id),
                 )
                 .await?;
-            let mut notes = notifications::batch();
+            let mut notes = notifications::Notes::new();
             for w in &warned {
                 let Some(owner) = w.owner_id else { continue };
                 let data = serde_json::json!({
@@ -595,19 +595,9 @@ pub async fn run_job(db: &Db, now: DateTime<Utc>) -> Result<JobReport> {
                     "release_due_at": w.release_due_at,
                     "release_rule": w.release_rule.map(|r| r.as_str()),
                 });
-                notifications::push(
-                    &mut notes,
-                    &mut tx,
-                    w.workspace_id,
-                    owner,
-                    "release_warning",
-                    Some(w.id),
-                    data,
-                    now,
-                )
-                .await?;
+                notes.push(&mut tx, w.workspace_id, owner, "release_warning", Some(w.id), data, now).await?;
             }
-            notes.flush(&mut tx).await?;
+            notes.flush(&mut tx, now).await?;
             tx.commit().await?;
             report.warned += warned.len() as u64;
             if (warned.len() as i64) < JOB_BATCH {

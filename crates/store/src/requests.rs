@@ -391,12 +391,12 @@ pub async fn decide(
     });
     audit::record(tx, actor, Action::Update, "ownership_request", id.uuid(), changes, now).await?;
     let r = get_in(Conn::Tx(tx), ws, id).await?;
-    let mut notes = notifications::batch();
+    let mut notes = notifications::Notes::new();
     let data = serde_json::json!({
         "account_name": r.account_name, "kind": r.kind.as_str(), "status": r.status.as_str(), "note": note,
     });
-    notifications::push(&mut notes, tx, ws, r.requester_id, "request_decided", Some(r.account_id), data, now).await?;
-    notes.flush(tx).await?;
+    notes.push(tx, ws, r.requester_id, "request_decided", Some(r.account_id), data, now).await?;
+    notes.flush(tx, now).await?;
     Ok(r)
 }
 

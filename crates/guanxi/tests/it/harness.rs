@@ -223,6 +223,9 @@ impl TestApp {
 
     /// Starts a server with particular web settings.
     pub async fn spawn_with(backend: Backend, config: WebConfig) -> Self {
+        // Two rustls providers are compiled into the tests (ring for our HTTP
+        // and SMTP clients, aws-lc-rs for the WebDriver client): name one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let (target, dir, pg_name) = fresh_database(backend).await;
         let db =
             Db::connect(&target, &PoolConfig { max_connections: 4, acquire_timeout: Duration::from_secs(10) }, true)

@@ -14,5 +14,6 @@ mod api_merge_search;
 mod api_pool;
 mod browser;
 mod cli;
+mod notify;
 mod schema;
 mod web;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod contacts;
 pub mod divisions;
 pub mod me;
+pub mod notify;
 pub mod pool;
 pub mod requests;
 pub mod roles;
@@ -30,6 +31,11 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me::get_me).patch(me::patch_me))
         .route("/me/password", post(me::post_password))
         .route("/me/calendar", post(activities::issue_calendar).delete(activities::revoke_calendar))
+        .route("/me/reminders", get(notify::get_reminders).put(notify::put_reminders))
+        .route("/me/channels", get(notify::list_channels).post(notify::create_channel))
+        .route("/me/channels/{id}", patch(notify::update_channel).delete(notify::delete_channel))
+        .route("/me/channels/{id}/test", post(notify::test_channel))
+        .route("/me/deliveries", get(notify::deliveries))
         .route("/me/tokens", get(me::list_tokens).post(me::create_token))
         .route("/me/tokens/{id}", axum::routing::delete(me::revoke_token))
         .route("/users", get(users::list).post(users::create))
@@ -103,6 +109,8 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
     paths(
         auth::post_login, auth::post_logout,
         me::get_me, me::patch_me, me::post_password, me::list_tokens, me::create_token, me::revoke_token,
+        notify::get_reminders, notify::put_reminders, notify::list_channels, notify::create_channel,
+        notify::update_channel, notify::delete_channel, notify::test_channel, notify::deliveries,
         users::list, users::get, users::create, users::update,
         teams::list, teams::get, teams::create, teams::update, teams::delete,
         roles::list, roles::update,
@@ -122,7 +130,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Logging in and out"),
-        (name = "me", description = "The caller's own account and API tokens"),
+        (name = "me", description = "The caller's own account, API tokens, and reminder channels (WeCom, DingTalk, Feishu robots, e-mail) with their deliveries"),
         (name = "users", description = "Users (admins manage them)"),
         (name = "teams", description = "The team tree"),
         (name = "roles", description = "Roles and data scopes"),
