@@ -281,6 +281,25 @@ async fn claim_from_the_pool_in_a_browser(app: &TestApp) {
         phone.screenshot().await.unwrap(),
     )
     .unwrap();
+    // Reminder channels on a phone: add a robot where one stands.
+    phone.goto(&app.url("/settings/notifications")).await.unwrap();
+    phone.wait().for_element(Locator::Id("add-channel")).await.unwrap();
+    phone.find(Locator::Id("label")).await.unwrap().send_keys("销售一组群").await.unwrap();
+    phone
+        .find(Locator::Id("target"))
+        .await
+        .unwrap()
+        .send_keys("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k")
+        .await
+        .unwrap();
+    phone.find(Locator::Css("#add-channel button[type=submit]")).await.unwrap().click().await.unwrap();
+    let row = phone.wait().for_element(Locator::Css("#channels tbody tr")).await.unwrap().text().await.unwrap();
+    assert!(row.contains("销售一组群") && row.contains("企业微信机器人"), "{row}");
+    std::fs::write(
+        shot_path(&format!("settings-notify-phone-{:?}", app.backend).to_lowercase()),
+        phone.screenshot().await.unwrap(),
+    )
+    .unwrap();
     phone.close().await.unwrap();
     let wide = browser(&d, 1300, 1400).await;
     log_in(app, &wide, &w.manager_x.email).await;

@@ -457,3 +457,76 @@ async fn a_delivery_is_sent_once_despite_crashes_and_races(app: &TestApp) {
     assert_eq!(robot.hits("/w").len(), 31);
 }
 both!(a_delivery_is_sent_once_despite_crashes_and_races);
+
+async fn reminder_settings_page(app: &TestApp) {
+    let w = app.world().await;
+    let (robot, base) = Robot::start().await;
+    let (c, csrf) = crate::web::web_login(app, &w.sales_x.email).await;
+    let html = c.get(app.url("/settings/notifications")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("提醒渠道") && html.contains("还没有渠道") && html.contains("value=\"15\""), "{html}");
+
+    // A bad address comes back named, with what was typed.
+    let form = |target: String| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("kind", "dingtalk".to_owned()),
+            ("label", "销售一组群".to_owned()),
+            ("target", target),
+            ("secret", "SECpage".to_owned()),
+            ("events", "task_due".to_owned()),
+        ]
+    };
+    let res = c.post(app.url("/settings/notifications/channels")).form(&form("ftp://x".into())).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("地址：不是有效的 http(s) 地址") && html.contains("value=\"销售一组群\""), "{html}");
+    let res = c
+        .post(app.url("/settings/notifications/channels"))
+        .form(&form(format!("{base}/robot/send?access_token=SECRET-TOKEN")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let html = c.get(app.url("/settings/notifications")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("钉钉机器人") && html.contains("已加签") && html.contains("钩子/任务到期"), "{html}");
+    assert!(!html.contains("SECRET-TOKEN") && !html.contains("SECpage"), "the key and secret are not shown back");
+
+    // A test message, sent by the worker, shows as delivered.
+    let (_, list) = app.get(&w.sales_x.token, "/api/v1/me/channels").await;
+    let id = list[0]["id"].as_str().unwrap();
+    let res = c
+        .post(app.url(&format!("/settings/notifications/channels/{id}/test")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    guanxi_notify::deliver_due(&app.db, &sender(None), app.clock.as_ref()).await.unwrap();
+    assert_eq!(robot.hits("/robot/send")[0].body["text"]["content"], "【关系】测试消息\n渠道「销售一组群」已连通。");
+    let html = c.get(app.url("/settings/notifications")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("测试消息") && html.contains("已送达"), "{html}");
+
+    // The lead, then switching the channel off.
+    let res = c
+        .post(app.url("/settings/notifications/lead"))
+        .form(&[("_csrf", csrf.as_str()), ("remind_lead_minutes", "2000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    assert!(res.text().await.unwrap().contains("提前提醒（分钟）"));
+    c.post(app.url("/settings/notifications/lead"))
+        .form(&[("_csrf", csrf.as_str()), ("remind_lead_minutes", "30")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(app.get(&w.sales_x.token, "/api/v1/me/reminders").await.1["remind_lead_minutes"], 30);
+    c.post(app.url(&format!("/settings/notifications/channels/{id}/toggle")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let html = c.get(app.url("/settings/notifications")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("已关闭"), "{html}");
+}
+both!(reminder_settings_page);

@@ -10,6 +10,7 @@ pub mod login;
 mod pool;
 mod search;
 pub mod settings;
+mod settings_notify;
 mod settings_pool;
 
 use crate::auth::{Caller, PageCaller};
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(settings::router())
         .merge(settings_pool::router())
+        .merge(settings_notify::router())
         .merge(accounts::router())
         .merge(contacts::router())
         .merge(pool::router())

@@ -325,7 +325,12 @@ async fn render_mine(state: &AppState, caller: &Caller, cursor: Option<String>, 
                         .replace("{account}", name)
                         .replace("{status}", tr.t(&status))
                 }
-                _ => tr.t("pool.warning").replace("{account}", name).replace("{due}", &due),
+                "release_warning" => tr.t("pool.warning").replace("{account}", name).replace("{due}", &due),
+                kind => {
+                    let tz = p.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+                    let m = guanxi_domain::notify::render(kind, &n.data, p.locale, tz);
+                    format!("{}：{}", m.title, m.text)
+                }
             };
             (n.account_id.map(|a| a.to_string()).unwrap_or_default(), text)
         })

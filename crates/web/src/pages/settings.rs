@@ -49,6 +49,7 @@ impl Notice {
     pub(super) fn key(&self) -> Option<&'static str> {
         match self.ok.as_deref() {
             Some("password") => Some("profile.password_changed"),
+            Some("test") => Some("notify.test_queued"),
             Some(_) => Some("settings.saved"),
             None => None,
         }
