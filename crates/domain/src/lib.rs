@@ -11,6 +11,7 @@ pub mod clock;
 pub mod contact;
 pub mod dedupe;
 pub mod division;
+pub mod holiday;
 pub mod ids;
 pub mod locale;
 pub mod notify;
@@ -27,6 +28,7 @@ pub use activity::{ActivityKind, LearnedKind, NoHookReason, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use contact::{Birthday, BuyingRole, RelationshipStrength, Stance, WechatId};
 pub use division::{division_children, division_name, division_path, parse_division_code};
+pub use holiday::Holiday;
 pub use ids::{
     AccountId, ActivityId, ChannelId, ContactId, DeliveryId, NotificationId, PoolId, RequestId, ScriptId, TaskId,
     TeamId, TokenId, UserId, WorkspaceId,

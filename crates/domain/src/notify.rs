@@ -288,13 +288,37 @@ pub fn render(kind: &str, data: &Value, locale: crate::Locale, tz: chrono_tz::Tz
             ),
             s("note"),
         ),
-        ("greeting", true) => (format!("{}将至：问候关键人", s("occasion")), s("text")),
-        ("greeting", false) => (format!("{} is coming: greet your key people", s("occasion")), s("text")),
+        ("greeting", _) => {
+            let on = data["on"].as_str().and_then(|d| d.parse::<chrono::NaiveDate>().ok());
+            let on = on.map(|d| d.format(if zh { "%-m月%-d日" } else { "%b %-d" }).to_string()).unwrap_or_default();
+            greeting(data, zh, &on)
+        }
         ("channel_test", true) => ("测试消息".to_owned(), format!("渠道「{}」已连通。", s("channel_label"))),
         ("channel_test", false) => ("Test message".to_owned(), format!("Channel “{}” works.", s("channel_label"))),
         (other, _) => (other.to_owned(), data.to_string()),
     };
     Message { title, text }
+}
+
+fn greeting(data: &Value, zh: bool, on: &str) -> (String, String) {
+    let s = |k: &str| data[k].as_str().unwrap_or("").to_owned();
+    match (data["holiday"].as_str().and_then(crate::Holiday::parse), zh) {
+        (Some(h), true) => (
+            format!("{}（{on}）将至：问候关键人", h.label_zh()),
+            "给重要客户的关键人送上节日问候，顺便约好节后的下一次见面。".to_owned(),
+        ),
+        (Some(h), false) => (
+            format!("{} ({on}) is coming: greet your key people", h.label_en()),
+            "Send your key people a holiday greeting, and agree on the next meeting after it.".to_owned(),
+        ),
+        (None, true) => {
+            (format!("明天（{on}）是{}的生日", s("contact_name")), format!("{}：记得送上生日祝福。", s("account_name")))
+        }
+        (None, false) => (
+            format!("Tomorrow ({on}) is {}'s birthday", s("contact_name")),
+            format!("{}: remember to send your wishes.", s("account_name")),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -378,6 +402,22 @@ mod tests {
         assert_eq!(m, Message { title: "钩子提醒：国网辽宁".into(), text: "11月23日 10:50 送技改方案".into() });
         let m = render("task_due", &data, crate::Locale::En, chrono_tz::Asia::Shanghai);
         assert_eq!(m.text, "Nov 23, 10:50 送技改方案");
+    }
+
+    #[test]
+    fn greetings_name_the_occasion() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let m = render("greeting", &json!({"holiday": "mid_autumn", "on": "2026-09-25"}), crate::Locale::ZhCn, tz);
+        assert_eq!(m.title, "中秋节（9月25日）将至：问候关键人");
+        let data = json!({"contact_name": "刘建国", "account_name": "国网辽宁", "on": "2026-03-08"});
+        let m = render("greeting", &data, crate::Locale::En, tz);
+        assert_eq!(
+            m,
+            Message {
+                title: "Tomorrow (Mar 8) is 刘建国's birthday".into(),
+                text: "国网辽宁: remember to send your wishes.".into()
+            }
+        );
     }
 
     #[test]

@@ -315,6 +315,7 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             let r = result?;
             println!("release job: {} accounts returned to the pool, {} owners warned", r.pool.released, r.pool.warned);
             println!("reminders: {} hooks and tasks falling due", r.reminded);
+            println!("greetings: {} holiday and birthday reminders", r.greeted);
             println!(
                 "deliveries: {} sent, {} to try again, {} failed",
                 r.delivered.sent, r.delivered.retried, r.delivered.failed

@@ -1,5 +1,6 @@
 //! Background jobs of `guanxi serve`: the pool's release job (idle accounts
-//! back to the pool, warnings before), reminders of hooks falling due, and the
+//! back to the pool, warnings before), reminders of hooks falling due,
+//! greetings (holidays, birthdays), and the
 //! delivery worker that sends the outbox to WeCom, DingTalk, Feishu and
 //! e-mail. Every instance may run them: each job's updates re-check their
 //! conditions and deliveries are claimed under a lease, so running them twice
@@ -8,7 +9,7 @@
 use guanxi_domain::Clock;
 use guanxi_notify::Sender;
 use guanxi_store::ownership::{self, JobReport};
-use guanxi_store::{activities, Db};
+use guanxi_store::{activities, greetings, Db};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct Report {
     pub pool: JobReport,
     /// Hooks and tasks whose reminder went out.
     pub reminded: u64,
+    /// Greeting reminders (holidays, birthdays) that went out.
+    pub greeted: u64,
     /// Deliveries to channels.
     pub delivered: guanxi_notify::Report,
 }
@@ -27,8 +30,9 @@ pub struct Report {
 pub async fn run_once(db: &Db, clock: &dyn Clock, sender: &Sender) -> anyhow::Result<Report> {
     let pool = ownership::run_job(db, clock.now()).await?;
     let reminded = activities::remind_due(db, clock.now()).await?;
+    let greeted = greetings::run(db, clock.now()).await?;
     let delivered = guanxi_notify::deliver_due(db, sender, clock).await?;
-    Ok(Report { pool, reminded, delivered })
+    Ok(Report { pool, reminded, greeted, delivered })
 }
 
 /// Runs the release job every `every` and reminders with deliveries every
@@ -43,6 +47,9 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut pool_tick = tokio::time::interval(every);
         pool_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Greetings look at dates, not minutes: hourly is soon enough.
+        let mut greet_tick = tokio::time::interval(Duration::from_secs(3600));
+        greet_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut deliver_tick = tokio::time::interval(deliver_every);
         deliver_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -53,6 +60,11 @@ pub fn spawn(
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "release job failed; trying again next round"),
+                },
+                _ = greet_tick.tick() => match greetings::run(&db, clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(greetings = n, "greeting reminders"),
+                    Err(e) => tracing::warn!(error = %e, "greeting job failed; trying again next round"),
                 },
                 _ = deliver_tick.tick() => {
                     match activities::remind_due(&db, clock.now()).await {

@@ -13,6 +13,7 @@ pub mod batch;
 pub mod children;
 pub mod contacts;
 pub mod db;
+pub mod greetings;
 mod lifecycle;
 pub mod migrate;
 pub mod notifications;

@@ -92,6 +92,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_notify.sql"),
         postgres: include_str!("../migrations/postgres/0012_notify.sql"),
     },
+    Migration {
+        version: 13,
+        name: "greetings",
+        sqlite: include_str!("../migrations/sqlite/0013_greetings.sql"),
+        postgres: include_str!("../migrations/postgres/0013_greetings.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

@@ -530,3 +530,53 @@ async fn reminder_settings_page(app: &TestApp) {
     assert!(html.contains("已关闭"), "{html}");
 }
 both!(reminder_settings_page);
+
+async fn greetings_before_holidays_and_birthdays(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let (robot, base) = Robot::start().await;
+    post(
+        app,
+        x,
+        "/api/v1/me/channels",
+        json!({"kind": "wecom", "label": "问候", "target": format!("{base}/greet"), "events": ["greeting"]}),
+    )
+    .await;
+    // Move to two days before the next holiday at least three days away, 09:00 in Shanghai.
+    let tz = chrono_tz::Asia::Shanghai;
+    let today = app.now().with_timezone(&tz).date_naive();
+    let (holiday, on) =
+        guanxi_domain::holiday::upcoming(today, 400).into_iter().find(|(_, d)| (*d - today).num_days() >= 3).unwrap();
+    let target_day = on - Duration::days(2);
+    let target = target_day.and_hms_opt(9, 0, 0).unwrap().and_local_timezone(tz).unwrap().with_timezone(&Utc);
+    let a = post(app, x, "/api/v1/accounts", json!({"name": "国网辽宁省电力有限公司", "source": "cold_call"})).await;
+    let born = target_day + Duration::days(1);
+    let birthday = format!("--{}", born.format("%m-%d"));
+    post(app, x, "/api/v1/contacts", json!({"account_id": a["id"], "name": "刘建国", "birthday": birthday})).await;
+    post(app, x, "/api/v1/contacts", json!({"account_id": a["id"], "name": "王芳", "birthday": "--01-01"})).await;
+    app.clock.advance(target - app.now());
+
+    assert_eq!(
+        guanxi_store::greetings::run(&app.db, app.now()).await.unwrap(),
+        2,
+        "the holiday and tomorrow's birthday"
+    );
+    assert_eq!(guanxi_store::greetings::run(&app.db, app.now()).await.unwrap(), 0, "once per occasion");
+    guanxi_notify::deliver_due(&app.db, &sender(None), app.clock.as_ref()).await.unwrap();
+    let said: Vec<String> =
+        robot.hits("/greet").iter().map(|h| h.body["text"]["content"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    let holiday_line = format!("【关系】{}（{}）将至：问候关键人", holiday.label_zh(), on.format("%-m月%-d日"));
+    assert!(said.iter().any(|s| s.starts_with(&holiday_line)), "{said:?}");
+    let birthday_line = format!(
+        "【关系】明天（{}）是刘建国的生日\n国网辽宁省电力有限公司：记得送上生日祝福。",
+        born.format("%-m月%-d日")
+    );
+    assert!(said.contains(&birthday_line), "{said:?}");
+
+    // 工作台 shows the holiday coming, from the lunisolar calendar.
+    let (c, _) = crate::web::web_login(app, &w.sales_x.email).await;
+    let html = c.get(app.url("/workbench")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(holiday.label_zh()) && html.contains("还有 2 天"), "{html}");
+}
+both!(greetings_before_holidays_and_birthdays);

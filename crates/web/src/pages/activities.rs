@@ -60,6 +60,8 @@ struct WorkbenchPage<'a> {
     calendar_url: Option<String>,
     /// Birthdays within a week of people at my accounts: (contact id, name, account, MM-DD, days to go).
     birthdays: Vec<(String, String, String, String, i64)>,
+    /// Holidays within a week (from the lunisolar calendar): (name, MM-DD, days to go).
+    holidays: Vec<(&'static str, String, i64)>,
 }
 
 async fn workbench(State(state): State<AppState>, PageCaller(caller): PageCaller) -> PageResult {
@@ -127,7 +129,14 @@ async fn render_workbench(state: &AppState, caller: &Caller, calendar_url: Optio
         })
         .collect();
     birthdays.sort_by_key(|b| b.4);
-    Ok(render(&WorkbenchPage { chrome, tasks, returning, approvals, calendar_url, birthdays }))
+    let holidays = guanxi_domain::holiday::upcoming(today, 7)
+        .into_iter()
+        .map(|(h, on)| {
+            let name = if p.locale == guanxi_domain::Locale::ZhCn { h.label_zh() } else { h.label_en() };
+            (name, on.format("%m-%d").to_string(), (on - today).num_days())
+        })
+        .collect();
+    Ok(render(&WorkbenchPage { chrome, tasks, returning, approvals, calendar_url, birthdays, holidays }))
 }
 
 async fn task_done(
