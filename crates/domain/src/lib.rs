@@ -17,6 +17,7 @@ pub mod locale;
 pub mod notify;
 pub mod phone;
 pub mod pool;
+pub mod purchase;
 pub mod script;
 pub mod search;
 pub mod uscc;

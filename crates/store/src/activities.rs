@@ -201,7 +201,7 @@ const ACTIVITY: &str =
      v.kind, v.started_at, v.duration_minutes, v.outcome, v.notes, v.learned, v.no_hook_reason, v.created_at \
      FROM activities v JOIN accounts a ON a.id = v.account_id JOIN users u ON u.id = v.author_id";
 
-async fn task_in(tx: &mut Tx, ws: WorkspaceId, id: TaskId) -> Result<Task> {
+pub(crate) async fn task_in(tx: &mut Tx, ws: WorkspaceId, id: TaskId) -> Result<Task> {
     tx.fetch_optional(Sql::new(&format!("{TASK} WHERE t.id = $1 AND t.workspace_id = $2")).arg(id).arg(ws))
         .await?
         .ok_or(Error::NotFound)
@@ -669,7 +669,7 @@ pub async fn create_task(
     task_in(tx, ws, id).await
 }
 
-async fn insert_task(
+pub(crate) async fn insert_task(
     tx: &mut Tx,
     ws: WorkspaceId,
     id: TaskId,
@@ -775,4 +775,19 @@ pub async fn remind_due(db: &Db, now: DateTime<Utc>) -> Result<u64> {
             return Ok(total);
         }
     }
+}
+
+/// An account's open tasks whose purpose starts with `prefix` (the restock
+/// reminders purchases schedule), soonest first.
+pub async fn open_tasks_of(db: &Db, ws: WorkspaceId, account: AccountId, prefix: &str) -> Result<Vec<Task>> {
+    db.fetch_all(
+        Sql::new(&format!(
+            "{TASK} WHERE t.account_id = $1 AND t.workspace_id = $2 AND t.status = 'open' AND t.purpose LIKE $3 \
+             ORDER BY t.due_at LIMIT 50"
+        ))
+        .arg(account)
+        .arg(ws)
+        .arg(format!("{prefix}%")),
+    )
+    .await
 }

@@ -20,6 +20,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod ownership;
 pub mod pool;
+pub mod purchases;
 mod refs;
 pub mod requests;
 pub mod roles;

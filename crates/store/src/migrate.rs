@@ -98,6 +98,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_greetings.sql"),
         postgres: include_str!("../migrations/postgres/0013_greetings.sql"),
     },
+    Migration {
+        version: 14,
+        name: "purchases",
+        sqlite: include_str!("../migrations/sqlite/0014_purchases.sql"),
+        postgres: include_str!("../migrations/postgres/0014_purchases.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

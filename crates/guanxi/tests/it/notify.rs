@@ -580,3 +580,74 @@ async fn greetings_before_holidays_and_birthdays(app: &TestApp) {
     assert!(html.contains(holiday.label_zh()) && html.contains("还有 2 天"), "{html}");
 }
 both!(greetings_before_holidays_and_birthdays);
+
+async fn purchases_schedule_a_restock_reminder(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let a = post(app, x, "/api/v1/accounts", json!({"name": "大连港集团有限公司", "source": "other"})).await;
+    let path = format!("/api/v1/accounts/{}/purchases", a["id"].as_str().unwrap());
+    let tz = chrono_tz::Asia::Shanghai;
+    let today = app.now().with_timezone(&tz).date_naive();
+    let day = |n: i64| (today - Duration::days(n)).to_string();
+
+    // Bad input is named; nothing is written.
+    for (body, field, code) in [
+        (json!({"item": "", "purchased_on": day(0)}), "item", "required"),
+        (json!({"item": "备件", "purchased_on": (today + Duration::days(1)).to_string()}), "purchased_on", "in_future"),
+        (json!({"item": "备件", "purchased_on": "昨天"}), "purchased_on", "invalid_date"),
+        (json!({"item": "备件", "purchased_on": day(0), "cycle_days": 0}), "cycle_days", "out_of_range"),
+    ] {
+        let (status, p) = app.send("POST", x, &path, body).await;
+        assert_eq!(
+            (status, p["errors"][0]["field"].as_str(), p["errors"][0]["code"].as_str()),
+            (422, Some(field), Some(code)),
+            "{p}"
+        );
+    }
+    assert_eq!(app.count("purchases").await, 0);
+
+    // One purchase says nothing of a cycle; a second, 30 days later, teaches it.
+    let first =
+        post(app, x, &path, json!({"item": "继电保护备件", "purchased_on": day(40), "quantity": "20 套"})).await;
+    assert_eq!((first["cycle_days"].clone(), first["restock"].clone()), (Value::Null, Value::Null));
+    let second = post(app, x, &path, json!({"item": "继电保护备件", "purchased_on": day(10)})).await;
+    assert_eq!((second["cycle_days"].as_i64(), second["cycle_source"].as_str()), (Some(30), Some("learned")));
+    // Reminded a week before it runs out: 30 - 7 days after the last purchase, at 10:00.
+    let due: DateTime<Utc> = second["restock"]["due_at"].as_str().unwrap().parse().unwrap();
+    let expect = (today - Duration::days(10) + Duration::days(23)).and_hms_opt(10, 0, 0).unwrap();
+    assert_eq!(due.with_timezone(&tz).naive_local(), expect);
+    assert_eq!(second["restock"]["assignee_id"], json!(w.sales_x.id));
+    assert!(second["restock"]["purpose"].as_str().unwrap().contains("继电保护备件"));
+
+    // A stated cycle wins, and the earlier reminder gives way: one open reminder per item.
+    let third = post(app, x, &path, json!({"item": "继电保护备件", "purchased_on": day(0), "cycle_days": 60})).await;
+    assert_eq!((third["cycle_days"].as_i64(), third["cycle_source"].as_str()), (Some(60), Some("stated")));
+    let until = (app.now() + Duration::days(90)).to_rfc3339().replace('+', "%2B");
+    let (_, tasks) = app.get(x, &format!("/api/v1/tasks?until={until}")).await;
+    let restock: Vec<&Value> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["purpose"].as_str().unwrap_or("").starts_with("提醒客户补货"))
+        .collect();
+    assert_eq!(restock.len(), 1, "{tasks}");
+    assert_eq!(restock[0]["id"], third["restock"]["id"]);
+    let (_, list) = app.get(x, &path).await;
+    assert_eq!(list.as_array().unwrap().len(), 3);
+
+    // Someone who cannot see the account cannot record there.
+    assert_eq!(app.send("POST", &w.sales_y.token, &path, json!({"item": "x", "purchased_on": day(0)})).await.0, 404);
+
+    // The page: the reminder and the history.
+    let (c, _) = crate::web::web_login(app, &w.sales_x.email).await;
+    let html = c
+        .get(app.url(&format!("/accounts/{}/purchases", a["id"].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("补货提醒") && html.contains("约每 60 天采购一次") && html.contains("20 套"), "{html}");
+}
+both!(purchases_schedule_a_restock_reminder);

@@ -9,6 +9,7 @@ pub mod divisions;
 pub mod me;
 pub mod notify;
 pub mod pool;
+pub mod purchases;
 pub mod requests;
 pub mod roles;
 pub mod scripts;
@@ -62,6 +63,7 @@ pub fn router() -> Router<AppState> {
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
         .route("/contacts/{id}/restore", post(contacts::restore))
         .route("/contacts/{id}/merge", post(contacts::merge))
+        .route("/accounts/{id}/purchases", get(purchases::list).post(purchases::create))
         .route("/accounts/{id}/claim", post(pool::claim))
         .route("/accounts/{id}/release", post(pool::release))
         .route("/accounts/{id}/pool", axum::routing::put(pool::move_pool))
@@ -124,6 +126,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         activities::create, activities::timeline, activities::worklist, activities::done, activities::reschedule,
         activities::discipline, activities::call_hours, activities::issue_calendar, activities::revoke_calendar,
         activities::create_task, scripts::list, scripts::create, scripts::delete,
+        purchases::create, purchases::list,
         search::search, divisions::list,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),

@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod docs;
 pub mod login;
 mod pool;
+mod purchases;
 mod search;
 pub mod settings;
 mod settings_notify;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(settings_pool::router())
         .merge(settings_notify::router())
+        .merge(purchases::router())
         .merge(accounts::router())
         .merge(contacts::router())
         .merge(pool::router())
