@@ -103,6 +103,10 @@ pub enum Command {
         /// OWNERSHIP of every account: run it on a database generated for it.
         #[arg(long)]
         pool: bool,
+        /// The activity figures instead (worklist, logging a touch with its hook, an account's
+        /// timeline), on `guanxi gen --activities` data. Logging adds a touch and a task per sample.
+        #[arg(long, conflicts_with = "pool")]
+        activities: bool,
     },
     /// Generate realistic data in the demo workspace, for benchmarks and demos.
     Gen {
@@ -115,6 +119,12 @@ pub enum Command {
         /// How many contacts to spread over the accounts generated now.
         #[arg(long, default_value_t = 0)]
         contacts: u64,
+        /// How many activities the demo workspace should have, spread over its owned accounts (idempotent).
+        #[arg(long, default_value_t = 0)]
+        activities: u64,
+        /// How many open tasks it should have, spread over the same accounts' owners (idempotent).
+        #[arg(long, default_value_t = 0)]
+        tasks: u64,
         /// Instead: write a dirty company list with true labels to this CSV (no database needed).
         #[arg(long)]
         dedupe_csv: Option<PathBuf>,
@@ -278,23 +288,33 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             println!("{rows} rows of {orgs} organisations written to {}", path.display());
             Ok(())
         }
-        Command::Gen { users, accounts, contacts, dedupe_csv: None, .. } => {
+        Command::Gen { users, accounts, contacts, activities, tasks, dedupe_csv: None, .. } => {
             let (db, target) = open(&cli.db, &file, true).await?;
             let result = async {
                 let users = crate::demo::generate_users(&db, &SystemClock, users).await?;
                 let (a, c) = crate::crm_gen::generate(&db, &SystemClock, accounts, contacts).await?;
-                anyhow::Ok((users, a, c))
+                let (v, t) = if activities > 0 || tasks > 0 {
+                    crate::activity_gen::generate(&db, &SystemClock, activities, tasks).await?
+                } else {
+                    (0, 0)
+                };
+                anyhow::Ok((users, a, c, v, t))
             }
             .await;
             db.close().await;
-            let (users, a, c) = result?;
+            let (users, a, c, v, t) = result?;
             println!("{users} generated users, {a} accounts and {c} contacts in {}", target.redacted());
+            if activities > 0 || tasks > 0 {
+                println!("{v} activities and {t} open tasks");
+            }
             Ok(())
         }
-        Command::Bench { samples, pool } => {
+        Command::Bench { samples, pool, activities } => {
             let (db, target) = open(&cli.db, &file, false).await?;
             let result = if pool {
                 crate::bench_pool::run(&db, &SystemClock, samples).await
+            } else if activities {
+                crate::bench_activities::run(&db, &SystemClock, samples).await
             } else {
                 crate::bench::run(&db, &SystemClock, samples).await
             };

@@ -1,7 +1,9 @@
 //! The `guanxi` command: configuration, subcommands and the demo world.
 //! The library part exists so integration tests drive the same code.
 
+pub mod activity_gen;
 pub mod bench;
+pub mod bench_activities;
 pub mod bench_pool;
 pub mod cli;
 pub mod config;

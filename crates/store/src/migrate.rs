@@ -104,6 +104,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_purchases.sql"),
         postgres: include_str!("../migrations/postgres/0014_purchases.sql"),
     },
+    Migration {
+        version: 15,
+        name: "tasks_source",
+        sqlite: include_str!("../migrations/sqlite/0015_tasks_source.sql"),
+        postgres: include_str!("../migrations/postgres/0015_tasks_source.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

@@ -164,6 +164,27 @@ async fn gen_then_bench(backend: Backend) {
     for figure in ["查重 of one new name", "search, 2-character piece, sales", "account list, 50 rows"] {
         assert!(out.contains(figure), "bench reports {figure}: {out}");
     }
+    // Touches and open tasks on the owned accounts, then their figures; jobs run once from cron.
+    let gen = args(&["gen", "--activities", "20000", "--tasks", "2000"]);
+    let gen: Vec<&str> = gen.iter().map(String::as_str).collect();
+    let (code, out, err) = run(work.path(), &gen).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("20000 activities and 2000 open tasks"), "{out}");
+    let (code, _, err) = run(work.path(), &gen).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(count(&target, "activities").await, 20000, "topping up adds nothing");
+    let bench = args(&["bench", "--activities", "--samples", "20"]);
+    let bench: Vec<&str> = bench.iter().map(String::as_str).collect();
+    let (code, out, err) = run(work.path(), &bench).await;
+    assert_eq!(code, 0, "{err}");
+    for figure in ["worklist of a salesperson", "account timeline page (50 touches)", "log a touch with its hook"] {
+        assert!(out.contains(figure), "bench reports {figure}: {out}");
+    }
+    let jobs = args(&["jobs", "run-once"]);
+    let jobs: Vec<&str> = jobs.iter().map(String::as_str).collect();
+    let (code, out, err) = run(work.path(), &jobs).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("reminders:") && out.contains("deliveries: 0 sent"), "{out}");
     if let Some(name) = pg {
         drop_database(&name).await;
     }
