@@ -437,16 +437,9 @@ pub enum Inbox {
     DecidedBy(UserId),
 }
 
-/// Requests of an inbox, newest first, before `before`.
-pub async fn list(
-    db: &Db,
-    ws: WorkspaceId,
-    inbox: Inbox,
-    kind: Option<RequestKind>,
-    before: Option<RequestId>,
-    limit: i64,
-) -> Result<Vec<Request>> {
-    let mut q = Sql::new(SELECT);
+/// `head` filtered to an inbox (and a kind).
+fn of_inbox(head: &str, ws: WorkspaceId, inbox: Inbox, kind: Option<RequestKind>) -> Sql {
+    let mut q = Sql::new(head);
     q.push(" WHERE r.workspace_id = ").bind(ws);
     match inbox {
         Inbox::ToDecide(d) => {
@@ -475,9 +468,28 @@ pub async fn list(
     if let Some(k) = kind {
         q.push(" AND r.kind = ").bind(k.as_str());
     }
+    q
+}
+
+/// Requests of an inbox, newest first, before `before`.
+pub async fn list(
+    db: &Db,
+    ws: WorkspaceId,
+    inbox: Inbox,
+    kind: Option<RequestKind>,
+    before: Option<RequestId>,
+    limit: i64,
+) -> Result<Vec<Request>> {
+    let mut q = of_inbox(SELECT, ws, inbox, kind);
     if let Some(b) = before {
         q.push(" AND r.id < ").bind(b);
     }
     q.push(" ORDER BY r.id DESC LIMIT ").bind(limit);
     db.fetch_all(q).await
+}
+
+/// How many requests an inbox holds (工作台's count of approvals waiting).
+pub async fn count(db: &Db, ws: WorkspaceId, inbox: Inbox) -> Result<i64> {
+    let (n,): (i64,) = db.fetch_one(of_inbox("SELECT COUNT(*) FROM ownership_requests r", ws, inbox, None)).await?;
+    Ok(n)
 }

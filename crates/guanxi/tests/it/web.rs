@@ -936,3 +936,47 @@ async fn log_a_touch_and_work_the_day(app: &TestApp) {
     assert!(html.contains("钩子执行情况") && html.contains("张伟") && html.contains("11:00–12:00"), "{html}");
 }
 both!(log_a_touch_and_work_the_day);
+
+async fn a_recurring_task_from_the_account_page(app: &TestApp) {
+    let w = app.world().await;
+    let (_, a) = app
+        .send("POST", &w.sales_x.token, "/api/v1/accounts", json!({"name": "大连港集团有限公司", "source": "other"}))
+        .await;
+    let account = a["id"].as_str().unwrap().to_owned();
+    let (c, csrf) = web_login(app, "sales.x@test.example").await;
+    let html =
+        c.get(app.url(&format!("/accounts/{account}?tab=activities"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("/accounts/{account}/tasks/new")), "{html}");
+    let html = c.get(app.url(&format!("/accounts/{account}/tasks/new"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("新建任务") && html.contains("value=\"10:00\""), "{html}");
+    let tomorrow = ((app.now() + chrono::Duration::hours(8)).date_naive() + chrono::Days::new(1)).to_string();
+    let send = |extra: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let url = app.url(&format!("/accounts/{account}/tasks/new"));
+        let mut form = vec![
+            ("_csrf", csrf.clone()),
+            ("purpose", "回访使用情况".to_owned()),
+            ("date", tomorrow.clone()),
+            ("time", "09:30".to_owned()),
+        ];
+        form.extend(extra);
+        async move { c.post(url).form(&form).send().await.unwrap() }
+    };
+    // A recurrence that never says when it ends is refused, and the form comes back as typed.
+    let res = send(vec![("every", "30".into())]).await;
+    assert_eq!(res.status().as_u16(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("value=\"回访使用情况\"") && html.contains("value=\"30\""), "{html}");
+    let res = send(vec![("every", "30".into()), ("forever", "1".into())]).await;
+    assert_eq!(res.status().as_u16(), 303);
+    let until = (app.now() + chrono::Duration::days(3)).to_rfc3339().replace('+', "%2B");
+    let (_, tasks) = app.get(&w.sales_x.token, &format!("/api/v1/tasks?until={until}")).await;
+    let t = &tasks.as_array().unwrap()[0];
+    assert_eq!(
+        (t["purpose"].as_str(), t["repeat_every_days"].as_i64(), t["repeat_forever"].as_bool()),
+        (Some("回访使用情况"), Some(30), Some(true))
+    );
+    let due: chrono::DateTime<chrono::Utc> = t["due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due.with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M").to_string(), "09:30");
+}
+both!(a_recurring_task_from_the_account_page);

@@ -493,6 +493,11 @@ pub async fn create_task(
     caller: Caller,
     ApiJson(input): ApiJson<TaskInput>,
 ) -> ApiResult<(StatusCode, Json<Task>)> {
+    Ok((StatusCode::CREATED, Json(add_task(&state, &caller, input).await?)))
+}
+
+/// Creates a task for the caller; the shared service of the API and the pages.
+pub(crate) async fn add_task(state: &AppState, caller: &Caller, input: TaskInput) -> ApiResult<Task> {
     let now = state.clock.now();
     let mut f = Fields::default();
     f.take(check_hook_time("due_at", input.due_at, now));
@@ -537,5 +542,5 @@ pub async fn create_task(
     let mut tx = state.db.begin().await?;
     let t = activities::create_task(&mut tx, &caller.actor(), caller.principal.user_id, &new, now).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(t)))
+    Ok(t)
 }

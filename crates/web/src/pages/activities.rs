@@ -55,7 +55,7 @@ struct WorkbenchPage<'a> {
     chrome: Chrome<'a>,
     tasks: Vec<TaskRow>,
     returning: Vec<(String, String, i64)>,
-    approvals: usize,
+    approvals: i64,
     /// The private calendar address, just issued (shown once).
     calendar_url: Option<String>,
     /// Birthdays within a week of people at my accounts: (contact id, name, account, MM-DD, days to go).
@@ -108,10 +108,9 @@ async fn render_workbench(state: &AppState, caller: &Caller, calendar_url: Optio
         .collect();
     let approvals = if caller.principal.role.is_admin() || caller.principal.role == guanxi_domain::Role::Manager {
         let inbox = crate::api::requests::inbox_of(caller, Some("to_decide")).map_err(fail(state, caller))?;
-        guanxi_store::requests::list(&state.db, p.workspace_id, inbox, None, None, 100)
+        guanxi_store::requests::count(&state.db, p.workspace_id, inbox)
             .await
             .map_err(|e| fail(state, caller)(e.into()))?
-            .len()
     } else {
         0
     };
@@ -255,7 +254,7 @@ async fn log_page(state: &AppState, caller: &Caller, id: AccountId, form: LogFor
 }
 
 /// A date and a time typed in the workspace's zone, as an instant.
-fn local_instant(date: &str, time: &str, tz: &str) -> Option<DateTime<Utc>> {
+pub(super) fn local_instant(date: &str, time: &str, tz: &str) -> Option<DateTime<Utc>> {
     let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
     let d = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").ok()?;
     let t = NaiveTime::parse_from_str(time.trim(), "%H:%M").ok()?;

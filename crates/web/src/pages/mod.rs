@@ -13,6 +13,7 @@ mod search;
 pub mod settings;
 mod settings_notify;
 mod settings_pool;
+mod tasks;
 
 use crate::auth::{Caller, PageCaller};
 use crate::error::ApiError;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(settings_pool::router())
         .merge(settings_notify::router())
         .merge(purchases::router())
+        .merge(tasks::router())
         .merge(accounts::router())
         .merge(contacts::router())
         .merge(pool::router())
