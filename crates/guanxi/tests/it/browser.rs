@@ -281,6 +281,19 @@ async fn claim_from_the_pool_in_a_browser(app: &TestApp) {
         phone.screenshot().await.unwrap(),
     )
     .unwrap();
+    // A purchase on a phone schedules a restock reminder once the cycle is known.
+    phone.goto(&app.url(&format!("/accounts/{id}/purchases"))).await.unwrap();
+    phone.wait().for_element(Locator::Id("purchase-form")).await.unwrap();
+    phone.find(Locator::Id("p_item")).await.unwrap().send_keys("继电保护备件").await.unwrap();
+    phone.find(Locator::Id("p_cycle")).await.unwrap().send_keys("60").await.unwrap();
+    phone.find(Locator::Css("#purchase-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    let restock = phone.wait().for_element(Locator::Css("#restock li")).await.unwrap().text().await.unwrap();
+    assert!(restock.contains("继电保护备件"), "{restock}");
+    std::fs::write(
+        shot_path(&format!("purchases-phone-{:?}", app.backend).to_lowercase()),
+        phone.screenshot().await.unwrap(),
+    )
+    .unwrap();
     // Reminder channels on a phone: add a robot where one stands.
     phone.goto(&app.url("/settings/notifications")).await.unwrap();
     phone.wait().for_element(Locator::Id("add-channel")).await.unwrap();
