@@ -96,3 +96,40 @@ pub async fn delete(tx: &mut Tx, actor: &Actor, id: ScriptId, now: DateTime<Utc>
     }
     audit::record(tx, actor, Action::Delete, "script", id.uuid(), serde_json::json!({}), now).await
 }
+
+/// Rewrites a script in place (already checked), keeping the old wording in the audit log.
+pub async fn update(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: ScriptId,
+    kind: ScriptKind,
+    title: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<Script> {
+    let before: Script = tx
+        .fetch_optional(
+            Sql::new(
+                "SELECT id, kind, title, body FROM scripts WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+            )
+            .arg(id)
+            .arg(actor.workspace_id),
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    tx.execute(
+        Sql::new("UPDATE scripts SET kind = $1, title = $2, body = $3, updated_at = $4 WHERE id = $5")
+            .arg(kind.as_str())
+            .arg(title)
+            .arg(body)
+            .arg(now)
+            .arg(id),
+    )
+    .await?;
+    let changes = audit::diff(
+        &serde_json::json!({"kind": before.kind.as_str(), "title": before.title, "body": before.body}),
+        &serde_json::json!({"kind": kind.as_str(), "title": title, "body": body}),
+    );
+    audit::record(tx, actor, Action::Update, "script", id.uuid(), changes, now).await?;
+    tx.fetch_one(Sql::new("SELECT id, kind, title, body FROM scripts WHERE id = $1").arg(id)).await
+}

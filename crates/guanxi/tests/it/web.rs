@@ -980,3 +980,64 @@ async fn a_recurring_task_from_the_account_page(app: &TestApp) {
     assert_eq!(due.with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M").to_string(), "09:30");
 }
 both!(a_recurring_task_from_the_account_page);
+
+async fn the_script_library_page(app: &TestApp) {
+    let w = app.world().await;
+    // Everyone reads it; a salesperson sees no edit forms.
+    let (c, _) = web_login(app, "sales.x@test.example").await;
+    let html = c.get(app.url("/settings/scripts")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("开场白") && html.contains("SPIN") && !html.contains("add-script"), "{html}");
+    let (c, csrf) = web_login(app, &w.manager_x.email).await;
+    let html = c.get(app.url("/settings/scripts")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("add-script"), "{html}");
+    // A placeholder that does not exist is refused and the wording kept.
+    let res = c
+        .post(app.url("/settings/scripts"))
+        .form(&[("_csrf", csrf.as_str()), ("kind", "objection"), ("title", "价格高"), ("body", "{客户名}，价格可以谈")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("{客户名}，价格可以谈"), "{html}");
+    let res = c
+        .post(app.url("/settings/scripts"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("kind", "objection"),
+            ("title", "价格高"),
+            ("body", "{联系人}您好，价格可以谈"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    // Rewritten in place: the API shows the new wording, the audit log the old.
+    let (_, all) = app.get(&w.manager_x.token, "/api/v1/scripts?kind=objection").await;
+    let made = all.as_array().unwrap().iter().find(|s| s["title"] == "价格高").unwrap().clone();
+    let id = made["id"].as_str().unwrap();
+    let res = c
+        .post(app.url(&format!("/settings/scripts/{id}")))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("kind", "objection"),
+            ("title", "价格太高"),
+            ("body", "{联系人}，我们算一笔账"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let (_, all) = app.get(&w.manager_x.token, "/api/v1/scripts?kind=objection").await;
+    assert!(all.as_array().unwrap().iter().any(|s| s["id"] == id && s["body"] == "{联系人}，我们算一笔账"), "{all}");
+    let (status, _) = app
+        .send(
+            "PUT",
+            &w.sales_x.token,
+            &format!("/api/v1/scripts/{id}"),
+            json!({"kind": "objection", "title": "x", "body": "y"}),
+        )
+        .await;
+    assert_eq!(status, 403, "salespeople do not edit the library");
+}
+both!(the_script_library_page);

@@ -54,7 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/activities", get(activities::timeline).post(activities::create))
         .route("/tasks", get(activities::worklist).post(activities::create_task))
         .route("/scripts", get(scripts::list).post(scripts::create))
-        .route("/scripts/{id}", axum::routing::delete(scripts::delete))
+        .route("/scripts/{id}", axum::routing::put(scripts::update).delete(scripts::delete))
         .route("/reports/hooks", get(activities::discipline))
         .route("/reports/call-hours", get(activities::call_hours))
         .route("/tasks/{id}/done", post(activities::done))
@@ -125,7 +125,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         requests::transfer, requests::transfers, requests::decide_transfer, requests::handover,
         activities::create, activities::timeline, activities::worklist, activities::done, activities::reschedule,
         activities::discipline, activities::call_hours, activities::issue_calendar, activities::revoke_calendar,
-        activities::create_task, scripts::list, scripts::create, scripts::delete,
+        activities::create_task, scripts::list, scripts::create, scripts::update, scripts::delete,
         purchases::create, purchases::list,
         search::search, divisions::list,
     ),

@@ -110,6 +110,17 @@ pub struct ScriptInput {
     pub body: String,
 }
 
+fn checked(input: &ScriptInput) -> ApiResult<(ShortText, guanxi_domain::Notes)> {
+    let mut f = Fields::default();
+    let title = f.take(ShortText::parse("title", &input.title));
+    let body = f.take(guanxi_domain::Notes::parse("body", &input.body));
+    if let Some(b) = &body {
+        f.take(check("body", b.as_str()));
+    }
+    f.finish()?;
+    title.zip(body).ok_or_else(|| ApiError::Internal("parsed without values".into()))
+}
+
 /// Adds a script; managers and admins. An unknown placeholder is refused, named.
 #[utoipa::path(post, path = "/api/v1/scripts", tag = "activities", security(("bearer" = [])), request_body = ScriptInput,
     responses((status = 201, body = Script), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -121,21 +132,41 @@ pub async fn create(
     if !may_assign(&caller) {
         return Err(ApiError::Forbidden("edit the script library"));
     }
-    let mut f = Fields::default();
-    let title = f.take(ShortText::parse("title", &input.title));
-    let body = f.take(guanxi_domain::Notes::parse("body", &input.body));
-    if let Some(b) = &body {
-        f.take(check("body", b.as_str()));
-    }
-    f.finish()?;
-    let (Some(title), Some(body)) = (title, body) else {
-        return Err(ApiError::Internal("parsed without values".into()));
-    };
+    let (title, body) = checked(&input)?;
     let mut tx = state.db.begin().await?;
     let s =
         scripts::create(&mut tx, &caller.actor(), input.kind, title.as_str(), body.as_str(), state.clock.now()).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(s)))
+}
+
+/// Rewrites a script in place; managers and admins. An unknown placeholder is refused, named.
+#[utoipa::path(put, path = "/api/v1/scripts/{id}", tag = "activities", security(("bearer" = [])), request_body = ScriptInput,
+    params(("id" = Uuid, Path, description = "script id")),
+    responses((status = 200, body = Script), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<ScriptInput>,
+) -> ApiResult<Json<Script>> {
+    if !may_assign(&caller) {
+        return Err(ApiError::Forbidden("edit the script library"));
+    }
+    let (title, body) = checked(&input)?;
+    let mut tx = state.db.begin().await?;
+    let s = scripts::update(
+        &mut tx,
+        &caller.actor(),
+        ScriptId::from_uuid(id),
+        input.kind,
+        title.as_str(),
+        body.as_str(),
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(s))
 }
 
 /// Removes a script from the library; managers and admins.

@@ -13,6 +13,7 @@ mod search;
 pub mod settings;
 mod settings_notify;
 mod settings_pool;
+mod settings_scripts;
 mod tasks;
 
 use crate::auth::{Caller, PageCaller};
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(settings_pool::router())
         .merge(settings_notify::router())
+        .merge(settings_scripts::router())
         .merge(purchases::router())
         .merge(tasks::router())
         .merge(accounts::router())
