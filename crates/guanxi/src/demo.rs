@@ -301,6 +301,18 @@ async fn load_activities(db: &Db, actor: &Actor, now: chrono::DateTime<chrono::U
         };
         activities::log(&mut tx, actor, zhang.id, &a, now).await?;
     }
+    // Seed 003: spare parts bought every month or so; Guanxi learns the cycle
+    // from the two purchases and reminds 张伟 before they run out.
+    let today = now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    for days_ago in [58, 28] {
+        let p = guanxi_store::purchases::NewPurchase {
+            item: "继电保护装置备件".into(),
+            purchased_on: today - Duration::days(days_ago),
+            quantity: Some("20 套".into()),
+            cycle_days: None,
+        };
+        guanxi_store::purchases::record(&mut tx, actor, zhang.id, account, &p, chrono_tz::Asia::Shanghai, now).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

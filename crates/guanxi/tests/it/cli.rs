@@ -102,9 +102,9 @@ async fn init_and_demo_twice(backend: Backend) {
     assert_eq!((count(&target, "accounts").await, count(&target, "contacts").await), (accounts, contacts));
     assert_eq!(count(&target, "audit_log").await, audit, "and changes nothing");
     assert_eq!(
-        (count(&target, "activities").await, count(&target, "tasks").await),
-        (3, 3),
-        "seed 000's touches, each with its hook"
+        (count(&target, "activities").await, count(&target, "tasks").await, count(&target, "purchases").await),
+        (3, 4, 2),
+        "seed 000's touches, each with its hook, and seed 003's purchases with one restock reminder"
     );
 
     let token = args(&["token", "create", "--email", "zhang@guanxi.example", "--name", "脚本"]);
