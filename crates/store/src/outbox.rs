@@ -328,11 +328,12 @@ async fn push_delivery(
     channel: ChannelId,
     note: NotificationId,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<DeliveryId> {
+    let id = DeliveryId::new();
     b.push(
         tx,
         vec![
-            Val::from(DeliveryId::new()),
+            Val::from(id),
             ws.into(),
             user.into(),
             channel.into(),
@@ -343,7 +344,8 @@ async fn push_delivery(
             now.into(),
         ],
     )
-    .await
+    .await?;
+    Ok(id)
 }
 
 /// Sends a test message to one of `user`'s channels (whatever it is set to
@@ -361,10 +363,8 @@ pub async fn send_test(
         notes.push(tx, ws, user, "channel_test", None, serde_json::json!({"channel_label": c.label}), now).await?;
     notes.flush(tx, now).await?;
     let mut b = deliveries_batch();
-    push_delivery(&mut b, tx, ws, user, id, note, now).await?;
+    let d = push_delivery(&mut b, tx, ws, user, id, note, now).await?;
     b.flush(tx).await?;
-    let (d,): (DeliveryId,) =
-        tx.fetch_one(Sql::new("SELECT id FROM outbox WHERE notification_id = $1").arg(note)).await?;
     Ok(d)
 }
 

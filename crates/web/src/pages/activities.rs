@@ -208,15 +208,29 @@ async fn log_form(
     log_page(&state, &caller, AccountId::from_uuid(id), form, Vec::new()).await
 }
 
+/// The people of an account, for a form's choice: (id, name).
+pub(super) async fn people_of(
+    state: &AppState,
+    caller: &Caller,
+    id: AccountId,
+) -> Result<Vec<(String, String)>, PageError> {
+    Ok(contacts::list(
+        &state.db,
+        caller.principal.viewer(),
+        &ContactFilter { account_id: Some(id), ..Default::default() },
+        200,
+    )
+    .await
+    .map_err(|e| fail(state, caller)(e.into()))?
+    .into_iter()
+    .map(|c| (c.id.to_string(), c.name))
+    .collect())
+}
+
 async fn log_page(state: &AppState, caller: &Caller, id: AccountId, form: LogForm, errors: Vec<String>) -> PageResult {
     let viewer = caller.principal.viewer();
     let a = accounts::get(&state.db, viewer, id).await.map_err(|e| fail(state, caller)(e.into()))?;
-    let people = contacts::list(&state.db, viewer, &ContactFilter { account_id: Some(id), ..Default::default() }, 200)
-        .await
-        .map_err(|e| fail(state, caller)(e.into()))?
-        .into_iter()
-        .map(|c| (c.id.to_string(), c.name))
-        .collect();
+    let people = people_of(state, caller, id).await?;
     // The hook this touch carries out: the user's own, open one.
     let task_purpose = match form.task.parse::<Uuid>() {
         Ok(t) => activities::task(&state.db, caller.principal.workspace_id, TaskId::from_uuid(t))

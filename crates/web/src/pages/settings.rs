@@ -76,7 +76,7 @@ fn scope_key(s: DataScope) -> &'static str {
 }
 
 /// Re-shows a form with its errors (422), or fails the page for anything else.
-fn reshow(state: &AppState, caller: &Caller, e: ApiError) -> Result<Vec<String>, PageError> {
+pub(super) fn reshow(state: &AppState, caller: &Caller, e: ApiError) -> Result<Vec<String>, PageError> {
     let tr = crate::i18n::Tr::new(&state.i18n, caller.principal.locale);
     form_errors(tr, e).map_err(|e| PageError::from_api(e, state, Some(caller.clone())))
 }

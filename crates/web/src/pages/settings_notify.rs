@@ -2,8 +2,8 @@
 //! go to (WeCom, DingTalk, Feishu robots, e-mail) with a test button, and the
 //! latest deliveries with the reason of any failure.
 
-use super::settings::Notice;
-use super::{fail, form_errors, render, show_time, Chrome, PageError, MISSING};
+use super::settings::{reshow, Notice};
+use super::{fail, render, show_time, Chrome, PageError, MISSING};
 use crate::api::notify::{self as api, ChannelInput};
 use crate::auth::{Caller, PageCaller};
 use crate::json::ApiPath;
@@ -137,11 +137,6 @@ async fn show(
 
 async fn page(State(state): State<AppState>, PageCaller(caller): PageCaller, Query(n): Query<Notice>) -> PageResult {
     show(&state, &caller, n.key(), Vec::new(), Vec::new()).await
-}
-
-fn reshow(state: &AppState, caller: &Caller, e: crate::error::ApiError) -> Result<Vec<String>, PageError> {
-    let tr = crate::i18n::Tr::new(&state.i18n, caller.principal.locale);
-    form_errors(tr, e).map_err(|e| PageError::from_api(e, state, Some(caller.clone())))
 }
 
 async fn save_lead(State(state): State<AppState>, PageCaller(caller): PageCaller, body: Bytes) -> PageResult {

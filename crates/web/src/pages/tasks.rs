@@ -1,7 +1,7 @@
 //! 新建任务: a to-do on an account at a precise time, once or recurring
 //! (revisit every N days until a date, or for ever, said so).
 
-use super::activities::local_instant;
+use super::activities::{local_instant, people_of};
 use super::{fail, form_errors, render, Chrome, PageError};
 use crate::api::activities::{self as api, TaskInput};
 use crate::auth::{Caller, PageCaller};
@@ -16,7 +16,6 @@ use axum::routing::get;
 use axum::Router;
 use guanxi_domain::AccountId;
 use guanxi_store::accounts;
-use guanxi_store::contacts::{self, ContactFilter};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -60,12 +59,7 @@ struct TaskPage<'a> {
 async fn show(state: &AppState, caller: &Caller, id: AccountId, form: TaskForm, errors: Vec<String>) -> PageResult {
     let viewer = caller.principal.viewer();
     let a = accounts::get(&state.db, viewer, id).await.map_err(|e| fail(state, caller)(e.into()))?;
-    let people = contacts::list(&state.db, viewer, &ContactFilter { account_id: Some(id), ..Default::default() }, 200)
-        .await
-        .map_err(|e| fail(state, caller)(e.into()))?
-        .into_iter()
-        .map(|c| (c.id.to_string(), c.name))
-        .collect();
+    let people = people_of(state, caller, id).await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let page = TaskPage {
         chrome: Chrome::new(state, caller, "/accounts", "tasks.new"),
