@@ -73,6 +73,19 @@ pub enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// Export a workspace's accounts to CSV in Guanxi's column layout (UTF-8 with a BOM;
+    /// cells that a spreadsheet would run as formulas are neutralised).
+    Export {
+        /// What to export (accounts for now).
+        #[arg(long, default_value = "accounts")]
+        kind: String,
+        /// The CSV file to write (`-` for standard output).
+        #[arg(long)]
+        output: PathBuf,
+        /// The workspace, by name; may be left out when there is only one.
+        #[arg(long)]
+        workspace: Option<String>,
+    },
     /// Write a consistent copy of the SQLite database, also while the server runs.
     Backup {
         /// The file to write (must not exist).
@@ -234,6 +247,15 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 tokio::task::spawn_blocking(move || crate::dedupe_cmd::run(&input, &output, truth_column.as_deref()))
                     .await??;
             println!("{summary} ({:.1} s)", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Export { kind, output, workspace } => {
+            anyhow::ensure!(kind == "accounts", "--kind {kind:?}: only accounts can be exported so far");
+            let (db, _) = open(&cli.db, &file, false).await?;
+            let result = export_accounts(&db, workspace.as_deref(), &output).await;
+            db.close().await;
+            let n = result?;
+            eprintln!("{n} accounts written to {}", output.display());
             Ok(())
         }
         Command::Migrate => {
@@ -398,6 +420,29 @@ async fn init(
     .await?;
     tx.commit().await?;
     Ok(InitOutcome::Created(ws.name))
+}
+
+async fn export_accounts(db: &Db, workspace: Option<&str>, output: &std::path::Path) -> anyhow::Result<u64> {
+    let all: Vec<(guanxi_domain::WorkspaceId, String)> =
+        db.fetch_all(guanxi_store::Sql::new("SELECT id, name FROM workspaces ORDER BY name")).await?;
+    let ws = match workspace {
+        Some(name) => all.iter().find(|w| w.1 == name).ok_or_else(|| anyhow::anyhow!("no workspace named {name:?}"))?.0,
+        None if all.len() == 1 => all[0].0,
+        None => bail!(
+            "there are {} workspaces; name one with --workspace ({})",
+            all.len(),
+            all.iter().map(|w| w.1.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let viewer = guanxi_store::Viewer::whole(ws);
+    let filter = guanxi_store::accounts::AccountFilter::default();
+    let n = if output == std::path::Path::new("-") {
+        guanxi_exchange::accounts::export(db, viewer, &filter, std::io::stdout().lock()).await?
+    } else {
+        let file = std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?;
+        guanxi_exchange::accounts::export(db, viewer, &filter, std::io::BufWriter::new(file)).await?
+    };
+    Ok(n)
 }
 
 async fn create_token(db: &Db, email: &Email, name: &str) -> anyhow::Result<String> {

@@ -164,6 +164,23 @@ async fn gen_then_bench(backend: Backend) {
     for figure in ["查重 of one new name", "search, 2-character piece, sales", "account list, 50 rows"] {
         assert!(out.contains(figure), "bench reports {figure}: {out}");
     }
+    // The whole workspace to CSV: exactly three pages of 1,000, nothing lost at the page ends.
+    let csv_path = work.path().join("accounts.csv");
+    let export = args(&["export", "--output", csv_path.to_str().unwrap()]);
+    let export: Vec<&str> = export.iter().map(String::as_str).collect();
+    let (code, _, err) = run(work.path(), &export).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("3000 accounts written"), "{err}");
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    let text = text.strip_prefix('\u{feff}').expect("a BOM");
+    let rows: Vec<csv::StringRecord> =
+        csv::Reader::from_reader(text.as_bytes()).records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3000);
+    let export = args(&["export", "--kind", "contacts", "--output", "x.csv"]);
+    let export: Vec<&str> = export.iter().map(String::as_str).collect();
+    let (code, _, err) = run(work.path(), &export).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("only accounts"), "{err}");
     // Touches and open tasks on the owned accounts, then their figures; jobs run once from cron.
     let gen = args(&["gen", "--activities", "20000", "--tasks", "2000"]);
     let gen: Vec<&str> = gen.iter().map(String::as_str).collect();

@@ -14,6 +14,7 @@ mod api_merge_search;
 mod api_pool;
 mod browser;
 mod cli;
+mod exchange;
 mod notify;
 mod schema;
 mod web;

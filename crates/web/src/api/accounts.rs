@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
 use guanxi_domain::{
     parse_division_code, AccountId, AccountName, AccountSource, Classification, FieldError, LongText, Notes, Phone,
     RelationshipStage, Role, ShortText, TeamId, Uscc, UserId,
@@ -485,6 +486,71 @@ pub struct AccountQuery {
     pub cursor: Option<String>,
 }
 
+/// The filters of a list query (not its order or page).
+fn filter_of(q: &AccountQuery) -> ApiResult<AccountFilter> {
+    Ok(AccountFilter {
+        owner_id: q.owner_id.map(UserId::from_uuid),
+        team_id: q.team_id.map(TeamId::from_uuid),
+        source: q.source,
+        classification: q.classification,
+        relationship_stage: q.relationship_stage,
+        tag: q.tag.clone(),
+        region_code: match &q.region_code {
+            Some(c) => Some(parse_division_code("region_code", c).map_err(|e| ApiError::Validation(vec![e]))?),
+            None => None,
+        },
+        updated_since: q.updated_since,
+        deleted: q.deleted.unwrap_or(false),
+        ..AccountFilter::default()
+    })
+}
+
+/// The accounts the same filters select, as CSV in Guanxi's column layout
+/// (UTF-8 with a BOM, formula-like cells neutralised), streamed a page at a
+/// time; `sort`, `limit` and `cursor` do not apply.
+#[utoipa::path(get, path = "/api/v1/accounts/export", tag = "accounts", security(("bearer" = [])), params(AccountQuery),
+    responses((status = 200, description = "text/csv", content_type = "text/csv"), (status = 422, body = Problem)))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AccountQuery>,
+) -> ApiResult<axum::response::Response> {
+    use guanxi_exchange::accounts as x;
+    let filter = filter_of(&q)?;
+    let viewer = caller.principal.viewer();
+    // The header first: then a page per chunk until a short page.
+    let mut head = x::writer(Vec::new()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    head.flush().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let head = head.into_inner().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let db = state.db.clone();
+    let pages = futures_util::stream::unfold(Some(None), move |after| {
+        let (db, filter) = (db.clone(), filter.clone());
+        async move {
+            let after = after?;
+            let chunk = async {
+                let rows = x::page(&db, viewer, &filter, after).await?;
+                let mut w = csv::Writer::from_writer(Vec::new());
+                x::write_rows(&mut w, &rows)?;
+                let bytes = w.into_inner().map_err(|e| x::ExportError::Io(e.into_error()))?;
+                let next = (rows.len() as i64 == x::PAGE).then(|| rows.last().map(|a| a.id));
+                Ok::<_, x::ExportError>((bytes, next))
+            }
+            .await;
+            match chunk {
+                Ok((bytes, next)) => Some((Ok::<_, std::io::Error>(bytes), next)),
+                // Mid-stream the status is sent: end the body short so the client sees a broken download.
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        }
+    });
+    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(pages);
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"accounts.csv\"")
+        .body(axum::body::Body::from_stream(body))
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 /// Accounts within the caller's scope.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", security(("bearer" = [])), params(AccountQuery),
     responses((status = 200, body = Page<Account>), (status = 422, body = Problem)))]
@@ -493,7 +559,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(q): ApiQuery<AccountQuery>,
 ) -> ApiResult<Json<Page<Account>>> {
-    let pq = PageQuery { limit: q.limit, cursor: q.cursor };
+    let pq = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
     let limit = pq.limit()?;
     let sort = q.sort.unwrap_or_default();
     let (after, after_key) = match sort {
@@ -503,24 +569,7 @@ pub async fn list(
             None => (None, None),
         },
     };
-    let filter = AccountFilter {
-        sort,
-        after_key,
-        owner_id: q.owner_id.map(UserId::from_uuid),
-        team_id: q.team_id.map(TeamId::from_uuid),
-        source: q.source,
-        classification: q.classification,
-        relationship_stage: q.relationship_stage,
-        tag: q.tag,
-        region_code: match q.region_code {
-            Some(c) => Some(parse_division_code("region_code", &c).map_err(|e| ApiError::Validation(vec![e]))?),
-            None => None,
-        },
-        updated_since: q.updated_since,
-        deleted: q.deleted.unwrap_or(false),
-        after,
-        ..AccountFilter::default()
-    };
+    let filter = AccountFilter { sort, after_key, after, ..filter_of(&q)? };
     let rows = accounts::list(&state.db, caller.principal.viewer(), &filter, limit + 1).await?;
     let mut p = page(rows, limit, |a| a.id.uuid());
     if sort != AccountSort::Created && p.next_cursor.is_some() {

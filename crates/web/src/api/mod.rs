@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(audit::list))
         .route("/accounts", get(accounts::list).post(accounts::create))
         .route("/accounts/duplicates", axum::routing::post(accounts::duplicates))
+        .route("/accounts/export", get(accounts::export))
         .route("/accounts/{id}", get(accounts::get).patch(accounts::update).delete(accounts::delete))
         .route("/accounts/{id}/restore", post(accounts::restore))
         .route("/accounts/{id}/merge", post(accounts::merge))
@@ -117,7 +118,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         teams::list, teams::get, teams::create, teams::update, teams::delete,
         roles::list, roles::update,
         audit::list,
-        accounts::list, accounts::create, accounts::get, accounts::update, accounts::delete, accounts::restore, accounts::duplicates, accounts::merge,
+        accounts::list, accounts::export, accounts::create, accounts::get, accounts::update, accounts::delete, accounts::restore, accounts::duplicates, accounts::merge,
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::restore, contacts::merge,
         pool::list, pool::get, pool::create, pool::update, pool::accounts, pool::claim, pool::release, pool::move_pool,
         pool::notifications, pool::read,

@@ -1,0 +1,33 @@
+//! Import and export (issue 6). Today: exporting accounts to CSV in Guanxi's
+//! own stable column layout — the layout its importer will read back — a page
+//! of the list at a time, never the whole list in memory.
+
+pub mod accounts;
+
+/// Cells a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, and tab or
+/// carriage return before one) get a leading `'`, as OWASP advises against
+/// CSV injection; Guanxi's importer removes it again.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => std::borrow::Cow::Owned(format!("'{cell}")),
+        _ => std::borrow::Cow::Borrowed(cell),
+    }
+}
+
+/// UTF-8's byte order mark: Excel on Chinese Windows reads a CSV as GBK without it.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_text_kept() {
+        assert_eq!(neutralise("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(neutralise("+86 10 1234 5678"), "'+86 10 1234 5678");
+        assert_eq!(neutralise("-1"), "'-1");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("国网辽宁省电力有限公司"), "国网辽宁省电力有限公司");
+        assert_eq!(neutralise(""), "");
+    }
+}
