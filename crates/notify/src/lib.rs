@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use guanxi_domain::notify::{self, ChannelKind, Message, Verdict};
 use guanxi_domain::Clock;
-use guanxi_store::outbox::{self, Claimed, Outcome};
+use guanxi_store::outbox::{self, Claimed};
 use guanxi_store::Db;
 use lettre::message::{header, Mailbox, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -77,42 +77,38 @@ impl Sender {
     }
 
     /// Sends `msg` as delivery `c` says, at `now` (signatures carry the time).
-    pub async fn send(&self, c: &Claimed, msg: &Message, now: DateTime<Utc>) -> Outcome {
+    pub async fn send(&self, c: &Claimed, msg: &Message, now: DateTime<Utc>) -> Verdict {
         if !c.live {
-            return Outcome::Fail("the channel was switched off or removed".into());
+            return Verdict::Fail("the channel was switched off or removed".into());
         }
         match c.kind {
             ChannelKind::Email => self.mail(&c.target, msg).await,
             kind => {
                 let Some(call) = notify::webhook_call(kind, &c.target, c.secret.as_deref(), msg, now) else {
-                    return Outcome::Fail("not a webhook channel".into());
+                    return Verdict::Fail("not a webhook channel".into());
                 };
                 let sent = self.http.post(&call.url).json(&call.body).send().await;
                 let res = match sent {
                     Ok(r) => r,
-                    Err(e) => return Outcome::Retry(transport_error(e, self.timeout)),
+                    Err(e) => return Verdict::Retry(transport_error(e, self.timeout)),
                 };
                 let status = res.status().as_u16();
                 let body = match res.text().await {
                     Ok(b) => b,
-                    Err(e) => return Outcome::Retry(transport_error(e, self.timeout)),
+                    Err(e) => return Verdict::Retry(transport_error(e, self.timeout)),
                 };
-                match notify::judge(kind, status, &body) {
-                    Verdict::Delivered => Outcome::Sent,
-                    Verdict::Retry(why) => Outcome::Retry(why),
-                    Verdict::Fail(why) => Outcome::Fail(why),
-                }
+                notify::judge(kind, status, &body)
             }
         }
     }
 
-    async fn mail(&self, to: &str, msg: &Message) -> Outcome {
+    async fn mail(&self, to: &str, msg: &Message) -> Verdict {
         let Some((transport, from)) = &self.smtp else {
-            return Outcome::Fail("no SMTP server is configured for this Guanxi (GUANXI_SMTP_URL)".into());
+            return Verdict::Fail("no SMTP server is configured for this Guanxi (GUANXI_SMTP_URL)".into());
         };
         let to: Mailbox = match to.parse() {
             Ok(m) => m,
-            Err(_) => return Outcome::Fail(format!("{to:?} is not an e-mail address")),
+            Err(_) => return Verdict::Fail(format!("{to:?} is not an e-mail address")),
         };
         let email = lettre::Message::builder()
             .from(from.clone())
@@ -126,12 +122,12 @@ impl Sender {
             );
         let email = match email {
             Ok(e) => e,
-            Err(e) => return Outcome::Fail(format!("the message could not be built: {e}")),
+            Err(e) => return Verdict::Fail(format!("the message could not be built: {e}")),
         };
         match transport.send(email).await {
-            Ok(_) => Outcome::Sent,
-            Err(e) if e.is_permanent() => Outcome::Fail(format!("SMTP: {e}")),
-            Err(e) => Outcome::Retry(format!("SMTP: {e}")),
+            Ok(_) => Verdict::Delivered,
+            Err(e) if e.is_permanent() => Verdict::Fail(format!("SMTP: {e}")),
+            Err(e) => Verdict::Retry(format!("SMTP: {e}")),
         }
     }
 }
@@ -182,11 +178,11 @@ pub async fn deliver_due(db: &Db, sender: &Sender, clock: &dyn Clock) -> Result<
         while let Some(done) = set.join_next().await {
             let Ok((c, outcome)) = done else { continue };
             let counted = match &outcome {
-                Outcome::Sent => &mut report.sent,
-                Outcome::Retry(_) if notify::retry_delay(c.attempts).is_some() => &mut report.retried,
+                Verdict::Delivered => &mut report.sent,
+                Verdict::Retry(_) if notify::retry_delay(c.attempts).is_some() => &mut report.retried,
                 _ => &mut report.failed,
             };
-            if let Outcome::Retry(why) | Outcome::Fail(why) = &outcome {
+            if let Verdict::Retry(why) | Verdict::Fail(why) = &outcome {
                 tracing::warn!(delivery = %c.id.uuid(), channel = c.kind.as_str(), attempt = c.attempts, reason = %why, "delivery not taken");
             }
             if outbox::finish(db, &c, outcome, clock.now()).await? {

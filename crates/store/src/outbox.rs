@@ -16,7 +16,7 @@ use crate::db::{Conn, Db, Dialect, Sql, Tx, Val};
 use crate::notifications;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
-use guanxi_domain::notify::{self, ChannelKind, Event};
+use guanxi_domain::notify::{self, ChannelKind, Event, Verdict};
 use guanxi_domain::{AccountId, ChannelId, DeliveryId, Locale, NotificationId, UserId, WorkspaceId};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -458,52 +458,41 @@ pub async fn claim(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<Vec<Claime
     Ok(claimed)
 }
 
-/// How an attempt ended, as the worker records it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Delivered.
-    Sent,
-    /// Try again later, with the reason.
-    Retry(String),
-    /// Give up, with the reason.
-    Fail(String),
-}
-
 /// Records the outcome of attempt `attempts` of delivery `id`, unless the claim
 /// was lost (the lease ran out and another worker took the row). A retry
 /// after the last attempt fails; a failure tells the person in the app.
 /// Answers whether the claim still held.
-pub async fn finish(db: &Db, c: &Claimed, outcome: Outcome, now: DateTime<Utc>) -> Result<bool> {
+pub async fn finish(db: &Db, c: &Claimed, outcome: Verdict, now: DateTime<Utc>) -> Result<bool> {
     let outcome = match outcome {
-        Outcome::Retry(why) if notify::retry_delay(c.attempts).is_none() => {
-            Outcome::Fail(format!("gave up after {} attempts: {why}", c.attempts))
+        Verdict::Retry(why) if notify::retry_delay(c.attempts).is_none() => {
+            Verdict::Fail(format!("gave up after {} attempts: {why}", c.attempts))
         }
         o => o,
     };
     let mut tx = db.begin().await?;
     let guard = " WHERE id = $1 AND status = 'sending' AND attempts = $2";
     let q = match &outcome {
-        Outcome::Sent => {
+        Verdict::Delivered => {
             Sql::new(&format!("UPDATE outbox SET status = 'sent', sent_at = $3, last_error = NULL{guard}"))
                 .arg(c.id)
                 .arg(c.attempts)
                 .arg(now)
         }
-        Outcome::Retry(why) => {
+        Verdict::Retry(why) => {
             Sql::new(&format!("UPDATE outbox SET status = 'pending', next_attempt_at = $3, last_error = $4{guard}"))
                 .arg(c.id)
                 .arg(c.attempts)
                 .arg(now + notify::retry_delay(c.attempts).unwrap_or_default())
                 .arg(why.as_str())
         }
-        Outcome::Fail(why) => Sql::new(&format!("UPDATE outbox SET status = 'failed', last_error = $3{guard}"))
+        Verdict::Fail(why) => Sql::new(&format!("UPDATE outbox SET status = 'failed', last_error = $3{guard}"))
             .arg(c.id)
             .arg(c.attempts)
             .arg(why.as_str()),
     };
     let held = tx.execute(q).await? == 1;
     if held {
-        if let Outcome::Fail(why) = &outcome {
+        if let Verdict::Fail(why) = &outcome {
             let mut notes = notifications::Notes::new();
             let data = serde_json::json!({"channel_label": c.label, "channel_kind": c.kind.as_str(), "reason": why});
             notes.push(&mut tx, c.workspace_id, c.user_id, "delivery_failed", c.account_id, data, now).await?;

@@ -9,9 +9,10 @@ use axum::http::{StatusCode, Uri};
 use axum::{Json, Router};
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
+use guanxi_domain::notify::Verdict;
 use guanxi_notify::Sender;
 use guanxi_store::activities;
-use guanxi_store::outbox::{self, Outcome};
+use guanxi_store::outbox;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -432,7 +433,7 @@ async fn a_delivery_is_sent_once_despite_crashes_and_races(app: &TestApp) {
         "taken again after the lease"
     );
     // The dead worker coming back cannot record over the live one's outcome.
-    assert!(!outbox::finish(&app.db, &dead[0], Outcome::Retry("late".into()), app.now()).await.unwrap());
+    assert!(!outbox::finish(&app.db, &dead[0], Verdict::Retry("late".into()), app.now()).await.unwrap());
     let (_, all) = app.get(x, "/api/v1/me/deliveries").await;
     assert_eq!((all[0]["status"].as_str(), all[0]["attempts"].as_i64()), (Some("sent"), Some(2)));
 
