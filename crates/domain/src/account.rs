@@ -30,6 +30,19 @@ macro_rules! vocabulary {
             pub fn label_zh(self) -> &'static str {
                 match self { $($name::$variant => $zh),+ }
             }
+
+            /// Reads a value as a person types it in a spreadsheet: the
+            /// identifier in any case, the Chinese label, or one of the
+            /// label's halves (`陌拜` or `电话` of `陌拜/电话`).
+            pub fn read(s: &str) -> Option<Self> {
+                let s = s.trim();
+                let lower = s.to_lowercase().replace([' ', '-'], "_");
+                let packed = s.replace(' ', "");
+                Self::ALL.iter().copied().find(|v| {
+                    let label = v.label_zh().replace(' ', "");
+                    v.as_str() == lower || label == packed || label.split('/').any(|half| half == packed)
+                })
+            }
         }
     };
 }
@@ -94,5 +107,11 @@ mod tests {
         assert_eq!(Classification::parse("a"), Some(Classification::A));
         assert_eq!(RelationshipStage::Building.label_zh(), "建立期");
         assert_eq!(AccountSource::parse("spam"), None);
+        assert_eq!(AccountSource::read("展会"), Some(AccountSource::TradeShow));
+        assert_eq!(AccountSource::read("电话"), Some(AccountSource::ColdCall));
+        assert_eq!(AccountSource::read("Trade Show"), Some(AccountSource::TradeShow));
+        assert_eq!(Classification::read("A类"), Some(Classification::A));
+        assert_eq!(Classification::read("B"), Some(Classification::B));
+        assert_eq!(Classification::read("D"), None);
     }
 }

@@ -64,6 +64,39 @@ pub fn division_children(parent: Option<&str>) -> Vec<(String, &'static str)> {
         .collect()
 }
 
+/// The division a written place names, most precise part last: `辽宁省 沈阳市`,
+/// `辽宁/沈阳/和平区`, `北京 海淀`. Each part may drop its 省/市/区/县 and
+/// must name a child of the part before it. `None` when a part names nothing.
+pub fn division_by_names(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, '/' | '-' | ',' | '，' | '、' | '>'))
+        .filter(|p| !p.is_empty())
+        .collect();
+    let named = |children: &[(String, &'static str)], part: &str| -> Option<String> {
+        let found = children.iter().find(|(_, name)| *name == part).or_else(|| {
+            children.iter().find(|(_, name)| {
+                part.chars().count() >= 2 && name.starts_with(part) && name.chars().count() <= part.chars().count() + 3
+            })
+        });
+        found.map(|(code, _)| code.clone())
+    };
+    let mut at: Option<String> = None;
+    for (i, part) in parts.iter().enumerate() {
+        let here = named(&division_children(at.as_deref()), part);
+        at = match (here, i) {
+            (Some(code), _) => Some(code),
+            // A city named without its province (大连, 苏州市).
+            (None, 0) => {
+                let cities: Vec<(String, &'static str)> =
+                    division_children(None).iter().flat_map(|(p, _)| division_children(Some(p))).collect();
+                Some(named(&cities, part)?)
+            }
+            (None, _) => return None,
+        };
+    }
+    at
+}
+
 /// Parses a six-digit division code that exists.
 pub fn parse_division_code(field: &str, raw: &str) -> Result<String, FieldError> {
     let code = raw.trim();
@@ -87,6 +120,18 @@ pub fn parse_division_code(field: &str, raw: &str) -> Result<String, FieldError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn places_as_written() {
+        assert_eq!(division_by_names("辽宁省 沈阳市").as_deref(), Some("210100"));
+        assert_eq!(division_by_names("辽宁/沈阳/和平区").as_deref(), Some("210102"));
+        assert_eq!(division_by_names("北京 海淀").as_deref(), Some("110108"));
+        assert_eq!(division_by_names("广东省").as_deref(), Some("440000"));
+        assert_eq!(division_by_names("大连").as_deref(), Some("210200"));
+        assert_eq!(division_by_names("火星 沈阳"), None);
+        assert_eq!(division_by_names("火星"), None);
+        assert_eq!(division_by_names(""), None);
+    }
 
     #[test]
     fn children_of_provinces_cities_and_municipalities() {

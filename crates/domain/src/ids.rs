@@ -120,3 +120,7 @@ typed_id!(
     /// A script (话术) of the library.
     ScriptId
 );
+typed_id!(
+    /// An import of a file: its record, and what each of its rows became.
+    ImportId
+);

@@ -28,11 +28,11 @@ pub use account::{AccountSource, Classification, RelationshipStage};
 pub use activity::{ActivityKind, LearnedKind, NoHookReason, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use contact::{Birthday, BuyingRole, RelationshipStrength, Stance, WechatId};
-pub use division::{division_children, division_name, division_path, parse_division_code};
+pub use division::{division_by_names, division_children, division_name, division_path, parse_division_code};
 pub use holiday::Holiday;
 pub use ids::{
-    AccountId, ActivityId, ChannelId, ContactId, DeliveryId, NotificationId, PoolId, RequestId, ScriptId, TaskId,
-    TeamId, TokenId, UserId, WorkspaceId,
+    AccountId, ActivityId, ChannelId, ContactId, DeliveryId, ImportId, NotificationId, PoolId, RequestId, ScriptId,
+    TaskId, TeamId, TokenId, UserId, WorkspaceId,
 };
 pub use locale::Locale;
 pub use notify::{ChannelKind, Event};

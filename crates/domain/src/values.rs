@@ -33,8 +33,8 @@ fn fold(s: &str) -> String {
 /// Names keep what the user typed (a registered name has full-width brackets);
 /// only surrounding spaces, full-width U+3000 included, are trimmed. Matching
 /// of spellings is duplicate checking's job, not storage's.
-fn bounded_text(field: &str, raw: &str, max_chars: usize) -> Result<String, FieldError> {
-    let s = raw.trim().to_owned();
+fn bounded_text(field: &str, raw: &str, max_chars: usize, lines: bool) -> Result<String, FieldError> {
+    let s = if lines { raw.trim().replace("\r\n", "\n").replace('\r', "\n") } else { raw.trim().to_owned() };
     if s.is_empty() {
         return Err(FieldError::new(field, "required", format!("{field} must not be empty")));
     }
@@ -46,7 +46,7 @@ fn bounded_text(field: &str, raw: &str, max_chars: usize) -> Result<String, Fiel
             format!("{field} has {n} characters; at most {max_chars} are allowed"),
         ));
     }
-    if s.chars().any(|c| c.is_control()) {
+    if s.chars().any(|c| c.is_control() && !(lines && matches!(c, '\n' | '\t'))) {
         return Err(FieldError::new(field, "control_characters", format!("{field} contains control characters")));
     }
     Ok(s)
@@ -54,6 +54,9 @@ fn bounded_text(field: &str, raw: &str, max_chars: usize) -> Result<String, Fiel
 
 macro_rules! text_value {
     ($(#[$doc:meta])* $name:ident, $max:expr) => {
+        text_value!($(#[$doc])* $name, $max, false);
+    };
+    ($(#[$doc:meta])* $name:ident, $max:expr, $lines:expr) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
         #[serde(transparent)]
@@ -64,7 +67,7 @@ macro_rules! text_value {
             pub const MAX_CHARS: usize = $max;
             /// Trims surrounding (also full-width) spaces and checks length and characters.
             pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-                bounded_text(field, raw, $max).map(Self)
+                bounded_text(field, raw, $max, $lines).map(Self)
             }
             /// The text.
             pub fn as_str(&self) -> &str {
@@ -114,9 +117,10 @@ text_value!(
     500
 );
 text_value!(
-    /// Free notes.
+    /// Free notes: line breaks (stored as `\n`) and tabs allowed.
     Notes,
-    5000
+    5000,
+    true
 );
 
 /// An e-mail address, trimmed and lower-cased, checked against RFC 5321/5322.
@@ -257,6 +261,9 @@ mod tests {
         assert_eq!(DisplayName::parse("display_name", "  ").unwrap_err().code, "required");
         assert_eq!(DisplayName::parse("display_name", &"张".repeat(101)).unwrap_err().code, "too_long");
         assert_eq!(DisplayName::parse("display_name", "a\u{0}b").unwrap_err().code, "control_characters");
+        assert_eq!(DisplayName::parse("display_name", "a\nb").unwrap_err().code, "control_characters");
+        assert_eq!(Notes::parse("notes", "第一行\r\n第二行\t完").unwrap().as_str(), "第一行\n第二行\t完");
+        assert_eq!(Notes::parse("notes", "a\u{7}b").unwrap_err().code, "control_characters");
     }
 
     #[test]

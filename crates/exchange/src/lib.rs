@@ -1,8 +1,14 @@
-//! Import and export (issue 6). Today: exporting accounts to CSV in Guanxi's
-//! own stable column layout — the layout its importer will read back — a page
-//! of the list at a time, never the whole list in memory.
+//! Import and export (issue 6): reading CSV and XLSX in any Chinese
+//! encoding (`read`), mapping columns to fields by hand, by another CRM's
+//! preset or by guess (`fields`, `mapping`), importing with 查重, a dry run
+//! and a report of every bad row (`import`); exporting in Guanxi's own stable
+//! column layout, the one its importer reads back (`accounts`).
 
 pub mod accounts;
+pub mod fields;
+pub mod import;
+pub mod mapping;
+pub mod read;
 
 /// Cells a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, and tab or
 /// carriage return before one) get a leading `'`, as OWASP advises against

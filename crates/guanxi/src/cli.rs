@@ -86,6 +86,33 @@ pub enum Command {
         #[arg(long)]
         workspace: Option<String>,
     },
+    /// Import accounts or contacts from a CSV or XLSX file (any Chinese encoding,
+    /// delimiter and header row found), with 查重 against the file and the database.
+    Import {
+        /// The CSV or XLSX file.
+        file: PathBuf,
+        /// What the file holds (accounts or contacts); guessed from the columns when left out.
+        #[arg(long)]
+        kind: Option<String>,
+        /// The column layout of another system's export: guanxi, salesforce, hubspot, twenty, odoo.
+        #[arg(long)]
+        preset: Option<String>,
+        /// Report what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Bad rows: skip them (the rest is written) or abort (nothing is written).
+        #[arg(long, default_value = "skip", value_parser = ["skip", "abort"])]
+        on_error: String,
+        /// Update the records rows match (by external id or 查重) instead of leaving them.
+        #[arg(long)]
+        update_existing: bool,
+        /// The workspace, by name; may be left out when there is only one.
+        #[arg(long)]
+        workspace: Option<String>,
+        /// Where to write the bad rows (default: FILE.errors.csv beside the file).
+        #[arg(long)]
+        errors: Option<PathBuf>,
+    },
     /// Write a consistent copy of the SQLite database, also while the server runs.
     Backup {
         /// The file to write (must not exist).
@@ -258,6 +285,25 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             eprintln!("{n} accounts written to {}", output.display());
             Ok(())
         }
+        Command::Import { file: input, kind, preset, dry_run, on_error, update_existing, workspace, errors } => {
+            let kind = match kind.as_deref() {
+                None => None,
+                Some(k) => Some(
+                    guanxi_exchange::fields::Kind::parse(k)
+                        .ok_or_else(|| anyhow::anyhow!("--kind {k:?}: use accounts or contacts"))?,
+                ),
+            };
+            let on_error = match on_error.as_str() {
+                "abort" => guanxi_exchange::import::OnError::Abort,
+                _ => guanxi_exchange::import::OnError::Skip,
+            };
+            let opts =
+                guanxi_exchange::import::Options { kind, preset, columns: None, dry_run, on_error, update_existing };
+            let (db, _) = open(&cli.db, &file, false).await?;
+            let result = crate::import_cmd::run(&db, workspace.as_deref(), &input, errors, &opts).await;
+            db.close().await;
+            result
+        }
         Command::Migrate => {
             let (db, target) = open(&cli.db, &file, true).await?;
             println!("database {} is up to date", target.redacted());
@@ -422,10 +468,11 @@ async fn init(
     Ok(InitOutcome::Created(ws.name))
 }
 
-async fn export_accounts(db: &Db, workspace: Option<&str>, output: &std::path::Path) -> anyhow::Result<u64> {
+/// The workspace named, or the only one.
+pub(crate) async fn workspace_named(db: &Db, workspace: Option<&str>) -> anyhow::Result<guanxi_domain::WorkspaceId> {
     let all: Vec<(guanxi_domain::WorkspaceId, String)> =
         db.fetch_all(guanxi_store::Sql::new("SELECT id, name FROM workspaces ORDER BY name")).await?;
-    let ws = match workspace {
+    Ok(match workspace {
         Some(name) => all.iter().find(|w| w.1 == name).ok_or_else(|| anyhow::anyhow!("no workspace named {name:?}"))?.0,
         None if all.len() == 1 => all[0].0,
         None => bail!(
@@ -433,7 +480,11 @@ async fn export_accounts(db: &Db, workspace: Option<&str>, output: &std::path::P
             all.len(),
             all.iter().map(|w| w.1.as_str()).collect::<Vec<_>>().join(", ")
         ),
-    };
+    })
+}
+
+async fn export_accounts(db: &Db, workspace: Option<&str>, output: &std::path::Path) -> anyhow::Result<u64> {
+    let ws = workspace_named(db, workspace).await?;
     let viewer = guanxi_store::Viewer::whole(ws);
     let filter = guanxi_store::accounts::AccountFilter::default();
     let n = if output == std::path::Path::new("-") {

@@ -11,5 +11,6 @@ pub mod crm_gen;
 pub mod dedupe_cmd;
 pub mod demo;
 pub mod dirty;
+pub mod import_cmd;
 pub mod jobs;
 pub mod table;

@@ -20,6 +20,7 @@ use guanxi_domain::{
     UserId, WorkspaceId,
 };
 use serde::Serialize;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// An account as the API and pages show it.
@@ -201,7 +202,7 @@ pub const SCOPE: ScopeColumns<'static> =
     ScopeColumns { workspace: "a.workspace_id", owner: Some("a.owner_id"), team: "a.team_id" };
 
 /// The fields of an account, parsed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AccountFields {
     /// Registered name.
     pub name: String,
@@ -503,6 +504,15 @@ pub async fn update(
     )
     .await?;
     Ok(after)
+}
+
+/// The fields of a live account, inside a transaction (an import's update).
+pub async fn fields_in_tx(tx: &mut Tx, ws: WorkspaceId, id: AccountId) -> Result<AccountFields> {
+    let a = get_in_tx(tx, ws, id).await?;
+    if a.deleted_at.is_some() {
+        return Err(Error::NotFound);
+    }
+    Ok(fields_of(&a))
 }
 
 /// The fields of a stored account, to change some of them.
@@ -971,4 +981,152 @@ fn region_short(code: &str) -> Option<&'static str> {
 
 fn gb2260_name(code: &str) -> Option<&'static str> {
     guanxi_domain::division_name(code)
+}
+
+/// A live account that shares a key with one of many new records (a batch
+/// of an import), with what 查重 weighs.
+#[derive(Clone, Debug)]
+pub struct Existing {
+    /// The account.
+    pub id: AccountId,
+    /// Its name.
+    pub name: String,
+    /// Its stored name key.
+    pub name_key: String,
+    /// Its pinyin key.
+    pub name_pinyin: String,
+    /// USCC.
+    pub uscc: Option<String>,
+    /// Owner.
+    pub owner_id: Option<UserId>,
+    /// Owner's name.
+    pub owner_name: Option<String>,
+    /// Division code.
+    pub region_code: Option<String>,
+    /// Phones (E.164).
+    pub phones: Vec<String>,
+}
+
+struct ExistingRow {
+    id: AccountId,
+    name: String,
+    name_key: String,
+    name_pinyin: String,
+    uscc: Option<String>,
+    owner_id: Option<UserId>,
+    owner_name: Option<String>,
+    region_code: Option<String>,
+}
+crate::from_row!(ExistingRow { id, name, name_key, name_pinyin, uscc, owner_id, owner_name, region_code });
+
+/// Live accounts of the workspace sharing a name key, pinyin key, USCC or
+/// phone with any of the given: the candidates of [`duplicates`] for a whole
+/// batch in two queries, to be weighed by the caller.
+pub async fn existing_matching(
+    db: &Db,
+    ws: WorkspaceId,
+    keys: &[&str],
+    pinyins: &[&str],
+    usccs: &[&str],
+    phones: &[&str],
+) -> Result<Vec<Existing>> {
+    if keys.is_empty() && pinyins.is_empty() && usccs.is_empty() && phones.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(
+        "SELECT a.id, a.name, a.name_key, a.name_pinyin, a.uscc, a.owner_id, o.display_name AS owner_name, a.region_code \
+         FROM accounts a LEFT JOIN users o ON o.id = a.owner_id WHERE a.workspace_id = ",
+    );
+    q.bind(ws).push(" AND a.deleted_at IS NULL AND (1 = 0");
+    let list = |q: &mut Sql, head: &str, values: &[&str], tail: &str| {
+        if values.is_empty() {
+            return;
+        }
+        q.push(head);
+        for (i, v) in values.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*v);
+        }
+        q.push(tail);
+    };
+    list(&mut q, " OR a.name_key IN (", keys, ")");
+    list(&mut q, " OR a.name_pinyin IN (", pinyins, ")");
+    list(&mut q, " OR a.uscc IN (", usccs, ")");
+    if !phones.is_empty() {
+        q.push(" OR a.id IN (SELECT account_id FROM account_phones WHERE workspace_id = ").bind(ws);
+        list(&mut q, " AND number IN (", phones, "))");
+    }
+    q.push(")");
+    let rows: Vec<ExistingRow> = db.fetch_all(q).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id.uuid()).collect();
+    let mut stored: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(4000) {
+        let mut pq = Sql::new("SELECT account_id, number FROM account_phones WHERE account_id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            pq.push(if i == 0 { "" } else { ", " }).bind(*id);
+        }
+        pq.push(")");
+        for (id, n) in db.fetch_all::<(Uuid, String)>(pq).await? {
+            stored.entry(id).or_default().push(n);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| Existing {
+            phones: stored.remove(&r.id.uuid()).unwrap_or_default(),
+            id: r.id,
+            name: r.name,
+            name_key: r.name_key,
+            name_pinyin: r.name_pinyin,
+            uscc: r.uscc,
+            owner_id: r.owner_id,
+            owner_name: r.owner_name,
+            region_code: r.region_code,
+        })
+        .collect())
+}
+
+/// The city a stored account's division code is in, as 查重 compares it.
+pub fn city_of(region_code: Option<&str>) -> Option<&'static str> {
+    region_code.and_then(region_short)
+}
+
+/// How many live accounts of the pool `user` owns now.
+pub async fn owned_count(db: &Db, ws: WorkspaceId, pool: PoolId, user: UserId) -> Result<i64> {
+    let q = Sql::new(
+        "SELECT COUNT(*) FROM accounts WHERE workspace_id = $1 AND owner_id = $2 AND pool_id = $3 AND deleted_at IS NULL",
+    );
+    let (n,): (i64,) = db.fetch_one(q.arg(ws).arg(user).arg(pool)).await?;
+    Ok(n)
+}
+
+/// Those of `ids` that are live accounts of the workspace.
+pub async fn live(db: &Db, ws: WorkspaceId, ids: &[AccountId]) -> Result<Vec<AccountId>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(4000) {
+        let mut q = Sql::new("SELECT id FROM accounts WHERE workspace_id = ");
+        q.bind(ws).push(" AND deleted_at IS NULL AND id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*id);
+        }
+        q.push(")");
+        out.extend(db.fetch_all::<(AccountId,)>(q).await?.into_iter().map(|r| r.0));
+    }
+    Ok(out)
+}
+
+/// Writes the audit entries of accounts an import created: one per account,
+/// naming the import and the row, in multi-row statements.
+pub async fn audit_imported(
+    tx: &mut Tx,
+    actor: &Actor,
+    import: guanxi_domain::ImportId,
+    rows: &[(AccountId, u64)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut b = audit::batch();
+    for (id, line) in rows {
+        let changes = serde_json::json!({"imported": {"before": null, "after": {"import": import, "line": line}}});
+        audit::push(&mut b, tx, actor, Action::Create, "account", id.uuid(), changes, now).await?;
+    }
+    b.flush(tx).await
 }

@@ -12,6 +12,7 @@ const MAX_PARAMS: usize = 8000;
 /// Rows gathered for one table, flushed as multi-row `INSERT`s.
 pub struct Batch {
     head: String,
+    tail: &'static str,
     width: usize,
     q: Option<Sql>,
     rows: usize,
@@ -21,7 +22,13 @@ impl Batch {
     /// `INSERT INTO {table} ({columns}) VALUES …` with `columns` comma-separated.
     pub fn new(table: &str, columns: &str) -> Self {
         let width = columns.split(',').count();
-        Self { head: format!("INSERT INTO {table} ({columns}) VALUES "), width, q: None, rows: 0 }
+        Self { head: format!("INSERT INTO {table} ({columns}) VALUES "), tail: "", width, q: None, rows: 0 }
+    }
+
+    /// Ends each statement with `clause` (`ON CONFLICT …`, the same on both databases).
+    pub fn on_conflict(mut self, clause: &'static str) -> Self {
+        self.tail = clause;
+        self
     }
 
     /// Adds a row (as many values as columns), sending the statement when full.
@@ -45,7 +52,8 @@ impl Batch {
 
     /// Sends what is left.
     pub async fn flush(&mut self, tx: &mut Tx) -> Result<()> {
-        if let Some(q) = self.q.take() {
+        if let Some(mut q) = self.q.take() {
+            q.push(self.tail);
             tx.execute(q).await?;
         }
         self.rows = 0;

@@ -140,7 +140,7 @@ const EMAILS: children::Table = children::Table { name: "contact_emails", owner:
 const TAGS: children::Table = children::Table { name: "contact_tags", owner: "contact_id" };
 
 /// The fields of a contact, parsed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ContactFields {
     /// Account.
     pub account_id: AccountId,
@@ -769,4 +769,132 @@ pub async fn birthdays_of(db: &Db, ws: WorkspaceId, owner: UserId) -> Result<Vec
         .arg(owner),
     )
     .await
+}
+
+/// A live contact sharing a personal phone, e-mail or WeChat id, or a name
+/// at the same account, with one of many new ones (a batch of an import).
+#[derive(Clone, Debug)]
+pub struct ExistingContact {
+    /// The contact.
+    pub id: ContactId,
+    /// Name.
+    pub name: String,
+    /// Folded name.
+    pub name_key: String,
+    /// Account.
+    pub account_id: AccountId,
+    /// Account's name.
+    pub account_name: String,
+    /// WeChat id.
+    pub wechat: Option<String>,
+    /// Phones (E.164).
+    pub phones: Vec<String>,
+    /// E-mails.
+    pub emails: Vec<String>,
+}
+
+/// Candidates of [`duplicates`] for a whole batch: the same personal phone,
+/// e-mail or WeChat id anywhere in the workspace, or the same folded name at
+/// one of `accounts`.
+pub async fn existing_matching(
+    db: &Db,
+    ws: WorkspaceId,
+    phones: &[&str],
+    emails: &[&str],
+    wechats: &[&str],
+    accounts: &[AccountId],
+    name_keys: &[&str],
+) -> Result<Vec<ExistingContact>> {
+    let mut q = Sql::new(
+        "SELECT c.id, c.name, c.name_key, c.account_id, a.name, c.wechat FROM contacts c JOIN accounts a ON a.id = c.account_id \
+         WHERE c.workspace_id = ",
+    );
+    q.bind(ws).push(" AND c.deleted_at IS NULL AND (1 = 0");
+    let list = |q: &mut Sql, head: &str, values: Vec<Val>, tail: &str| {
+        if values.is_empty() {
+            return;
+        }
+        q.push(head);
+        for (i, v) in values.into_iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(v);
+        }
+        q.push(tail);
+    };
+    let texts = |v: &[&str]| v.iter().map(|s| Val::from(*s)).collect::<Vec<_>>();
+    if !phones.is_empty() {
+        q.push(" OR c.id IN (SELECT contact_id FROM contact_phones WHERE workspace_id = ").bind(ws);
+        list(&mut q, " AND number IN (", texts(phones), "))");
+    }
+    if !emails.is_empty() {
+        q.push(" OR c.id IN (SELECT contact_id FROM contact_emails WHERE workspace_id = ").bind(ws);
+        list(&mut q, " AND email IN (", texts(emails), "))");
+    }
+    list(&mut q, " OR c.wechat IN (", texts(wechats), ")");
+    if !accounts.is_empty() && !name_keys.is_empty() {
+        list(&mut q, " OR (c.account_id IN (", accounts.iter().map(|a| Val::from(*a)).collect(), ")");
+        list(&mut q, " AND c.name_key IN (", texts(name_keys), "))");
+    }
+    q.push(")");
+    let rows: Vec<(ContactId, String, String, AccountId, String, Option<String>)> = db.fetch_all(q).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0.uuid()).collect();
+    let mut conn = Conn::Db(db);
+    let mut stored_phones = Vec::new();
+    let mut stored_emails = Vec::new();
+    for chunk in ids.chunks(4000) {
+        stored_phones.extend(children::phones(&mut conn, PHONES, chunk).await?);
+        stored_emails.extend(children::texts(&mut conn, EMAILS, "email", chunk).await?);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, name_key, account_id, account_name, wechat)| ExistingContact {
+            phones: children::of(&stored_phones, id.uuid()).into_iter().map(|p: PhoneNumber| p.number).collect(),
+            emails: children::of(&stored_emails, id.uuid()),
+            id,
+            name,
+            name_key,
+            account_id,
+            account_name,
+            wechat,
+        })
+        .collect())
+}
+
+/// Those of `ids` that are live contacts of the workspace.
+pub async fn live(db: &Db, ws: WorkspaceId, ids: &[ContactId]) -> Result<Vec<ContactId>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(4000) {
+        let mut q = Sql::new("SELECT id FROM contacts WHERE workspace_id = ");
+        q.bind(ws).push(" AND deleted_at IS NULL AND id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*id);
+        }
+        q.push(")");
+        out.extend(db.fetch_all::<(ContactId,)>(q).await?.into_iter().map(|r| r.0));
+    }
+    Ok(out)
+}
+
+/// The fields of a live contact, inside a transaction (an import's update).
+pub async fn fields_in_tx(tx: &mut Tx, ws: WorkspaceId, id: ContactId) -> Result<ContactFields> {
+    let c = get_in_tx(tx, ws, id).await?;
+    if c.deleted_at.is_some() {
+        return Err(Error::NotFound);
+    }
+    Ok(ContactFields::of(&c))
+}
+
+/// Writes the audit entries of contacts an import created, one per contact.
+pub async fn audit_imported(
+    tx: &mut Tx,
+    actor: &Actor,
+    import: guanxi_domain::ImportId,
+    rows: &[(ContactId, u64)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut b = audit::batch();
+    for (id, line) in rows {
+        let changes = serde_json::json!({"imported": {"before": null, "after": {"import": import, "line": line}}});
+        audit::push(&mut b, tx, actor, Action::Create, "contact", id.uuid(), changes, now).await?;
+    }
+    b.flush(tx).await
 }

@@ -89,6 +89,7 @@ val_from!(guanxi_domain::ScriptId, Uuid, |v: guanxi_domain::ScriptId| v.uuid());
 val_from!(guanxi_domain::NotificationId, Uuid, |v: guanxi_domain::NotificationId| v.uuid());
 val_from!(guanxi_domain::ChannelId, Uuid, |v: guanxi_domain::ChannelId| v.uuid());
 val_from!(guanxi_domain::DeliveryId, Uuid, |v: guanxi_domain::DeliveryId| v.uuid());
+val_from!(guanxi_domain::ImportId, Uuid, |v: guanxi_domain::ImportId| v.uuid());
 
 /// How SQLite stores instants: fixed-width UTC with microseconds, so that text
 /// order is time order and precision matches PostgreSQL's `timestamptz`.
@@ -329,7 +330,8 @@ decode_id!(
     guanxi_domain::TaskId,
     guanxi_domain::ScriptId,
     guanxi_domain::ChannelId,
-    guanxi_domain::DeliveryId
+    guanxi_domain::DeliveryId,
+    guanxi_domain::ImportId
 );
 
 macro_rules! decode_text_enum {

@@ -14,6 +14,7 @@ pub mod children;
 pub mod contacts;
 pub mod db;
 pub mod greetings;
+pub mod imports;
 mod lifecycle;
 pub mod migrate;
 pub mod notifications;

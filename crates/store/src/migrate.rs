@@ -110,6 +110,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_tasks_source.sql"),
         postgres: include_str!("../migrations/postgres/0015_tasks_source.sql"),
     },
+    Migration {
+        version: 16,
+        name: "imports",
+        sqlite: include_str!("../migrations/sqlite/0016_imports.sql"),
+        postgres: include_str!("../migrations/postgres/0016_imports.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

@@ -227,3 +227,9 @@ pub async fn delete(tx: &mut Tx, actor: &Actor, id: TeamId, now: DateTime<Utc>) 
     .await?;
     Ok(())
 }
+
+/// Every live team of the workspace as (id, name): whom an import's team column can name.
+pub async fn directory(db: &Db, ws: WorkspaceId) -> Result<Vec<(TeamId, String)>> {
+    let q = Sql::new("SELECT id, name FROM teams WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY id");
+    db.fetch_all(q.arg(ws)).await
+}

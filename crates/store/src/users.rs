@@ -285,3 +285,12 @@ pub async fn set_password(
     .await?;
     Ok(())
 }
+
+/// Every active person of the workspace as (id, e-mail, display name, team):
+/// whom an import's owner column can name.
+pub async fn directory(db: &Db, ws: WorkspaceId) -> Result<Vec<(UserId, String, String, Option<TeamId>)>> {
+    let q = Sql::new(
+        "SELECT id, email, display_name, team_id FROM users WHERE workspace_id = $1 AND disabled_at IS NULL ORDER BY id",
+    );
+    db.fetch_all(q.arg(ws)).await
+}

@@ -15,6 +15,7 @@ mod api_pool;
 mod browser;
 mod cli;
 mod exchange;
+mod import;
 mod notify;
 mod schema;
 mod web;

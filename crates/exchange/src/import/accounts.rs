@@ -1,0 +1,694 @@
+//! Accounts from rows: each row parsed into an account's fields, recognised
+//! by its external id (a second run of a file changes nothing), then 查重
+//! against the rows before it in the file and against the database — by
+//! name key, pinyin, USCC and phone, weighed by `dedupe::compare` as on entry
+//! — and written a batch at a time.
+
+use super::cells::{self, Cells};
+use super::report::{Problem, Report, Severity, Sink};
+use super::{ImportError, Options, Who};
+use crate::mapping::Mapping;
+use crate::read::Row;
+use chrono::{DateTime, Utc};
+use guanxi_domain::dedupe::{self, NameKey, Verdict};
+use guanxi_domain::{
+    AccountId, AccountName, AccountSource, Classification, ImportId, LongText, Notes, Phone, RelationshipStage,
+    ShortText, TeamId, Uscc, UserId,
+};
+use guanxi_store::accounts::{self, AccountFields, Existing};
+use guanxi_store::imports::{self, Keys};
+use guanxi_store::pool::Pool;
+use guanxi_store::{Conn, Db};
+use std::collections::{HashMap, HashSet};
+
+/// Most phones or tags one account keeps.
+const MAX_ITEMS: usize = 20;
+
+/// A row read as an account.
+struct Parsed {
+    row: Row,
+    /// The source's id of the row (`x:…`), Guanxi's (`g:…`), or a hash of its cells (`h:…`).
+    external: String,
+    /// A Guanxi id the row names (its own export).
+    id: Option<AccountId>,
+    fields: AccountFields,
+    key: NameKey,
+    /// Fields the row fills (an update changes only these).
+    present: Vec<&'static str>,
+    /// The owner column named someone.
+    owner_given: bool,
+}
+
+/// What became of an earlier row's record, for rows after it.
+struct Seen {
+    id: AccountId,
+    name: Box<str>,
+    uscc: Option<Box<str>>,
+    line: u64,
+    /// Written in an earlier batch (not in the one being built).
+    written: bool,
+    /// Not created after all (an owner's limit): nothing to merge into.
+    dead: bool,
+}
+
+/// What a row will do.
+enum Plan {
+    Create(AccountId, Parsed),
+    /// Merged (in memory) into the record an earlier row of this batch creates.
+    Merged(Parsed, AccountId),
+    /// Fills the empty fields of the record an earlier batch wrote.
+    MergeWritten(Parsed, AccountId),
+    Update(Parsed, AccountId),
+    Leave(Parsed, AccountId),
+}
+
+pub(crate) struct Importer<'a> {
+    db: &'a Db,
+    who: &'a Who,
+    import: ImportId,
+    opts: &'a Options,
+    write: bool,
+    now: DateTime<Utc>,
+    pool: Pool,
+    /// Owners by lower-cased e-mail and by name, with their team.
+    people: HashMap<String, (UserId, Option<TeamId>)>,
+    teams: HashMap<String, TeamId>,
+    /// Accounts each owner holds in the pool, counted once and kept up to date.
+    owned: HashMap<UserId, i64>,
+    seen: Vec<Seen>,
+    /// Key hash → index into `seen`.
+    index: HashMap<u64, u32>,
+    /// External ids already handled in this run.
+    externals: HashSet<u64>,
+    /// Existing records rows of this run matched: a later row matching one
+    /// again only fills its gaps, as a duplicate within the file does.
+    matched: HashSet<AccountId>,
+}
+
+impl<'a> Importer<'a> {
+    pub async fn new(
+        db: &'a Db,
+        who: &'a Who,
+        import: ImportId,
+        opts: &'a Options,
+        write: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Importer<'a>, ImportError> {
+        let ws = who.actor.workspace_id;
+        let pool = guanxi_store::pool::default_of(Conn::Db(db), ws).await?;
+        let mut people = HashMap::new();
+        for (id, email, name, team) in guanxi_store::users::directory(db, ws).await? {
+            people.insert(email.to_lowercase(), (id, team));
+            people.entry(name).or_insert((id, team));
+        }
+        let teams = guanxi_store::teams::directory(db, ws).await?.into_iter().map(|(id, n)| (n, id)).collect();
+        Ok(Importer {
+            db,
+            who,
+            import,
+            opts,
+            write,
+            now,
+            pool,
+            people,
+            teams,
+            owned: HashMap::new(),
+            seen: Vec::new(),
+            index: HashMap::new(),
+            externals: HashSet::new(),
+            matched: HashSet::new(),
+        })
+    }
+
+    fn parse(&self, mapping: &Mapping, headers: &[String], row: Row) -> Result<Parsed, (Vec<Problem>, Row)> {
+        let mut c = Cells::new(mapping, headers, &row);
+        let mut present = Vec::new();
+        for f in mapping.columns.iter().flatten() {
+            if c.get(f.key).is_some() && !present.contains(&f.key) {
+                present.push(f.key);
+            }
+        }
+        let id = c.get("id").and_then(|v| match uuid::Uuid::parse_str(v) {
+            Ok(u) => Some(AccountId::from_uuid(u)),
+            Err(_) => {
+                c.problem(
+                    "id",
+                    "invalid_id",
+                    format!("{v:?} is not a Guanxi id; leave the column empty for new records"),
+                );
+                None
+            }
+        });
+        let name = match c.get("name") {
+            Some(n) => c.take("name", AccountName::parse("name", n)).map(AccountName::into_string),
+            None => {
+                c.problem("name", "required", "the name is empty: every account needs its registered name");
+                None
+            }
+        };
+        let short = |c: &mut Cells, key: &str| c.text(key, ShortText::parse).map(ShortText::into_string);
+        let long = |c: &mut Cells, key: &str| c.text(key, LongText::parse).map(LongText::into_string);
+        let short_name = short(&mut c, "short_name");
+        let uscc = c.text("uscc", Uscc::parse).map(|u| u.as_str().to_owned());
+        let mut phones: Vec<Phone> = Vec::new();
+        for p in c.list("phones") {
+            if let Some(p) = c.take("phones", Phone::parse("phones", p)) {
+                if !phones.iter().any(|q| q.number() == p.number() && q.extension() == p.extension()) {
+                    phones.push(p);
+                }
+            }
+        }
+        if phones.len() > MAX_ITEMS {
+            c.problem("phones", "too_many", format!("{} phones; an account keeps at most {MAX_ITEMS}", phones.len()));
+        }
+        let mut region_code = c.text("region_code", guanxi_domain::parse_division_code);
+        if region_code.is_none() {
+            if let Some(place) = c.get("region") {
+                region_code = guanxi_domain::division_by_names(place);
+                if region_code.is_none() {
+                    c.problem("region", "unknown_region", format!("{place:?} names no province, city or district"));
+                }
+            }
+        }
+        let address = long(&mut c, "address");
+        let website = long(&mut c, "website");
+        let industry = short(&mut c, "industry");
+        let source = c.word("source", AccountSource::read, AccountSource::ALL, AccountSource::label_zh);
+        let referrer = short(&mut c, "referrer");
+        let classification =
+            c.word("classification", Classification::read, Classification::ALL, Classification::label_zh);
+        let key_account = c.flag("key_account");
+        let relationship_stage =
+            c.word("relationship_stage", RelationshipStage::read, RelationshipStage::ALL, RelationshipStage::label_zh);
+        let mut tags = Vec::new();
+        for t in c.list("tags") {
+            if let Some(t) = c.take("tags", ShortText::parse("tags", t)) {
+                tags.push(t.into_string());
+            }
+        }
+        if tags.len() > MAX_ITEMS {
+            c.problem("tags", "too_many", format!("{} tags; an account keeps at most {MAX_ITEMS}", tags.len()));
+        }
+        let notes = match c.joined("notes") {
+            Some(n) => c.take("notes", Notes::parse("notes", &n)).map(Notes::into_string),
+            None => None,
+        };
+        let (owner_id, mut team_id, owner_given) = self.owner(&mut c);
+        if let Some(t) = c.get("team") {
+            match self.teams.get(t) {
+                Some(id) if self.who.may_assign => team_id = Some(*id),
+                Some(_) => {}
+                None => c.problem("team", "unknown_team", format!("no team is called {t:?}")),
+            }
+        }
+        let problems = std::mem::take(&mut c.problems);
+        let external = match (c.get("external_id"), id) {
+            (Some(x), _) => format!("x:{x}"),
+            (None, Some(id)) => format!("g:{id}"),
+            (None, None) => cells::row_hash(&row.cells),
+        };
+        let Some(name) = name.filter(|_| problems.is_empty()) else {
+            return Err((problems, row));
+        };
+        let fields = AccountFields {
+            short_name,
+            uscc,
+            industry,
+            region_code,
+            address,
+            website,
+            referrer,
+            classification,
+            key_account,
+            relationship_stage,
+            owner_id,
+            team_id,
+            notes,
+            phones,
+            tags,
+            ..AccountFields::new(&name, source.unwrap_or(AccountSource::Other))
+        };
+        let key = dedupe::company_key(&fields.name);
+        Ok(Parsed { row, external, id, fields, key, present, owner_given })
+    }
+
+    /// The owner a row names (by e-mail or name) and their team; a
+    /// salesperson's rows are theirs whatever the column says.
+    fn owner(&self, c: &mut Cells) -> (Option<UserId>, Option<TeamId>, bool) {
+        let mine = self.who.user_id.and_then(|u| self.people.values().find(|(id, _)| *id == u).copied());
+        let Some(v) = c.get("owner") else {
+            return match (self.who.may_assign, mine) {
+                (false, Some((u, t))) => (Some(u), t, false),
+                _ => (None, None, false),
+            };
+        };
+        let found = self.people.get(&v.to_lowercase()).or_else(|| self.people.get(v)).copied();
+        match found {
+            None => {
+                c.problem(
+                    "owner",
+                    "unknown_owner",
+                    format!("nobody active in this workspace is {v:?} (give an e-mail or a name)"),
+                );
+                (None, None, true)
+            }
+            Some((u, t)) if self.who.may_assign || Some(u) == self.who.user_id => (Some(u), t, true),
+            Some(_) => {
+                c.problem("owner", "not_allowed", "only managers and admins may import accounts for someone else");
+                (None, None, true)
+            }
+        }
+    }
+
+    fn index_keys(key: &NameKey, uscc: Option<&str>, phones: &[String]) -> Vec<u64> {
+        let mut out = vec![cells::key_hash(b'k', &key.core)];
+        if !key.pinyin.is_empty() {
+            out.push(cells::key_hash(b'p', &key.pinyin));
+        }
+        if let Some(u) = uscc {
+            out.push(cells::key_hash(b'u', u));
+        }
+        out.extend(phones.iter().map(|p| cells::key_hash(b't', p)));
+        out
+    }
+
+    fn remember(&mut self, p: &Parsed, id: AccountId) {
+        let at = self.seen.len() as u32;
+        let phones: Vec<String> = p.fields.phones.iter().map(|x| x.number().to_owned()).collect();
+        for k in Self::index_keys(&p.key, p.fields.uscc.as_deref(), &phones) {
+            self.index.entry(k).or_insert(at);
+        }
+        self.seen.push(Seen {
+            id,
+            name: p.fields.name.clone().into(),
+            uscc: p.fields.uscc.clone().map(Into::into),
+            line: p.row.line,
+            written: false,
+            dead: false,
+        });
+    }
+
+    /// An earlier row of the file that is the same organisation, by 查重.
+    fn same_in_file(&self, p: &Parsed) -> Option<usize> {
+        let phones: Vec<String> = p.fields.phones.iter().map(|x| x.number().to_owned()).collect();
+        let mut tried = Vec::new();
+        for k in Self::index_keys(&p.key, p.fields.uscc.as_deref(), &phones) {
+            let Some(&at) = self.index.get(&k) else { continue };
+            if tried.contains(&at) {
+                continue;
+            }
+            tried.push(at);
+            let s = &self.seen[at as usize];
+            if s.dead {
+                continue;
+            }
+            let other = dedupe::company_key(&s.name);
+            // The phone that found it is the one they share.
+            let shared: Vec<String> = phones.iter().filter(|n| cells::key_hash(b't', n) == k).cloned().collect();
+            let v = dedupe::compare(
+                &dedupe::Record { name: &p.key, uscc: p.fields.uscc.as_deref(), phones: &phones, city: None },
+                &dedupe::Record { name: &other, uscc: s.uscc.as_deref(), phones: &shared, city: None },
+            );
+            if matches!(v, Verdict::Same { .. }) {
+                return Some(at as usize);
+            }
+        }
+        None
+    }
+
+    pub async fn batch(
+        &mut self,
+        mapping: &Mapping,
+        headers: &[String],
+        rows: Vec<Row>,
+        report: &mut Report,
+        sink: &mut Sink,
+    ) -> Result<(), ImportError> {
+        let ws = self.who.actor.workspace_id;
+        let mut parsed = Vec::with_capacity(rows.len());
+        for row in rows {
+            match self.parse(mapping, headers, row) {
+                Ok(p) => parsed.push(p),
+                Err((problems, row)) => report.fail_all(sink, problems, &row.cells)?,
+            }
+        }
+        // Rows an earlier import (or an earlier run of this file) already made.
+        let fresh: Vec<&str> = parsed
+            .iter()
+            .filter(|p| !self.externals.contains(&cells::key_hash(b'x', &p.external)))
+            .map(|p| p.external.as_str())
+            .collect();
+        let known: HashMap<String, uuid::Uuid> =
+            imports::lookup(&mut Conn::Db(self.db), ws, "accounts", &fresh).await?.into_iter().collect();
+        let named: Vec<AccountId> = parsed.iter().filter_map(|p| p.id).collect();
+        let live: HashSet<AccountId> = accounts::live(self.db, ws, &named).await?.into_iter().collect();
+        // Candidates in the database for everything else, in one go.
+        let (mut keys, mut pinyins, mut usccs, mut phones) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for p in &parsed {
+            keys.push(p.key.core.as_str());
+            if !p.key.pinyin.is_empty() {
+                pinyins.push(p.key.pinyin.as_str());
+            }
+            usccs.extend(p.fields.uscc.as_deref());
+            phones.extend(p.fields.phones.iter().map(|x| x.number()));
+        }
+        let existing = accounts::existing_matching(self.db, ws, &keys, &pinyins, &usccs, &phones).await?;
+        let by_key = Self::existing_index(&existing);
+
+        let mut plans: Vec<Plan> = Vec::with_capacity(parsed.len());
+        // Records this batch creates: id → index in `plans`.
+        let mut creating: HashMap<AccountId, usize> = HashMap::new();
+        for p in parsed {
+            let ext = cells::key_hash(b'x', &p.external);
+            if !self.externals.insert(ext) {
+                report.counts.unchanged += 1;
+                let message = "the same row (or external id) came earlier in the file";
+                report.note(problem(&p.row, None, "repeated_row", message, Severity::Note));
+                continue;
+            }
+            let matched = known
+                .get(&p.external)
+                .map(|u| AccountId::from_uuid(*u))
+                .or_else(|| p.id.filter(|id| live.contains(id)));
+            if let Some(id) = matched {
+                plans.push(self.matched_plan(p, id, report));
+                continue;
+            }
+            if let Some(at) = self.same_in_file(&p) {
+                let s = &self.seen[at];
+                report.counts.merged += 1;
+                let message = format!("the same organisation as line {} ({}): merged into it", s.line, s.name);
+                report.note(problem(&p.row, None, "duplicate_in_file", message, Severity::Note));
+                let id = s.id;
+                match creating.get(&id).map(|i| &mut plans[*i]) {
+                    Some(Plan::Create(_, into)) => {
+                        fill(&mut into.fields, &p.fields);
+                        plans.push(Plan::Merged(p, id));
+                    }
+                    _ => plans.push(Plan::MergeWritten(p, id)),
+                }
+                continue;
+            }
+            let found = self.same_in_database(&p, &existing, &by_key);
+            match found {
+                Found::Same(e) => {
+                    let visible = self.visible(e).await?;
+                    if self.opts.update_existing && visible {
+                        plans.push(self.matched_plan(p, e.id, report));
+                        continue;
+                    }
+                    let whose = match &e.owner_name {
+                        Some(o) => format!("owned by {o}"),
+                        None => "in the pool (公海)".to_owned(),
+                    };
+                    let message = if self.opts.update_existing {
+                        format!("already in Guanxi as {} ({whose}), not yours to update: left as it is", e.name)
+                    } else {
+                        format!("already in Guanxi as {} ({whose}): left as it is", e.name)
+                    };
+                    report.warn(problem(&p.row, None, "duplicate_existing", message, Severity::Warning));
+                    plans.push(Plan::Leave(p, e.id));
+                    continue;
+                }
+                Found::Possible(e) => {
+                    let message =
+                        format!("may be the same organisation as {} (查重): created; check, and merge if so", e.name);
+                    report.warn(problem(&p.row, None, "possible_duplicate", message, Severity::Warning));
+                }
+                Found::Nothing => {}
+            }
+            let id = AccountId::new();
+            self.remember(&p, id);
+            creating.insert(id, plans.len());
+            plans.push(Plan::Create(id, p));
+        }
+        self.apply(plans, report, sink).await
+    }
+
+    /// A row that is an existing record: updated (once per run; later rows
+    /// of the same record fill its gaps) or left as it is.
+    fn matched_plan(&mut self, p: Parsed, id: AccountId, report: &mut Report) -> Plan {
+        if !self.opts.update_existing {
+            return Plan::Leave(p, id);
+        }
+        if self.matched.insert(id) {
+            return Plan::Update(p, id);
+        }
+        report.counts.merged += 1;
+        Plan::MergeWritten(p, id)
+    }
+
+    fn existing_index(existing: &[Existing]) -> HashMap<u64, Vec<usize>> {
+        let mut by: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, e) in existing.iter().enumerate() {
+            let mut ks = vec![cells::key_hash(b'k', &e.name_key), cells::key_hash(b'p', &e.name_pinyin)];
+            ks.extend(e.uscc.as_deref().map(|u| cells::key_hash(b'u', u)));
+            ks.extend(e.phones.iter().map(|n| cells::key_hash(b't', n)));
+            for k in ks {
+                by.entry(k).or_default().push(i);
+            }
+        }
+        by
+    }
+
+    fn same_in_database<'e>(&self, p: &Parsed, existing: &'e [Existing], by: &HashMap<u64, Vec<usize>>) -> Found<'e> {
+        let phones: Vec<String> = p.fields.phones.iter().map(|x| x.number().to_owned()).collect();
+        let mut best: Found<'e> = Found::Nothing;
+        let mut best_score = 0.0f32;
+        let mut tried: Vec<usize> = Vec::new();
+        for k in Self::index_keys(&p.key, p.fields.uscc.as_deref(), &phones) {
+            for &i in by.get(&k).map(Vec::as_slice).unwrap_or(&[]) {
+                if tried.contains(&i) {
+                    continue;
+                }
+                tried.push(i);
+                let e = &existing[i];
+                let other = dedupe::company_key(&e.name);
+                let v = dedupe::compare(
+                    &dedupe::Record { name: &p.key, uscc: p.fields.uscc.as_deref(), phones: &phones, city: None },
+                    &dedupe::Record {
+                        name: &other,
+                        uscc: e.uscc.as_deref(),
+                        phones: &e.phones,
+                        city: accounts::city_of(e.region_code.as_deref()),
+                    },
+                );
+                match v {
+                    Verdict::Same { score, .. } if !matches!(best, Found::Same(_)) || score > best_score => {
+                        best = Found::Same(e);
+                        best_score = score;
+                    }
+                    Verdict::Possible { score, .. }
+                        if matches!(best, Found::Nothing)
+                            || (matches!(best, Found::Possible(_)) && score > best_score) =>
+                    {
+                        best = Found::Possible(e);
+                        best_score = score;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        best
+    }
+
+    async fn visible(&self, e: &Existing) -> Result<bool, ImportError> {
+        Ok(!accounts::visible(self.db, self.who.viewer, &[e.id]).await?.is_empty())
+    }
+
+    /// Checks owners' limits, then writes the batch in one transaction (or,
+    /// for a dry run, only counts).
+    async fn apply(&mut self, plans: Vec<Plan>, report: &mut Report, sink: &mut Sink) -> Result<(), ImportError> {
+        let ws = self.who.actor.workspace_id;
+        // Owners' limits, counted once per owner and kept up to date.
+        let mut refused: HashSet<AccountId> = HashSet::new();
+        let mut kept = Vec::with_capacity(plans.len());
+        for plan in plans {
+            match &plan {
+                Plan::Create(id, p) => {
+                    if let (Some(owner), Some(limit)) = (p.fields.owner_id, self.pool.rules.max_owned) {
+                        let count = match self.owned.get(&owner) {
+                            Some(n) => *n,
+                            None => accounts::owned_count(self.db, ws, self.pool.id, owner).await?,
+                        };
+                        if count >= limit {
+                            let message =
+                                format!("the owner already holds {count} accounts, the most the pool allows ({limit})");
+                            let pr = problem(&p.row, None, "limit_reached", message, Severity::Error);
+                            report.fail(sink, pr, &p.row.cells)?;
+                            refused.insert(*id);
+                            continue;
+                        }
+                        self.owned.insert(owner, count + 1);
+                    }
+                    report.counts.created += 1;
+                }
+                Plan::Merged(p, id) if refused.contains(id) => {
+                    report.counts.merged -= 1;
+                    let message = "merged into an earlier row that could not be imported";
+                    let pr = problem(&p.row, None, "merged_into_failed", message, Severity::Error);
+                    report.fail(sink, pr, &p.row.cells)?;
+                    continue;
+                }
+                Plan::Leave(..) => report.counts.unchanged += 1,
+                Plan::Update(..) if !self.write => report.counts.updated += 1,
+                _ => {}
+            }
+            kept.push(plan);
+        }
+        for s in self.seen.iter_mut().rev().take_while(|s| !s.written) {
+            s.written = true;
+            s.dead = refused.contains(&s.id);
+        }
+        if !self.write {
+            return Ok(());
+        }
+        let mut tx = self.db.begin().await?;
+        let mut rows: Vec<(AccountId, AccountFields)> = Vec::new();
+        let mut audited: Vec<(AccountId, u64)> = Vec::new();
+        for plan in &kept {
+            if let Plan::Create(id, p) = plan {
+                rows.push((*id, p.fields.clone()));
+                audited.push((*id, p.row.line));
+            }
+        }
+        accounts::insert_many(&mut tx, ws, &self.pool, &rows, self.now).await?;
+        accounts::audit_imported(&mut tx, &self.who.actor, self.import, &audited, self.now).await?;
+        let mut keys = Keys::new(ws, "accounts", self.import);
+        for plan in &kept {
+            let (p, id, created) = match plan {
+                Plan::Create(id, p) => (p, id, true),
+                Plan::Merged(p, id) | Plan::MergeWritten(p, id) | Plan::Update(p, id) | Plan::Leave(p, id) => {
+                    (p, id, false)
+                }
+            };
+            keys.push(&mut tx, &p.external, id.uuid(), created).await?;
+        }
+        keys.flush(&mut tx).await?;
+        for plan in kept {
+            match plan {
+                Plan::Update(p, id) => {
+                    let before = accounts::fields_in_tx(&mut tx, ws, id).await?;
+                    let after = overlay(&before, &p);
+                    if after != before {
+                        accounts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
+                        report.counts.updated += 1;
+                    } else {
+                        report.counts.unchanged += 1;
+                    }
+                }
+                Plan::MergeWritten(p, id) => {
+                    let before = accounts::fields_in_tx(&mut tx, ws, id).await?;
+                    let mut after = before.clone();
+                    fill(&mut after, &p.fields);
+                    if after != before {
+                        accounts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+enum Found<'e> {
+    Same(&'e Existing),
+    Possible(&'e Existing),
+    Nothing,
+}
+
+fn problem(row: &Row, column: Option<String>, code: &str, message: impl Into<String>, severity: Severity) -> Problem {
+    Problem { line: row.line, row: row.row, column, code: code.to_owned(), message: message.into(), severity }
+}
+
+/// Fills `into`'s empty fields from `from`, joins phones and tags: what a
+/// later row of the same organisation adds.
+fn fill(into: &mut AccountFields, from: &AccountFields) {
+    fn opt(a: &mut Option<String>, b: &Option<String>) {
+        if a.is_none() {
+            a.clone_from(b);
+        }
+    }
+    opt(&mut into.short_name, &from.short_name);
+    opt(&mut into.uscc, &from.uscc);
+    opt(&mut into.industry, &from.industry);
+    opt(&mut into.region_code, &from.region_code);
+    opt(&mut into.address, &from.address);
+    opt(&mut into.website, &from.website);
+    opt(&mut into.referrer, &from.referrer);
+    opt(&mut into.notes, &from.notes);
+    into.classification = into.classification.or(from.classification);
+    into.relationship_stage = into.relationship_stage.or(from.relationship_stage);
+    into.key_account |= from.key_account;
+    if into.owner_id.is_none() {
+        into.owner_id = from.owner_id;
+        into.team_id = into.team_id.or(from.team_id);
+    }
+    for p in &from.phones {
+        if into.phones.len() < MAX_ITEMS && !into.phones.iter().any(|q| q.number() == p.number()) {
+            into.phones.push(p.clone());
+        }
+    }
+    for t in &from.tags {
+        if into.tags.len() < MAX_ITEMS && !into.tags.contains(t) {
+            into.tags.push(t.clone());
+        }
+    }
+}
+
+/// The stored fields with the row's over them: what the row fills wins,
+/// what it leaves empty stays; phones and tags are joined.
+fn overlay(before: &AccountFields, p: &Parsed) -> AccountFields {
+    let mut a = before.clone();
+    let f = &p.fields;
+    let has = |k: &str| p.present.contains(&k);
+    if has("name") {
+        a.name.clone_from(&f.name);
+    }
+    let set = |k: &str, dst: &mut Option<String>, src: &Option<String>| {
+        if has(k) {
+            dst.clone_from(src);
+        }
+    };
+    set("short_name", &mut a.short_name, &f.short_name);
+    set("uscc", &mut a.uscc, &f.uscc);
+    set("industry", &mut a.industry, &f.industry);
+    set("address", &mut a.address, &f.address);
+    set("website", &mut a.website, &f.website);
+    set("referrer", &mut a.referrer, &f.referrer);
+    set("notes", &mut a.notes, &f.notes);
+    if has("region_code") || has("region") {
+        a.region_code.clone_from(&f.region_code);
+    }
+    if has("source") {
+        a.source = f.source;
+    }
+    if has("classification") {
+        a.classification = f.classification;
+    }
+    if has("relationship_stage") {
+        a.relationship_stage = f.relationship_stage;
+    }
+    if has("key_account") {
+        a.key_account = f.key_account;
+    }
+    if p.owner_given && f.owner_id.is_some() {
+        a.owner_id = f.owner_id;
+        a.team_id = f.team_id;
+    } else if has("team") {
+        a.team_id = f.team_id;
+    }
+    for x in &f.phones {
+        if a.phones.len() < MAX_ITEMS && !a.phones.iter().any(|q| q.number() == x.number()) {
+            a.phones.push(x.clone());
+        }
+    }
+    for t in &f.tags {
+        if a.tags.len() < MAX_ITEMS && !a.tags.contains(t) {
+            a.tags.push(t.clone());
+        }
+    }
+    a
+}

@@ -1,0 +1,614 @@
+//! Contacts from rows, each linked to its account — by Guanxi id, by the
+//! external id an earlier import of accounts kept, or by name with 查重 —
+//! recognised by their own external id, checked for duplicates as on entry
+//! (the same personal phone, e-mail or WeChat anywhere, the same name at the
+//! same account), and written a batch at a time.
+
+use super::cells::{self, Cells};
+use super::report::{Problem, Report, Severity, Sink};
+use super::{ImportError, Options, Who};
+use crate::mapping::Mapping;
+use crate::read::Row;
+use chrono::{DateTime, NaiveDate, Utc};
+use guanxi_domain::contact::{Birthday, WechatId};
+use guanxi_domain::dedupe::{self, Verdict};
+use guanxi_domain::search::fold;
+use guanxi_domain::{
+    AccountId, BuyingRole, ContactId, Email, ImportId, Notes, PersonName, Phone, PhoneKind, RelationshipStrength,
+    ShortText, Stance,
+};
+use guanxi_store::accounts;
+use guanxi_store::contacts::{self, ContactFields};
+use guanxi_store::imports::{self, Keys};
+use guanxi_store::{Conn, Db};
+use std::collections::{HashMap, HashSet};
+
+const MAX_ITEMS: usize = 20;
+
+/// How a row names its account.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Link {
+    Id(AccountId),
+    External(String),
+    Name(String),
+}
+
+struct Parsed {
+    row: Row,
+    external: String,
+    id: Option<ContactId>,
+    link: Link,
+    fields: ContactFields,
+    present: Vec<&'static str>,
+}
+
+enum Plan {
+    Create(ContactId, Parsed),
+    Merged(Parsed, ContactId),
+    MergeWritten(Parsed, ContactId),
+    Update(Parsed, ContactId),
+    Leave(Parsed, ContactId),
+}
+
+pub(crate) struct Importer<'a> {
+    db: &'a Db,
+    who: &'a Who,
+    import: ImportId,
+    opts: &'a Options,
+    write: bool,
+    now: DateTime<Utc>,
+    today: NaiveDate,
+    /// Accounts found for a link, kept: many rows name the same account.
+    links: HashMap<Link, Result<AccountId, (String, String)>>,
+    /// Key hash → (contact, line, name) of earlier rows.
+    index: HashMap<u64, (ContactId, u64)>,
+    externals: HashSet<u64>,
+    /// Existing records rows of this run matched (see the accounts' importer).
+    matched: HashSet<ContactId>,
+}
+
+impl<'a> Importer<'a> {
+    pub async fn new(
+        db: &'a Db,
+        who: &'a Who,
+        import: ImportId,
+        opts: &'a Options,
+        write: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Importer<'a>, ImportError> {
+        Ok(Importer {
+            db,
+            who,
+            import,
+            opts,
+            write,
+            now,
+            today: now.date_naive(),
+            links: HashMap::new(),
+            index: HashMap::new(),
+            externals: HashSet::new(),
+            matched: HashSet::new(),
+        })
+    }
+
+    fn parse(&self, mapping: &Mapping, headers: &[String], row: Row) -> Result<Parsed, (Vec<Problem>, Row)> {
+        let mut c = Cells::new(mapping, headers, &row);
+        let mut present = Vec::new();
+        for f in mapping.columns.iter().flatten() {
+            if c.get(f.key).is_some() && !present.contains(&f.key) {
+                present.push(f.key);
+            }
+        }
+        let uuid = |c: &mut Cells, key: &str| {
+            let v = c.get(key)?;
+            match uuid::Uuid::parse_str(v) {
+                Ok(u) => Some(u),
+                Err(_) => {
+                    c.problem(key, "invalid_id", format!("{v:?} is not a Guanxi id"));
+                    None
+                }
+            }
+        };
+        let id = uuid(&mut c, "id").map(ContactId::from_uuid);
+        let link = match (uuid(&mut c, "account_id"), c.get("account_external_id"), c.get("account_name")) {
+            (Some(a), _, _) => Some(Link::Id(AccountId::from_uuid(a))),
+            (None, Some(x), _) => Some(Link::External(format!("x:{x}"))),
+            (None, None, Some(n)) => Some(Link::Name(n.to_owned())),
+            (None, None, None) => {
+                let key = if mapping.has("account_name") { "account_name" } else { "account_external_id" };
+                c.problem(key, "required", "the account is empty: every contact works at an account");
+                None
+            }
+        };
+        let whole = match (c.get("name"), c.get("last_name"), c.get("first_name")) {
+            (Some(n), _, _) => Some(n.to_owned()),
+            (None, Some(l), Some(f)) if is_cjk(l) || is_cjk(f) => Some(format!("{l}{f}")),
+            (None, Some(l), Some(f)) => Some(format!("{f} {l}")),
+            (None, Some(x), None) | (None, None, Some(x)) => Some(x.to_owned()),
+            (None, None, None) => None,
+        };
+        let name = match whole {
+            Some(n) => c.take("name", PersonName::parse("name", &n)).map(PersonName::into_string),
+            None => {
+                c.problem("name", "required", "the name is empty: every contact needs a name");
+                None
+            }
+        };
+        let short = |c: &mut Cells, key: &str| c.text(key, ShortText::parse).map(ShortText::into_string);
+        let department = short(&mut c, "department");
+        let title = short(&mut c, "title");
+        let mut phones: Vec<Phone> = Vec::new();
+        for p in c.list("phones") {
+            if let Some(p) = c.take("phones", Phone::parse("phones", p)) {
+                if !phones.iter().any(|q| q.number() == p.number() && q.extension() == p.extension()) {
+                    phones.push(p);
+                }
+            }
+        }
+        let mut emails: Vec<String> = Vec::new();
+        for e in c.list("emails") {
+            if let Some(e) = c.take("emails", Email::parse("emails", e)) {
+                if !emails.iter().any(|x| x == e.as_str()) {
+                    emails.push(e.as_str().to_owned());
+                }
+            }
+        }
+        if phones.len() > MAX_ITEMS || emails.len() > MAX_ITEMS {
+            c.problem("phones", "too_many", format!("a contact keeps at most {MAX_ITEMS} phones and e-mails"));
+        }
+        let wechat = c.text("wechat", WechatId::parse).map(|w| w.as_str().to_owned());
+        let stance = c.word("stance", Stance::read, Stance::ALL, Stance::label_zh);
+        let relationship_strength = c.word(
+            "relationship_strength",
+            RelationshipStrength::read,
+            RelationshipStrength::ALL,
+            RelationshipStrength::label_zh,
+        );
+        let key_person = c.flag("key_person");
+        let buying_role = c.word("buying_role", BuyingRole::read, BuyingRole::ALL, BuyingRole::label_zh);
+        let today = self.today;
+        let birthday = match c.get("birthday") {
+            Some(b) => c.take("birthday", Birthday::parse("birthday", b, today)).map(Birthday::to_iso),
+            None => None,
+        };
+        let notes = match c.joined("notes") {
+            Some(n) => c.take("notes", Notes::parse("notes", &n)).map(Notes::into_string),
+            None => None,
+        };
+        let mut tags = Vec::new();
+        for t in c.list("tags") {
+            if let Some(t) = c.take("tags", ShortText::parse("tags", t)) {
+                tags.push(t.into_string());
+            }
+        }
+        let left_company = c.flag("left_company");
+        let problems = std::mem::take(&mut c.problems);
+        let external = match (c.get("external_id"), id) {
+            (Some(x), _) => format!("x:{x}"),
+            (None, Some(id)) => format!("g:{id}"),
+            (None, None) => cells::row_hash(&row.cells),
+        };
+        let (Some(name), Some(link)) = (name, link) else {
+            return Err((problems, row));
+        };
+        if !problems.is_empty() {
+            return Err((problems, row));
+        }
+        let fields = ContactFields {
+            account_id: AccountId::default(),
+            name,
+            department,
+            title,
+            phones,
+            emails,
+            wechat,
+            stance,
+            relationship_strength,
+            key_person,
+            has_money: false,
+            has_authority: false,
+            has_need: false,
+            buying_role,
+            reports_to_id: None,
+            birthday,
+            notes,
+            left_company,
+            tags,
+        };
+        Ok(Parsed { row, external, id, link, fields, present })
+    }
+
+    /// Finds the accounts rows link to, a batch at a time, remembering each.
+    async fn resolve(&mut self, parsed: &[Parsed]) -> Result<(), ImportError> {
+        let ws = self.who.actor.workspace_id;
+        let mut ids: Vec<AccountId> = Vec::new();
+        let mut externals: Vec<&str> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        for p in parsed {
+            if self.links.contains_key(&p.link) {
+                continue;
+            }
+            match &p.link {
+                Link::Id(a) if !ids.contains(a) => ids.push(*a),
+                Link::External(x) if !externals.contains(&x.as_str()) => externals.push(x),
+                Link::Name(n) if !names.contains(&n.as_str()) => names.push(n),
+                _ => {}
+            }
+        }
+        let mut wanted: Vec<(Link, AccountId)> = Vec::new();
+        let live: HashSet<AccountId> = accounts::live(self.db, ws, &ids).await?.into_iter().collect();
+        for a in ids {
+            let link = Link::Id(a);
+            if live.contains(&a) {
+                wanted.push((link, a));
+            } else {
+                self.links.insert(link, Err(("account_not_found".into(), format!("no live account has the id {a}"))));
+            }
+        }
+        let found: HashMap<String, uuid::Uuid> =
+            imports::lookup(&mut Conn::Db(self.db), ws, "accounts", &externals).await?.into_iter().collect();
+        for x in externals {
+            let link = Link::External(x.to_owned());
+            match found.get(x) {
+                Some(u) => wanted.push((link, AccountId::from_uuid(*u))),
+                None => {
+                    let shown = x.strip_prefix("x:").unwrap_or(x);
+                    let message =
+                        format!("no imported account has the external id {shown:?}: import the accounts first");
+                    self.links.insert(link, Err(("account_not_found".into(), message)));
+                }
+            }
+        }
+        // By name: 查重's name key, then compare, as on entry.
+        let keyed: Vec<(&str, dedupe::NameKey)> = names.iter().map(|n| (*n, dedupe::company_key(n))).collect();
+        let cores: Vec<&str> = keyed.iter().map(|(_, k)| k.core.as_str()).collect();
+        let pinyins: Vec<&str> = keyed.iter().map(|(_, k)| k.pinyin.as_str()).filter(|p| !p.is_empty()).collect();
+        let existing = accounts::existing_matching(self.db, ws, &cores, &pinyins, &[], &[]).await?;
+        for (n, key) in &keyed {
+            let link = Link::Name((*n).to_owned());
+            let mut best: Option<(f32, AccountId, bool)> = None;
+            for e in existing.iter().filter(|e| e.name_key == key.core || e.name_pinyin == key.pinyin) {
+                let exact = e.name == *n;
+                let other = dedupe::company_key(&e.name);
+                let v = dedupe::compare(
+                    &dedupe::Record { name: key, uscc: None, phones: &[], city: None },
+                    &dedupe::Record { name: &other, uscc: None, phones: &[], city: None },
+                );
+                if let Verdict::Same { score, .. } = v {
+                    let score = if exact { 2.0 } else { score };
+                    if best.is_none_or(|(s, _, _)| score > s) {
+                        best = Some((score, e.id, exact));
+                    }
+                }
+            }
+            match best {
+                Some((_, id, _)) => wanted.push((link, id)),
+                None => {
+                    let message =
+                        format!("no account is called {n:?} (nor one 查重 takes for it): import or create it first");
+                    self.links.insert(link, Err(("account_not_found".into(), message)));
+                }
+            }
+        }
+        // Only accounts the importer sees: a contact of someone else's account is not theirs to add.
+        let ids: Vec<AccountId> = wanted.iter().map(|(_, a)| *a).collect();
+        let visible: HashSet<AccountId> =
+            accounts::visible(self.db, self.who.viewer, &ids).await?.into_iter().collect();
+        for (link, a) in wanted {
+            let r = if visible.contains(&a) {
+                Ok(a)
+            } else {
+                Err(("not_visible".into(), "the account belongs to someone outside your teams".into()))
+            };
+            self.links.insert(link, r);
+        }
+        Ok(())
+    }
+
+    fn keys_of(f: &ContactFields) -> Vec<u64> {
+        let mut out = vec![cells::key_hash(b'n', &format!("{}\u{1f}{}", f.account_id, fold(&f.name)))];
+        for p in personal(&f.phones) {
+            out.push(cells::key_hash(b't', p));
+        }
+        out.extend(f.emails.iter().map(|e| cells::key_hash(b'e', e)));
+        out.extend(f.wechat.as_deref().map(|w| cells::key_hash(b'w', w)));
+        out
+    }
+
+    pub async fn batch(
+        &mut self,
+        mapping: &Mapping,
+        headers: &[String],
+        rows: Vec<Row>,
+        report: &mut Report,
+        sink: &mut Sink,
+    ) -> Result<(), ImportError> {
+        let ws = self.who.actor.workspace_id;
+        let mut parsed = Vec::with_capacity(rows.len());
+        for row in rows {
+            match self.parse(mapping, headers, row) {
+                Ok(p) => parsed.push(p),
+                Err((problems, row)) => report.fail_all(sink, problems, &row.cells)?,
+            }
+        }
+        self.resolve(&parsed).await?;
+        let mut linked = Vec::with_capacity(parsed.len());
+        for mut p in parsed {
+            match &self.links[&p.link] {
+                Ok(a) => {
+                    p.fields.account_id = *a;
+                    linked.push(p);
+                }
+                Err((code, message)) => {
+                    let column = match &p.link {
+                        Link::Id(_) => "account_id",
+                        Link::External(_) => "account_external_id",
+                        Link::Name(_) => "account_name",
+                    };
+                    let pr = Problem {
+                        line: p.row.line,
+                        row: p.row.row,
+                        column: Cells::new(mapping, headers, &p.row).column(column),
+                        code: code.clone(),
+                        message: message.clone(),
+                        severity: Severity::Error,
+                    };
+                    report.fail(sink, pr, &p.row.cells)?;
+                }
+            }
+        }
+        let fresh: Vec<&str> = linked
+            .iter()
+            .filter(|p| !self.externals.contains(&cells::key_hash(b'x', &p.external)))
+            .map(|p| p.external.as_str())
+            .collect();
+        let known: HashMap<String, uuid::Uuid> =
+            imports::lookup(&mut Conn::Db(self.db), ws, "contacts", &fresh).await?.into_iter().collect();
+        let named: Vec<ContactId> = linked.iter().filter_map(|p| p.id).collect();
+        let live: HashSet<ContactId> = contacts::live(self.db, ws, &named).await?.into_iter().collect();
+        let (mut phones, mut emails, mut wechats, mut accts, mut names) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let folded: Vec<String> = linked.iter().map(|p| fold(&p.fields.name)).collect();
+        for (p, n) in linked.iter().zip(&folded) {
+            phones.extend(personal(&p.fields.phones));
+            emails.extend(p.fields.emails.iter().map(String::as_str));
+            wechats.extend(p.fields.wechat.as_deref());
+            if !accts.contains(&p.fields.account_id) {
+                accts.push(p.fields.account_id);
+            }
+            names.push(n.as_str());
+        }
+        let existing = contacts::existing_matching(self.db, ws, &phones, &emails, &wechats, &accts, &names).await?;
+        let mut by: HashMap<u64, usize> = HashMap::new();
+        for (i, e) in existing.iter().enumerate() {
+            by.entry(cells::key_hash(b'n', &format!("{}\u{1f}{}", e.account_id, e.name_key))).or_insert(i);
+            for p in &e.phones {
+                by.entry(cells::key_hash(b't', p)).or_insert(i);
+            }
+            for m in &e.emails {
+                by.entry(cells::key_hash(b'e', m)).or_insert(i);
+            }
+            if let Some(w) = &e.wechat {
+                by.entry(cells::key_hash(b'w', w)).or_insert(i);
+            }
+        }
+        let mut plans: Vec<Plan> = Vec::with_capacity(linked.len());
+        let mut creating: HashMap<ContactId, usize> = HashMap::new();
+        for p in linked {
+            if !self.externals.insert(cells::key_hash(b'x', &p.external)) {
+                report.counts.unchanged += 1;
+                let message = "the same row (or external id) came earlier in the file";
+                report.note(problem(&p.row, "repeated_row", message, Severity::Note));
+                continue;
+            }
+            let matched = known
+                .get(&p.external)
+                .map(|u| ContactId::from_uuid(*u))
+                .or_else(|| p.id.filter(|id| live.contains(id)));
+            if let Some(id) = matched {
+                plans.push(self.matched_plan(p, id, report));
+                continue;
+            }
+            let keys = Self::keys_of(&p.fields);
+            if let Some((id, line)) = keys.iter().find_map(|k| self.index.get(k).copied()) {
+                report.counts.merged += 1;
+                let message = format!("the same person as line {line}: merged into it");
+                report.note(problem(&p.row, "duplicate_in_file", message, Severity::Note));
+                match creating.get(&id).map(|i| &mut plans[*i]) {
+                    Some(Plan::Create(_, into)) => {
+                        fill(&mut into.fields, &p.fields);
+                        plans.push(Plan::Merged(p, id));
+                    }
+                    _ => plans.push(Plan::MergeWritten(p, id)),
+                }
+                continue;
+            }
+            if let Some(e) = keys.iter().find_map(|k| by.get(k)).map(|i| &existing[*i]) {
+                if self.opts.update_existing {
+                    let id = e.id;
+                    plans.push(self.matched_plan(p, id, report));
+                } else {
+                    let message = format!("already in Guanxi as {} at {}: left as it is", e.name, e.account_name);
+                    report.warn(problem(&p.row, "duplicate_existing", message, Severity::Warning));
+                    plans.push(Plan::Leave(p, e.id));
+                }
+                continue;
+            }
+            let id = ContactId::new();
+            for k in keys {
+                self.index.entry(k).or_insert((id, p.row.line));
+            }
+            creating.insert(id, plans.len());
+            plans.push(Plan::Create(id, p));
+        }
+        self.apply(plans, report).await
+    }
+
+    fn matched_plan(&mut self, p: Parsed, id: ContactId, report: &mut Report) -> Plan {
+        if !self.opts.update_existing {
+            return Plan::Leave(p, id);
+        }
+        if self.matched.insert(id) {
+            return Plan::Update(p, id);
+        }
+        report.counts.merged += 1;
+        Plan::MergeWritten(p, id)
+    }
+
+    async fn apply(&mut self, plans: Vec<Plan>, report: &mut Report) -> Result<(), ImportError> {
+        let ws = self.who.actor.workspace_id;
+        for plan in &plans {
+            match plan {
+                Plan::Create(..) => report.counts.created += 1,
+                Plan::Leave(..) => report.counts.unchanged += 1,
+                Plan::Update(..) if !self.write => report.counts.updated += 1,
+                _ => {}
+            }
+        }
+        if !self.write {
+            return Ok(());
+        }
+        let mut tx = self.db.begin().await?;
+        let mut rows = Vec::new();
+        let mut audited = Vec::new();
+        for plan in &plans {
+            if let Plan::Create(id, p) = plan {
+                rows.push((*id, p.fields.clone()));
+                audited.push((*id, p.row.line));
+            }
+        }
+        contacts::insert_many(&mut tx, ws, &rows, self.now).await?;
+        contacts::audit_imported(&mut tx, &self.who.actor, self.import, &audited, self.now).await?;
+        let mut keys = Keys::new(ws, "contacts", self.import);
+        for plan in &plans {
+            let (p, id, created) = match plan {
+                Plan::Create(id, p) => (p, id, true),
+                Plan::Merged(p, id) | Plan::MergeWritten(p, id) | Plan::Update(p, id) | Plan::Leave(p, id) => {
+                    (p, id, false)
+                }
+            };
+            keys.push(&mut tx, &p.external, id.uuid(), created).await?;
+        }
+        keys.flush(&mut tx).await?;
+        for plan in plans {
+            match plan {
+                Plan::Update(p, id) => {
+                    let before = contacts::fields_in_tx(&mut tx, ws, id).await?;
+                    let after = overlay(&before, &p);
+                    if after != before {
+                        contacts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
+                        report.counts.updated += 1;
+                    } else {
+                        report.counts.unchanged += 1;
+                    }
+                }
+                Plan::MergeWritten(p, id) => {
+                    let before = contacts::fields_in_tx(&mut tx, ws, id).await?;
+                    let mut after = before.clone();
+                    fill(&mut after, &p.fields);
+                    if after != before {
+                        contacts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Numbers that identify a person: mobiles and extensions, not a switchboard.
+fn personal(phones: &[Phone]) -> impl Iterator<Item = &str> {
+    phones.iter().filter(|p| p.kind() == PhoneKind::Mobile || p.extension().is_some()).map(|p| p.number())
+}
+
+fn is_cjk(s: &str) -> bool {
+    s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+fn problem(row: &Row, code: &str, message: impl Into<String>, severity: Severity) -> Problem {
+    Problem { line: row.line, row: row.row, column: None, code: code.to_owned(), message: message.into(), severity }
+}
+
+fn fill(into: &mut ContactFields, from: &ContactFields) {
+    fn opt(a: &mut Option<String>, b: &Option<String>) {
+        if a.is_none() {
+            a.clone_from(b);
+        }
+    }
+    opt(&mut into.department, &from.department);
+    opt(&mut into.title, &from.title);
+    opt(&mut into.wechat, &from.wechat);
+    opt(&mut into.birthday, &from.birthday);
+    opt(&mut into.notes, &from.notes);
+    into.stance = into.stance.or(from.stance);
+    into.relationship_strength = into.relationship_strength.or(from.relationship_strength);
+    into.buying_role = into.buying_role.or(from.buying_role);
+    into.key_person |= from.key_person;
+    for p in &from.phones {
+        if into.phones.len() < MAX_ITEMS && !into.phones.iter().any(|q| q.number() == p.number()) {
+            into.phones.push(p.clone());
+        }
+    }
+    for e in &from.emails {
+        if into.emails.len() < MAX_ITEMS && !into.emails.contains(e) {
+            into.emails.push(e.clone());
+        }
+    }
+    for t in &from.tags {
+        if into.tags.len() < MAX_ITEMS && !into.tags.contains(t) {
+            into.tags.push(t.clone());
+        }
+    }
+}
+
+fn overlay(before: &ContactFields, p: &Parsed) -> ContactFields {
+    let mut a = before.clone();
+    let f = &p.fields;
+    let has = |k: &str| p.present.contains(&k);
+    if has("name") || has("last_name") || has("first_name") {
+        a.name.clone_from(&f.name);
+    }
+    let set = |k: &str, dst: &mut Option<String>, src: &Option<String>| {
+        if has(k) {
+            dst.clone_from(src);
+        }
+    };
+    set("department", &mut a.department, &f.department);
+    set("title", &mut a.title, &f.title);
+    set("wechat", &mut a.wechat, &f.wechat);
+    set("birthday", &mut a.birthday, &f.birthday);
+    set("notes", &mut a.notes, &f.notes);
+    if has("stance") {
+        a.stance = f.stance;
+    }
+    if has("relationship_strength") {
+        a.relationship_strength = f.relationship_strength;
+    }
+    if has("buying_role") {
+        a.buying_role = f.buying_role;
+    }
+    if has("key_person") {
+        a.key_person = f.key_person;
+    }
+    if has("left_company") {
+        a.left_company = f.left_company;
+    }
+    for p in &f.phones {
+        if a.phones.len() < MAX_ITEMS && !a.phones.iter().any(|q| q.number() == p.number()) {
+            a.phones.push(p.clone());
+        }
+    }
+    for e in &f.emails {
+        if a.emails.len() < MAX_ITEMS && !a.emails.contains(e) {
+            a.emails.push(e.clone());
+        }
+    }
+    for t in &f.tags {
+        if a.tags.len() < MAX_ITEMS && !a.tags.contains(t) {
+            a.tags.push(t.clone());
+        }
+    }
+    a
+}

@@ -1,0 +1,324 @@
+//! Importing a file: read it a batch of rows at a time (on a thread of its
+//! own, never the whole file in memory), parse each row into a record's
+//! fields, check it against the rest of the file and the database (查重),
+//! and write each batch in one transaction — or, for a dry run, write
+//! nothing and say what would happen. Every row ends as created, updated,
+//! merged (into a record an earlier row made), unchanged (it matched a
+//! record) or failed, and the failed ones go to a CSV of bad rows with
+//! their line, spreadsheet row and reason.
+
+mod accounts;
+mod cells;
+mod contacts;
+pub mod report;
+
+use crate::fields::Kind;
+use crate::mapping::{self, ColumnMap, Mapping, MappingError};
+use crate::read::{ReadError, Row, Table};
+use guanxi_domain::{ImportId, UserId, WorkspaceId};
+use guanxi_store::imports::{self, Counts, NewImport, Outcome};
+use guanxi_store::{Actor, Db, Viewer};
+use report::{Problem, Report, Sink};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Rows read, checked and written together.
+pub const BATCH: usize = 2000;
+
+/// What to do with a bad row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Write the good rows, list the bad.
+    #[default]
+    Skip,
+    /// One bad row and nothing is written.
+    Abort,
+}
+
+/// How to import.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Options {
+    /// What the file holds; guessed from the columns when left out.
+    pub kind: Option<Kind>,
+    /// A preset column layout: guanxi, salesforce, hubspot, twenty, odoo.
+    pub preset: Option<String>,
+    /// Columns mapped by hand (over the preset or the guess).
+    pub columns: Option<Vec<ColumnMap>>,
+    /// Say what would happen, write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Bad rows: skip them, or write nothing.
+    #[serde(default)]
+    pub on_error: OnError,
+    /// Update records a row matches instead of leaving them.
+    #[serde(default)]
+    pub update_existing: bool,
+}
+
+/// Who imports, and what they may do.
+#[derive(Clone, Debug)]
+pub struct Who {
+    /// For audit.
+    pub actor: Actor,
+    /// Whose records they see (updates only touch those).
+    pub viewer: Viewer,
+    /// The person, `None` for the command line.
+    pub user_id: Option<UserId>,
+    /// May give records to others (managers, admins, the command line).
+    pub may_assign: bool,
+}
+
+impl Who {
+    /// The command line: the whole workspace, as the system.
+    pub fn system(ws: WorkspaceId) -> Self {
+        Who { actor: Actor::system(ws, "import"), viewer: Viewer::whole(ws), user_id: None, may_assign: true }
+    }
+}
+
+/// Why an import could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file.
+    #[error("{0}")]
+    Read(#[from] ReadError),
+    /// The mapping.
+    #[error("{0}")]
+    Mapping(#[from] MappingError),
+    /// The database.
+    #[error("{0}")]
+    Store(#[from] guanxi_store::Error),
+    /// Writing the file of bad rows.
+    #[error("cannot write the file of bad rows: {0}")]
+    Io(#[from] std::io::Error),
+    /// Writing the file of bad rows.
+    #[error("cannot write the file of bad rows: {0}")]
+    Csv(#[from] csv::Error),
+    /// `abort`: a bad row, so nothing was written.
+    #[error("{0} rows are bad; nothing was written (on error: abort)")]
+    Aborted(i64),
+}
+
+/// A file opened and mapped, ready to import.
+pub struct Plan {
+    /// The file.
+    pub path: PathBuf,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its headers.
+    pub headers: Vec<String>,
+    /// Its mapping.
+    pub mapping: Mapping,
+    /// What it is (`CSV (GB18030, ",")`).
+    pub format: String,
+}
+
+/// Opens `path` and maps its columns (by hand, by preset, or guessed).
+pub fn plan(path: &Path, opts: &Options) -> Result<Plan, ImportError> {
+    let table = Table::open(path)?;
+    let headers = table.headers.clone();
+    let kind = opts.kind.unwrap_or_else(|| mapping::guess_kind(&headers, opts.preset.as_deref()));
+    let mut mapping = match &opts.preset {
+        Some(p) => Mapping::from_preset(kind, p, &headers)?,
+        None => Mapping::guess(kind, &headers),
+    };
+    if let Some(cols) = &opts.columns {
+        mapping = Mapping::from_columns(kind, &headers, cols)?;
+    }
+    mapping.check()?;
+    Ok(Plan { path: path.to_owned(), kind, headers, mapping, format: table.format.describe() })
+}
+
+/// Rows of a batch, and how far into the file they reach.
+pub(crate) struct Batch {
+    pub rows: Vec<Result<Row, crate::read::BadRow>>,
+    pub bytes: u64,
+}
+
+/// Reads the file on a thread of its own, handing out batches, so that
+/// reading and decoding overlap the database work and never block an async
+/// worker; the file's reading ends (with an error) when it stops being a table.
+pub(crate) fn reader(path: PathBuf) -> tokio::sync::mpsc::Receiver<Result<Batch, ReadError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    std::thread::Builder::new()
+        .name("import-reader".into())
+        .spawn(move || {
+            let mut table = match Table::open(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let mut rows = Vec::with_capacity(BATCH);
+            loop {
+                match table.next_row() {
+                    Some(Ok(r)) => {
+                        rows.push(r);
+                        if rows.len() == BATCH {
+                            let bytes = table.position().unwrap_or(0).min(size);
+                            let batch = Batch { rows: std::mem::take(&mut rows), bytes };
+                            if tx.blocking_send(Ok(batch)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let _ = tx.blocking_send(Ok(Batch { rows: std::mem::take(&mut rows), bytes: size }));
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                    None => {
+                        let _ = tx.blocking_send(Ok(Batch { rows, bytes: size }));
+                        return;
+                    }
+                }
+            }
+        })
+        .ok();
+    rx
+}
+
+/// Runs an import of `plan` as `import` (already recorded as queued): a dry
+/// run, a single pass skipping bad rows, or — `abort` — a dry pass first and
+/// the writing pass only if no row is bad. Records progress and the outcome.
+pub async fn run(
+    db: &Db,
+    who: &Who,
+    import: ImportId,
+    plan: &Plan,
+    opts: &Options,
+    errors: Option<&Path>,
+    clock: &dyn guanxi_domain::Clock,
+) -> Result<Report, ImportError> {
+    imports::start(db, import, plan.kind.as_str(), &plan.format, clock.now()).await?;
+    let result = run_passes(db, who, import, plan, opts, errors, clock).await;
+    let outcome = match &result {
+        Ok(report) => Outcome {
+            status: "done",
+            counts: report.counts,
+            rows: report.rows,
+            bytes: report.bytes,
+            report: report.to_json(plan),
+            errors_path: errors.filter(|_| report.counts.failed > 0).map(|p| p.display().to_string()),
+            error: None,
+        },
+        Err(e) => Outcome {
+            status: "failed",
+            counts: Counts::default(),
+            rows: 0,
+            bytes: 0,
+            report: serde_json::json!({"error": e.to_string()}),
+            errors_path: errors.map(|p| p.display().to_string()),
+            error: Some(e.to_string()),
+        },
+    };
+    imports::finish(db, import, &outcome, clock.now()).await?;
+    result
+}
+
+async fn run_passes(
+    db: &Db,
+    who: &Who,
+    import: ImportId,
+    plan: &Plan,
+    opts: &Options,
+    errors: Option<&Path>,
+    clock: &dyn guanxi_domain::Clock,
+) -> Result<Report, ImportError> {
+    let write = !opts.dry_run;
+    if write && opts.on_error == OnError::Abort {
+        let mut sink = Sink::new(errors, &plan.headers)?;
+        let check = pass(db, who, import, plan, opts, false, &mut sink, clock).await?;
+        if check.counts.failed > 0 {
+            sink.finish()?;
+            return Err(ImportError::Aborted(check.counts.failed));
+        }
+    }
+    let mut sink = Sink::new(errors, &plan.headers)?;
+    let report = pass(db, who, import, plan, opts, write, &mut sink, clock).await?;
+    sink.finish()?;
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pass(
+    db: &Db,
+    who: &Who,
+    import: ImportId,
+    plan: &Plan,
+    opts: &Options,
+    write: bool,
+    sink: &mut Sink,
+    clock: &dyn guanxi_domain::Clock,
+) -> Result<Report, ImportError> {
+    let mut report = Report::new(plan.kind, write);
+    let now = clock.now();
+    let mut rx = reader(plan.path.clone());
+    let mut state = match plan.kind {
+        Kind::Accounts => State::Accounts(Box::new(accounts::Importer::new(db, who, import, opts, write, now).await?)),
+        Kind::Contacts => State::Contacts(Box::new(contacts::Importer::new(db, who, import, opts, write, now).await?)),
+    };
+    while let Some(batch) = rx.recv().await {
+        let batch = batch?;
+        let mut good = Vec::with_capacity(batch.rows.len());
+        for r in batch.rows {
+            match r {
+                Ok(row) => good.push(row),
+                Err(bad) => {
+                    report.rows += 1;
+                    let p = Problem::unreadable(&bad);
+                    if bad.code == "repeated_header" {
+                        report.note(p);
+                    } else {
+                        report.fail(sink, p, &bad.cells)?;
+                    }
+                }
+            }
+        }
+        report.rows += good.len() as i64;
+        match &mut state {
+            State::Accounts(i) => i.batch(&plan.mapping, &plan.headers, good, &mut report, sink).await?,
+            State::Contacts(i) => i.batch(&plan.mapping, &plan.headers, good, &mut report, sink).await?,
+        }
+        report.bytes = batch.bytes as i64;
+        if write || report.rows % (BATCH as i64 * 5) == 0 {
+            imports::progress(db, import, report.bytes, report.rows, &report.counts).await?;
+        }
+    }
+    Ok(report)
+}
+
+enum State<'a> {
+    Accounts(Box<accounts::Importer<'a>>),
+    Contacts(Box<contacts::Importer<'a>>),
+}
+
+/// Records an import about to run (queued), as `who`.
+#[allow(clippy::too_many_arguments)]
+pub async fn record(
+    db: &Db,
+    who: &Who,
+    file_name: &str,
+    kept: Option<&Path>,
+    size: u64,
+    kind: Kind,
+    opts: &Options,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ImportId, ImportError> {
+    let id = ImportId::new();
+    let new = NewImport {
+        id,
+        workspace_id: who.actor.workspace_id,
+        user_id: who.user_id,
+        actor: who.actor.label.clone(),
+        kind: kind.as_str().to_owned(),
+        file_name: file_name.to_owned(),
+        file_path: kept.map(|p| p.display().to_string()),
+        file_size: size as i64,
+        options: serde_json::to_value(opts).unwrap_or_default(),
+    };
+    imports::create(db, &new, now).await?;
+    Ok(id)
+}

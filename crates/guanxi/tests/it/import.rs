@@ -1,0 +1,363 @@
+//! Import: files as people have them (GBK from Excel, a title row, UTF-16,
+//! XLSX with formulas), 查重 against the file and the database, a dry run
+//! that writes nothing, bad rows located by line and row, all-or-nothing,
+//! a second run that changes nothing, and contacts linked to their accounts.
+
+use crate::harness::TestApp;
+use guanxi_exchange::fields::Kind;
+use guanxi_exchange::import::report::{Report, Severity};
+use guanxi_exchange::import::{self, ImportError, OnError, Options, Who};
+use guanxi_store::Sql;
+use std::path::{Path, PathBuf};
+
+async fn run(app: &TestApp, path: &Path, opts: &Options) -> (Result<Report, ImportError>, PathBuf) {
+    run_as(app, &Who::system(app.workspace), path, opts).await
+}
+
+async fn run_as(app: &TestApp, who: &Who, path: &Path, opts: &Options) -> (Result<Report, ImportError>, PathBuf) {
+    let errors = path.with_extension("errors.csv");
+    let plan = import::plan(path, opts).unwrap();
+    let size = std::fs::metadata(path).unwrap().len();
+    let id = import::record(&app.db, who, "upload.csv", Some(path), size, plan.kind, opts, app.now()).await.unwrap();
+    let r = import::run(&app.db, who, id, &plan, opts, Some(&errors), app.clock.as_ref()).await;
+    (r, errors)
+}
+
+fn gbk(text: &str) -> Vec<u8> {
+    encoding_rs::GBK.encode(text).0.into_owned()
+}
+
+async fn names(app: &TestApp) -> Vec<String> {
+    let q = Sql::new("SELECT name FROM accounts WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY name");
+    let rows: Vec<(String,)> = app.db.fetch_all(q.arg(app.workspace)).await.unwrap();
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+fn bad_rows(path: &Path) -> Vec<csv::StringRecord> {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "a BOM, so Excel reads it");
+    csv::Reader::from_reader(&bytes[3..]).records().map(Result::unwrap).collect()
+}
+
+async fn accounts_import_with_a_dry_run_a_report_and_a_second_run_that_changes_nothing(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    app.legacy_account("国网辽宁省电力有限公司", Some(app.admin.id)).await;
+    // As Excel on Chinese Windows saves it: GBK, a title row above the header, CRLF.
+    let text = "客户导入 2026年11月,,,,,\r\n\
+                客户名称,电话,统一社会信用代码,地区,负责人,备注\r\n\
+                沈阳远大电力设备有限公司,024-2345 6789,,辽宁 沈阳,,老客户\r\n\
+                沈阳远大电力设备有限公司,138 0013 8000,,,,第二行\r\n\
+                国网辽宁省电力有限公司,,,,,已有\r\n\
+                坏公司,not-a-phone,123,火星,,\r\n\
+                ,024-1111 2222,,,,无名\r\n\
+                大连新能源科技有限公司,0411-8888 9999,,大连,nobody@nowhere.example,\r\n\
+                \"锦州港股份有限公司\",0416-3123456,,\"辽宁,锦州\",,\"多行\r\n备注\"\r\n\
+                辽宁鑫源电气设备有限公司,024-8765 4321,,,,\r\n";
+    let path = dir.path().join("客户.csv");
+    std::fs::write(&path, gbk(text)).unwrap();
+    let before = names(app).await;
+
+    let plan = import::plan(&path, &Options::default()).unwrap();
+    assert_eq!(plan.kind, Kind::Accounts, "guessed from the columns");
+    assert_eq!(plan.format, "CSV (GB18030, \",\")");
+    assert_eq!(plan.headers[0], "客户名称", "the title row is passed over");
+
+    let dry = Options { dry_run: true, ..Options::default() };
+    let (report, errors) = run(app, &path, &dry).await;
+    let report = report.unwrap();
+    assert_eq!(names(app).await, before, "a dry run writes nothing");
+    let c = report.counts;
+    assert_eq!((c.created, c.merged, c.unchanged, c.failed), (3, 1, 1, 3), "{report:?}");
+    let find = |line: u64, code: &str| {
+        report
+            .problems
+            .iter()
+            .find(|p| p.line == line && p.code == code)
+            .unwrap_or_else(|| panic!("{line} {code}: {report:?}"))
+    };
+    // Located by the file's line (the title is line 1) and the spreadsheet's row, and the column.
+    let p = find(6, "invalid_uscc");
+    assert_eq!((p.row, p.column.as_deref(), p.severity), (6, Some("统一社会信用代码"), Severity::Error));
+    assert_eq!(find(6, "unknown_region").column.as_deref(), Some("地区"));
+    assert_eq!(find(7, "required").column.as_deref(), Some("客户名称"));
+    assert!(find(8, "unknown_owner").message.contains("nobody@nowhere.example"));
+    assert!(find(4, "duplicate_in_file").message.contains("line 3"));
+    assert_eq!(find(5, "duplicate_existing").severity, Severity::Warning);
+    // The quoted cell spans two lines: the row after it starts on line 11 and is row 10.
+    assert_eq!(report.problems.iter().filter(|p| p.line == 11).count(), 0);
+
+    let (report, errors2) = run(app, &path, &Options::default()).await;
+    assert_eq!(errors, errors2);
+    let report = report.unwrap();
+    let c = report.counts;
+    assert_eq!((c.created, c.merged, c.unchanged, c.failed), (3, 1, 1, 3));
+    let now = names(app).await;
+    for n in ["沈阳远大电力设备有限公司", "锦州港股份有限公司", "辽宁鑫源电气设备有限公司"]
+    {
+        assert!(now.contains(&n.to_owned()), "{n} imported: {now:?}");
+    }
+    assert_eq!(
+        now.iter().filter(|n| *n == "沈阳远大电力设备有限公司").count(),
+        1,
+        "the file's two rows are one account"
+    );
+    assert_eq!(now.len(), before.len() + 3);
+    // The second row's phone joined the first's; the region was read from its names; the note kept its line break.
+    let (id, region, notes): (uuid::Uuid, Option<String>, Option<String>) = app
+        .db
+        .fetch_one(Sql::new("SELECT id, region_code, notes FROM accounts WHERE name = '沈阳远大电力设备有限公司'"))
+        .await
+        .unwrap();
+    assert_eq!((region.as_deref(), notes.as_deref()), (Some("210100"), Some("老客户")));
+    let phones: Vec<(String,)> = app
+        .db
+        .fetch_all(Sql::new("SELECT number FROM account_phones WHERE account_id = $1 ORDER BY position").arg(id))
+        .await
+        .unwrap();
+    assert_eq!(phones, vec![("+862423456789".to_owned(),), ("+8613800138000".to_owned(),)]);
+    let (jz,): (Option<String>,) =
+        app.db.fetch_one(Sql::new("SELECT notes FROM accounts WHERE name = '锦州港股份有限公司'")).await.unwrap();
+    assert_eq!(jz.as_deref(), Some("多行\n备注"));
+    // Created records say where they came from.
+    let (audited,): (i64,) = app
+        .db
+        .fetch_one(Sql::new("SELECT COUNT(*) FROM audit_log WHERE entity_id = $1 AND action = 'create'").arg(id))
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
+
+    // The bad rows, whole, with why, where: to fix and upload again.
+    let bad = bad_rows(&errors);
+    assert_eq!(bad.len(), 3);
+    assert_eq!(&bad[0][0], "坏公司");
+    assert!(bad[0][6].contains("统一社会信用代码") && bad[0][6].contains("火星"), "{:?}", bad[0]);
+    assert_eq!((&bad[0][7], &bad[0][8]), ("6", "6"));
+
+    // The same file again: nothing changes.
+    let audit_before = app.count("audit_log").await;
+    let (report, _) = run(app, &path, &Options::default()).await;
+    let c = report.unwrap().counts;
+    assert_eq!((c.created, c.updated, c.merged, c.unchanged, c.failed), (0, 0, 0, 5, 3));
+    assert_eq!(names(app).await, now);
+    assert_eq!(app.count("audit_log").await, audit_before, "nothing written, nothing audited");
+
+    // Edited and imported with update_existing: the row's record changes, with history.
+    let edited = text.replace(
+        "辽宁鑫源电气设备有限公司,024-8765 4321,,,,",
+        "辽宁鑫源电气设备有限公司,024-8765 4321,,辽宁 沈阳,,三期项目",
+    );
+    std::fs::write(&path, gbk(&edited)).unwrap();
+    let (report, _) = run(app, &path, &Options { update_existing: true, ..Options::default() }).await;
+    let c = report.unwrap().counts;
+    assert_eq!(c.created, 0);
+    assert!(c.updated >= 1, "{c:?}");
+    let (notes, id): (Option<String>, uuid::Uuid) = app
+        .db
+        .fetch_one(Sql::new("SELECT notes, id FROM accounts WHERE name = '辽宁鑫源电气设备有限公司'"))
+        .await
+        .unwrap();
+    assert_eq!(notes.as_deref(), Some("三期项目"));
+    let (changes,): (serde_json::Value,) = app
+        .db
+        .fetch_one(Sql::new("SELECT changes FROM audit_log WHERE entity_id = $1 AND action = 'update'").arg(id))
+        .await
+        .unwrap();
+    assert_eq!(changes["notes"]["before"], serde_json::Value::Null);
+    assert_eq!(changes["notes"]["after"], "三期项目");
+
+    // Every run is a record.
+    let list = guanxi_store::imports::list(&app.db, app.workspace, None, 10).await.unwrap();
+    assert_eq!(list.len(), 4);
+    assert!(list.iter().all(|i| i.status == "done" && i.kind == "accounts"));
+    assert_eq!(list[3].options["dry_run"], true);
+    assert_eq!((list[2].created, list[2].failed), (3, 3));
+}
+both!(accounts_import_with_a_dry_run_a_report_and_a_second_run_that_changes_nothing);
+
+async fn abort_writes_nothing_and_broken_files_are_named(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let before = app.count("accounts").await;
+    // UTF-16 with a BOM, a ragged row, a repeated header, a cell of 1 MB and a quote never closed.
+    let big = "长".repeat(400_000);
+    let text = format!(
+        "name,phones,notes\n\
+         营口港务集团有限公司,0417-6268000,\n\
+         华能营口电厂,0417-1234567,多,余,的\n\
+         name,phones,notes\n\
+         盘锦辽河油田有限公司,0427-7820000,{big}\n\
+         本溪钢铁有限公司,024-1234 5678,\"没关上的引号\n\
+         抚顺石化有限公司,024-5555 6666,\n"
+    );
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let path = dir.path().join("u16.csv");
+    std::fs::write(&path, &utf16).unwrap();
+
+    let abort = Options { on_error: OnError::Abort, ..Options::default() };
+    let (r, _) = run(app, &path, &abort).await;
+    assert!(matches!(r, Err(ImportError::Aborted(3))), "{r:?}");
+    assert_eq!(app.count("accounts").await, before, "abort: one bad row and nothing is written");
+    let failed = guanxi_store::imports::list(&app.db, app.workspace, None, 1).await.unwrap();
+    assert_eq!(failed[0].status, "failed");
+    assert!(failed[0].error.as_deref().unwrap().contains("nothing was written"));
+
+    let (r, errors) = run(app, &path, &Options::default()).await;
+    let report = r.unwrap();
+    assert_eq!((report.counts.created, report.counts.failed), (1, 3), "{report:?}");
+    let code =
+        |code: &str| report.problems.iter().find(|p| p.code == code).unwrap_or_else(|| panic!("{code}: {report:?}"));
+    assert_eq!(code("ragged").line, 3);
+    assert_eq!(code("repeated_header").severity, Severity::Note);
+    assert_eq!(code("cell_too_long").column.as_deref(), Some("notes"));
+    let open = code("unterminated_quote");
+    assert_eq!(open.line, 6);
+    assert!(open.message.contains("line 6"), "{}", open.message);
+    assert_eq!(bad_rows(&errors).len(), 3);
+    assert!(
+        bad_rows(&errors).iter().all(|r| r.iter().all(|c| c.len() < 2000)),
+        "a huge cell is cut in the file of bad rows"
+    );
+    assert_eq!(app.count("accounts").await, before + 1);
+
+    // Not a table at all.
+    let bin = dir.path().join("photo.csv");
+    std::fs::write(&bin, [0u8, 1, 2, 3, 0, 0, 0, 0xff, 0xd8, 0xff].repeat(500)).unwrap();
+    let e = import::plan(&bin, &Options::default()).err().unwrap();
+    assert!(e.to_string().contains("not text"), "{e}");
+    // A mapping that can make nothing.
+    let nameless = dir.path().join("nameless.csv");
+    std::fs::write(&nameless, "电话,备注\n010-1234 5678,x\n").unwrap();
+    let e = import::plan(&nameless, &Options::default()).err().unwrap();
+    assert!(e.to_string().contains("name"), "{e}");
+}
+both!(abort_writes_nothing_and_broken_files_are_named);
+
+async fn exports_import_back_without_loss(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let w = app.world().await;
+    let (status, v) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/accounts",
+            serde_json::json!({"name": "鞍钢集团有限公司", "source": "trade_show", "classification": "a",
+                "phones": ["0412-6723000", "138 0013 8001"], "tags": ["-重点", "钢铁"], "region_code": "210300",
+                "notes": "=HYPERLINK(\"http://evil.example\")", "key_account": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let export = dir.path().join("export.csv");
+    let f = std::fs::File::create(&export).unwrap();
+    let viewer = guanxi_store::Viewer::whole(app.workspace);
+    guanxi_exchange::accounts::export(&app.db, viewer, &Default::default(), f).await.unwrap();
+
+    // Into the same workspace: the ids say which records the rows are; nothing changes.
+    let opts = Options { preset: Some("guanxi".into()), ..Options::default() };
+    let (r, _) = run(app, &export, &opts).await;
+    let c = r.unwrap().counts;
+    assert_eq!((c.created, c.unchanged, c.failed), (0, 1, 0));
+
+    // Into another workspace: the same account, formula text and all, no quote added;
+    // its owner and team found there by name.
+    let (other, _) = app.other_workspace().await;
+    let team = app.team_in(other, "东北大区", None).await;
+    let zhang = app.user_in(other, "zhang@other.example", "张伟", guanxi_domain::Role::Sales, Some(team)).await;
+    let who = Who::system(other);
+    let (r, _) = run_as(app, &who, &export, &opts).await;
+    let c = r.unwrap().counts;
+    assert_eq!((c.created, c.failed), (1, 0));
+    let q = Sql::new("SELECT id FROM accounts WHERE workspace_id = $1").arg(other);
+    let (id,): (guanxi_domain::AccountId,) = app.db.fetch_one(q).await.unwrap();
+    let copy = guanxi_store::accounts::get(&app.db, guanxi_store::Viewer::whole(other), id).await.unwrap();
+    let orig = guanxi_store::accounts::get(
+        &app.db,
+        viewer,
+        guanxi_domain::AccountId::from_uuid(v["id"].as_str().unwrap().parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(copy.name, orig.name);
+    assert_eq!(copy.notes, orig.notes);
+    assert_eq!(copy.tags, orig.tags);
+    assert_eq!(copy.source, orig.source);
+    assert_eq!(copy.classification, orig.classification);
+    assert_eq!(copy.region_code, orig.region_code);
+    assert_eq!(copy.key_account, orig.key_account);
+    let numbers = |a: &guanxi_store::accounts::Account| a.phones.iter().map(|p| p.number.clone()).collect::<Vec<_>>();
+    assert_eq!(numbers(&copy), numbers(&orig));
+    assert_eq!((copy.owner_id, copy.team_id), (Some(zhang.id), Some(team)));
+}
+both!(exports_import_back_without_loss);
+
+async fn contacts_link_to_their_accounts(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    // Salesforce's Account and Contact exports: the contacts name their account by its Salesforce id.
+    let accounts = dir.path().join("Account.csv");
+    std::fs::write(
+        &accounts,
+        "Id,Name,Phone,Website,BillingState,Description\n\
+         001A000001,国网辽宁省电力有限公司,024-2345 0000,www.ln.sgcc.com.cn,辽宁,\n\
+         001A000002,大连港集团有限公司,0411-8262 0000,,大连,\n",
+    )
+    .unwrap();
+    let sf = Options { preset: Some("salesforce".into()), ..Options::default() };
+    let (r, _) = run(app, &accounts, &sf).await;
+    assert_eq!(r.unwrap().counts.created, 2);
+    let contacts = dir.path().join("Contact.csv");
+    std::fs::write(
+        &contacts,
+        "Id,AccountId,LastName,FirstName,Title,MobilePhone,Email\n\
+         003A01,001A000001,刘,建国,主任,138 0013 8000,liu@ln.example\n\
+         003A02,001A000001,王,芳,总工,139 0013 9000,\n\
+         003A03,001A000009,赵,强,,137 0013 7000,\n\
+         003A04,001A000002,刘,建国,处长,138 0013 8000,\n",
+    )
+    .unwrap();
+    let plan = import::plan(&contacts, &sf).unwrap();
+    assert_eq!(plan.kind, Kind::Contacts, "guessed: the rows link to accounts");
+    let (r, errors) = run(app, &contacts, &sf).await;
+    let report = r.unwrap();
+    let c = report.counts;
+    assert_eq!((c.created, c.merged, c.failed), (2, 1, 1), "{report:?}");
+    let missing = report.problems.iter().find(|p| p.code == "account_not_found").unwrap();
+    assert_eq!((missing.line, missing.column.as_deref()), (4, Some("AccountId")));
+    assert!(missing.message.contains("001A000009"));
+    assert_eq!(bad_rows(&errors).len(), 1);
+    let rows: Vec<(String, String, Option<String>)> = app
+        .db
+        .fetch_all(Sql::new(
+            "SELECT c.name, a.name, c.title FROM contacts c JOIN accounts a ON a.id = c.account_id ORDER BY c.name",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("刘建国".to_owned(), "国网辽宁省电力有限公司".to_owned(), Some("主任".to_owned())),
+            ("王芳".to_owned(), "国网辽宁省电力有限公司".to_owned(), Some("总工".to_owned())),
+        ]
+    );
+
+    // Chinese headers, accounts by name (查重 finds 国网辽宁 under its full name), one already known by e-mail.
+    let by_name = dir.path().join("联系人.csv");
+    std::fs::write(
+        &by_name,
+        "姓名,公司名称,职务,手机,邮箱\n\
+         陈明,国网辽宁省电力有限公司,副主任,136 0013 6000,\n\
+         老刘,國網遼寧省電力有限公司,,,liu@ln.example\n\
+         孙丽,不存在的公司,,135 0013 5000,\n",
+    )
+    .unwrap();
+    let (r, _) = run(app, &by_name, &Options::default()).await;
+    let report = r.unwrap();
+    let c = report.counts;
+    assert_eq!((c.created, c.unchanged, c.failed), (1, 1, 1), "{report:?}");
+    assert!(report.problems.iter().any(|p| p.code == "duplicate_existing" && p.message.contains("刘建国")));
+    let nf = report.problems.iter().find(|p| p.code == "account_not_found").unwrap();
+    assert_eq!(nf.column.as_deref(), Some("公司名称"));
+    // Again: nothing changes.
+    let (r, _) = run(app, &contacts, &sf).await;
+    let c = r.unwrap().counts;
+    assert_eq!((c.created, c.unchanged, c.failed), (0, 3, 1));
+}
+both!(contacts_link_to_their_accounts);
