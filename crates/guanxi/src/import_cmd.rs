@@ -65,6 +65,7 @@ pub async fn run(
         c.failed,
         c.warnings
     );
+    eprintln!("  time: {}", report.timings);
     for p in report.problems.iter().filter(|p| p.severity != Severity::Note).take(SHOWN) {
         let column = p.column.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
         println!("  line {} (row {}){column}: {}", p.line, p.row, p.message);

@@ -5,6 +5,7 @@
 //! — and written a batch at a time.
 
 use super::cells::{self, Cells};
+use super::plan::{fill_text, join};
 use super::report::{Problem, Report, Severity, Sink};
 use super::{ImportError, Options, Who};
 use crate::mapping::Mapping;
@@ -51,16 +52,7 @@ struct Seen {
     dead: bool,
 }
 
-/// What a row will do.
-enum Plan {
-    Create(AccountId, Parsed),
-    /// Merged (in memory) into the record an earlier row of this batch creates.
-    Merged(Parsed, AccountId),
-    /// Fills the empty fields of the record an earlier batch wrote.
-    MergeWritten(Parsed, AccountId),
-    Update(Parsed, AccountId),
-    Leave(Parsed, AccountId),
-}
+type Plan = super::plan::Plan<AccountId, Parsed>;
 
 pub(crate) struct Importer<'a> {
     db: &'a Db,
@@ -80,6 +72,8 @@ pub(crate) struct Importer<'a> {
     index: HashMap<u64, u32>,
     /// External ids already handled in this run.
     externals: HashSet<u64>,
+    /// Places already looked up: a file names few, a million times.
+    regions: std::sync::Mutex<HashMap<String, Option<String>>>,
     /// Existing records rows of this run matched: a later row matching one
     /// again only fills its gaps, as a duplicate within the file does.
     matched: HashSet<AccountId>,
@@ -117,6 +111,7 @@ impl<'a> Importer<'a> {
             index: HashMap::new(),
             externals: HashSet::new(),
             matched: HashSet::new(),
+            regions: Default::default(),
         })
     }
 
@@ -164,7 +159,7 @@ impl<'a> Importer<'a> {
         let mut region_code = c.text("region_code", guanxi_domain::parse_division_code);
         if region_code.is_none() {
             if let Some(place) = c.get("region") {
-                region_code = guanxi_domain::division_by_names(place);
+                region_code = self.region_named(place);
                 if region_code.is_none() {
                     c.problem("region", "unknown_region", format!("{place:?} names no province, city or district"));
                 }
@@ -230,6 +225,11 @@ impl<'a> Importer<'a> {
         };
         let key = dedupe::company_key(&fields.name);
         Ok(Parsed { row, external, id, fields, key, present, owner_given })
+    }
+
+    fn region_named(&self, place: &str) -> Option<String> {
+        let mut known = self.regions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.entry(place.to_owned()).or_insert_with(|| guanxi_domain::division_by_names(place)).clone()
     }
 
     /// The owner a row names (by e-mail or name) and their team; a
@@ -325,6 +325,7 @@ impl<'a> Importer<'a> {
         sink: &mut Sink,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
+        let started = std::time::Instant::now();
         let mut parsed = Vec::with_capacity(rows.len());
         for row in rows {
             match self.parse(mapping, headers, row) {
@@ -332,6 +333,8 @@ impl<'a> Importer<'a> {
                 Err((problems, row)) => report.fail_all(sink, problems, &row.cells)?,
             }
         }
+        report.timings.parse += started.elapsed();
+        let started = std::time::Instant::now();
         // Rows an earlier import (or an earlier run of this file) already made.
         let fresh: Vec<&str> = parsed
             .iter()
@@ -371,7 +374,7 @@ impl<'a> Importer<'a> {
                 .map(|u| AccountId::from_uuid(*u))
                 .or_else(|| p.id.filter(|id| live.contains(id)));
             if let Some(id) = matched {
-                plans.push(self.matched_plan(p, id, report));
+                plans.push(super::plan::matched(p, id, self.opts.update_existing, &mut self.matched, report));
                 continue;
             }
             if let Some(at) = self.same_in_file(&p) {
@@ -394,7 +397,7 @@ impl<'a> Importer<'a> {
                 Found::Same(e) => {
                     let visible = self.visible(e).await?;
                     if self.opts.update_existing && visible {
-                        plans.push(self.matched_plan(p, e.id, report));
+                        plans.push(super::plan::matched(p, e.id, self.opts.update_existing, &mut self.matched, report));
                         continue;
                     }
                     let whose = match &e.owner_name {
@@ -422,20 +425,11 @@ impl<'a> Importer<'a> {
             creating.insert(id, plans.len());
             plans.push(Plan::Create(id, p));
         }
-        self.apply(plans, report, sink).await
-    }
-
-    /// A row that is an existing record: updated (once per run; later rows
-    /// of the same record fill its gaps) or left as it is.
-    fn matched_plan(&mut self, p: Parsed, id: AccountId, report: &mut Report) -> Plan {
-        if !self.opts.update_existing {
-            return Plan::Leave(p, id);
-        }
-        if self.matched.insert(id) {
-            return Plan::Update(p, id);
-        }
-        report.counts.merged += 1;
-        Plan::MergeWritten(p, id)
+        report.timings.check += started.elapsed();
+        let started = std::time::Instant::now();
+        let r = self.apply(plans, report, sink).await;
+        report.timings.write += started.elapsed();
+        r
     }
 
     fn existing_index(existing: &[Existing]) -> HashMap<u64, Vec<usize>> {
@@ -556,12 +550,7 @@ impl<'a> Importer<'a> {
         accounts::audit_imported(&mut tx, &self.who.actor, self.import, &audited, self.now).await?;
         let mut keys = Keys::new(ws, "accounts", self.import);
         for plan in &kept {
-            let (p, id, created) = match plan {
-                Plan::Create(id, p) => (p, id, true),
-                Plan::Merged(p, id) | Plan::MergeWritten(p, id) | Plan::Update(p, id) | Plan::Leave(p, id) => {
-                    (p, id, false)
-                }
-            };
+            let (p, id, created) = plan.key();
             keys.push(&mut tx, &p.external, id.uuid(), created).await?;
         }
         keys.flush(&mut tx).await?;
@@ -606,19 +595,18 @@ fn problem(row: &Row, column: Option<String>, code: &str, message: impl Into<Str
 /// Fills `into`'s empty fields from `from`, joins phones and tags: what a
 /// later row of the same organisation adds.
 fn fill(into: &mut AccountFields, from: &AccountFields) {
-    fn opt(a: &mut Option<String>, b: &Option<String>) {
-        if a.is_none() {
-            a.clone_from(b);
-        }
+    for (a, b) in [
+        (&mut into.short_name, &from.short_name),
+        (&mut into.uscc, &from.uscc),
+        (&mut into.industry, &from.industry),
+        (&mut into.region_code, &from.region_code),
+        (&mut into.address, &from.address),
+        (&mut into.website, &from.website),
+        (&mut into.referrer, &from.referrer),
+        (&mut into.notes, &from.notes),
+    ] {
+        fill_text(a, b);
     }
-    opt(&mut into.short_name, &from.short_name);
-    opt(&mut into.uscc, &from.uscc);
-    opt(&mut into.industry, &from.industry);
-    opt(&mut into.region_code, &from.region_code);
-    opt(&mut into.address, &from.address);
-    opt(&mut into.website, &from.website);
-    opt(&mut into.referrer, &from.referrer);
-    opt(&mut into.notes, &from.notes);
     into.classification = into.classification.or(from.classification);
     into.relationship_stage = into.relationship_stage.or(from.relationship_stage);
     into.key_account |= from.key_account;
@@ -626,16 +614,12 @@ fn fill(into: &mut AccountFields, from: &AccountFields) {
         into.owner_id = from.owner_id;
         into.team_id = into.team_id.or(from.team_id);
     }
-    for p in &from.phones {
-        if into.phones.len() < MAX_ITEMS && !into.phones.iter().any(|q| q.number() == p.number()) {
-            into.phones.push(p.clone());
-        }
-    }
-    for t in &from.tags {
-        if into.tags.len() < MAX_ITEMS && !into.tags.contains(t) {
-            into.tags.push(t.clone());
-        }
-    }
+    join_lists(into, from);
+}
+
+fn join_lists(into: &mut AccountFields, from: &AccountFields) {
+    join(&mut into.phones, &from.phones, |a, b| a.number() == b.number(), MAX_ITEMS);
+    join(&mut into.tags, &from.tags, |a, b| a == b, MAX_ITEMS);
 }
 
 /// The stored fields with the row's over them: what the row fills wins,
@@ -647,18 +631,19 @@ fn overlay(before: &AccountFields, p: &Parsed) -> AccountFields {
     if has("name") {
         a.name.clone_from(&f.name);
     }
-    let set = |k: &str, dst: &mut Option<String>, src: &Option<String>| {
+    for (k, dst, src) in [
+        ("short_name", &mut a.short_name, &f.short_name),
+        ("uscc", &mut a.uscc, &f.uscc),
+        ("industry", &mut a.industry, &f.industry),
+        ("address", &mut a.address, &f.address),
+        ("website", &mut a.website, &f.website),
+        ("referrer", &mut a.referrer, &f.referrer),
+        ("notes", &mut a.notes, &f.notes),
+    ] {
         if has(k) {
             dst.clone_from(src);
         }
-    };
-    set("short_name", &mut a.short_name, &f.short_name);
-    set("uscc", &mut a.uscc, &f.uscc);
-    set("industry", &mut a.industry, &f.industry);
-    set("address", &mut a.address, &f.address);
-    set("website", &mut a.website, &f.website);
-    set("referrer", &mut a.referrer, &f.referrer);
-    set("notes", &mut a.notes, &f.notes);
+    }
     if has("region_code") || has("region") {
         a.region_code.clone_from(&f.region_code);
     }
@@ -680,15 +665,6 @@ fn overlay(before: &AccountFields, p: &Parsed) -> AccountFields {
     } else if has("team") {
         a.team_id = f.team_id;
     }
-    for x in &f.phones {
-        if a.phones.len() < MAX_ITEMS && !a.phones.iter().any(|q| q.number() == x.number()) {
-            a.phones.push(x.clone());
-        }
-    }
-    for t in &f.tags {
-        if a.tags.len() < MAX_ITEMS && !a.tags.contains(t) {
-            a.tags.push(t.clone());
-        }
-    }
+    join_lists(&mut a, f);
     a
 }

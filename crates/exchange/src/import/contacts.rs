@@ -5,6 +5,7 @@
 //! same account), and written a batch at a time.
 
 use super::cells::{self, Cells};
+use super::plan::{fill_text, join};
 use super::report::{Problem, Report, Severity, Sink};
 use super::{ImportError, Options, Who};
 use crate::mapping::Mapping;
@@ -42,13 +43,7 @@ struct Parsed {
     present: Vec<&'static str>,
 }
 
-enum Plan {
-    Create(ContactId, Parsed),
-    Merged(Parsed, ContactId),
-    MergeWritten(Parsed, ContactId),
-    Update(Parsed, ContactId),
-    Leave(Parsed, ContactId),
-}
+type Plan = super::plan::Plan<ContactId, Parsed>;
 
 pub(crate) struct Importer<'a> {
     db: &'a Db,
@@ -324,6 +319,7 @@ impl<'a> Importer<'a> {
         sink: &mut Sink,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
+        let started = std::time::Instant::now();
         let mut parsed = Vec::with_capacity(rows.len());
         for row in rows {
             match self.parse(mapping, headers, row) {
@@ -331,6 +327,8 @@ impl<'a> Importer<'a> {
                 Err((problems, row)) => report.fail_all(sink, problems, &row.cells)?,
             }
         }
+        report.timings.parse += started.elapsed();
+        let started = std::time::Instant::now();
         self.resolve(&parsed).await?;
         let mut linked = Vec::with_capacity(parsed.len());
         for mut p in parsed {
@@ -406,7 +404,7 @@ impl<'a> Importer<'a> {
                 .map(|u| ContactId::from_uuid(*u))
                 .or_else(|| p.id.filter(|id| live.contains(id)));
             if let Some(id) = matched {
-                plans.push(self.matched_plan(p, id, report));
+                plans.push(super::plan::matched(p, id, self.opts.update_existing, &mut self.matched, report));
                 continue;
             }
             let keys = Self::keys_of(&p.fields);
@@ -426,7 +424,7 @@ impl<'a> Importer<'a> {
             if let Some(e) = keys.iter().find_map(|k| by.get(k)).map(|i| &existing[*i]) {
                 if self.opts.update_existing {
                     let id = e.id;
-                    plans.push(self.matched_plan(p, id, report));
+                    plans.push(super::plan::matched(p, id, self.opts.update_existing, &mut self.matched, report));
                 } else {
                     let message = format!("already in Guanxi as {} at {}: left as it is", e.name, e.account_name);
                     report.warn(problem(&p.row, "duplicate_existing", message, Severity::Warning));
@@ -441,18 +439,11 @@ impl<'a> Importer<'a> {
             creating.insert(id, plans.len());
             plans.push(Plan::Create(id, p));
         }
-        self.apply(plans, report).await
-    }
-
-    fn matched_plan(&mut self, p: Parsed, id: ContactId, report: &mut Report) -> Plan {
-        if !self.opts.update_existing {
-            return Plan::Leave(p, id);
-        }
-        if self.matched.insert(id) {
-            return Plan::Update(p, id);
-        }
-        report.counts.merged += 1;
-        Plan::MergeWritten(p, id)
+        report.timings.check += started.elapsed();
+        let started = std::time::Instant::now();
+        let r = self.apply(plans, report).await;
+        report.timings.write += started.elapsed();
+        r
     }
 
     async fn apply(&mut self, plans: Vec<Plan>, report: &mut Report) -> Result<(), ImportError> {
@@ -481,12 +472,7 @@ impl<'a> Importer<'a> {
         contacts::audit_imported(&mut tx, &self.who.actor, self.import, &audited, self.now).await?;
         let mut keys = Keys::new(ws, "contacts", self.import);
         for plan in &plans {
-            let (p, id, created) = match plan {
-                Plan::Create(id, p) => (p, id, true),
-                Plan::Merged(p, id) | Plan::MergeWritten(p, id) | Plan::Update(p, id) | Plan::Leave(p, id) => {
-                    (p, id, false)
-                }
-            };
+            let (p, id, created) = plan.key();
             keys.push(&mut tx, &p.external, id.uuid(), created).await?;
         }
         keys.flush(&mut tx).await?;
@@ -531,38 +517,32 @@ fn problem(row: &Row, code: &str, message: impl Into<String>, severity: Severity
     Problem { line: row.line, row: row.row, column: None, code: code.to_owned(), message: message.into(), severity }
 }
 
+/// Fills `into`'s empty fields from `from`, joins phones, e-mails and tags:
+/// what a later row of the same person adds.
 fn fill(into: &mut ContactFields, from: &ContactFields) {
-    fn opt(a: &mut Option<String>, b: &Option<String>) {
-        if a.is_none() {
-            a.clone_from(b);
-        }
+    for (a, b) in [
+        (&mut into.department, &from.department),
+        (&mut into.title, &from.title),
+        (&mut into.wechat, &from.wechat),
+        (&mut into.birthday, &from.birthday),
+        (&mut into.notes, &from.notes),
+    ] {
+        fill_text(a, b);
     }
-    opt(&mut into.department, &from.department);
-    opt(&mut into.title, &from.title);
-    opt(&mut into.wechat, &from.wechat);
-    opt(&mut into.birthday, &from.birthday);
-    opt(&mut into.notes, &from.notes);
     into.stance = into.stance.or(from.stance);
     into.relationship_strength = into.relationship_strength.or(from.relationship_strength);
     into.buying_role = into.buying_role.or(from.buying_role);
     into.key_person |= from.key_person;
-    for p in &from.phones {
-        if into.phones.len() < MAX_ITEMS && !into.phones.iter().any(|q| q.number() == p.number()) {
-            into.phones.push(p.clone());
-        }
-    }
-    for e in &from.emails {
-        if into.emails.len() < MAX_ITEMS && !into.emails.contains(e) {
-            into.emails.push(e.clone());
-        }
-    }
-    for t in &from.tags {
-        if into.tags.len() < MAX_ITEMS && !into.tags.contains(t) {
-            into.tags.push(t.clone());
-        }
-    }
+    join_lists(into, from);
 }
 
+fn join_lists(into: &mut ContactFields, from: &ContactFields) {
+    join(&mut into.phones, &from.phones, |a, b| a.number() == b.number(), MAX_ITEMS);
+    join(&mut into.emails, &from.emails, |a, b| a == b, MAX_ITEMS);
+    join(&mut into.tags, &from.tags, |a, b| a == b, MAX_ITEMS);
+}
+
+/// The stored fields with the row's over them (see the accounts' `overlay`).
 fn overlay(before: &ContactFields, p: &Parsed) -> ContactFields {
     let mut a = before.clone();
     let f = &p.fields;
@@ -570,16 +550,17 @@ fn overlay(before: &ContactFields, p: &Parsed) -> ContactFields {
     if has("name") || has("last_name") || has("first_name") {
         a.name.clone_from(&f.name);
     }
-    let set = |k: &str, dst: &mut Option<String>, src: &Option<String>| {
+    for (k, dst, src) in [
+        ("department", &mut a.department, &f.department),
+        ("title", &mut a.title, &f.title),
+        ("wechat", &mut a.wechat, &f.wechat),
+        ("birthday", &mut a.birthday, &f.birthday),
+        ("notes", &mut a.notes, &f.notes),
+    ] {
         if has(k) {
             dst.clone_from(src);
         }
-    };
-    set("department", &mut a.department, &f.department);
-    set("title", &mut a.title, &f.title);
-    set("wechat", &mut a.wechat, &f.wechat);
-    set("birthday", &mut a.birthday, &f.birthday);
-    set("notes", &mut a.notes, &f.notes);
+    }
     if has("stance") {
         a.stance = f.stance;
     }
@@ -595,20 +576,6 @@ fn overlay(before: &ContactFields, p: &Parsed) -> ContactFields {
     if has("left_company") {
         a.left_company = f.left_company;
     }
-    for p in &f.phones {
-        if a.phones.len() < MAX_ITEMS && !a.phones.iter().any(|q| q.number() == p.number()) {
-            a.phones.push(p.clone());
-        }
-    }
-    for e in &f.emails {
-        if a.emails.len() < MAX_ITEMS && !a.emails.contains(e) {
-            a.emails.push(e.clone());
-        }
-    }
-    for t in &f.tags {
-        if a.tags.len() < MAX_ITEMS && !a.tags.contains(t) {
-            a.tags.push(t.clone());
-        }
-    }
+    join_lists(&mut a, f);
     a
 }

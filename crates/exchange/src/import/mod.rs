@@ -10,6 +10,7 @@
 mod accounts;
 mod cells;
 mod contacts;
+mod plan;
 pub mod report;
 
 use crate::fields::Kind;
@@ -260,7 +261,10 @@ async fn pass(
         Kind::Accounts => State::Accounts(Box::new(accounts::Importer::new(db, who, import, opts, write, now).await?)),
         Kind::Contacts => State::Contacts(Box::new(contacts::Importer::new(db, who, import, opts, write, now).await?)),
     };
-    while let Some(batch) = rx.recv().await {
+    loop {
+        let waited = std::time::Instant::now();
+        let Some(batch) = rx.recv().await else { break };
+        report.timings.read += waited.elapsed();
         let batch = batch?;
         let mut good = Vec::with_capacity(batch.rows.len());
         for r in batch.rows {

@@ -73,12 +73,50 @@ pub struct Report {
     pub notes: i64,
     /// The first [`KEPT`] problems.
     pub problems: Vec<Problem>,
+    /// Where the time went, for tuning.
+    pub timings: Timings,
+}
+
+/// Time spent per phase of an import (summed over batches).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timings {
+    /// Waiting for the reader thread (reading and decoding the file).
+    pub read: std::time::Duration,
+    /// Parsing rows into fields.
+    pub parse: std::time::Duration,
+    /// Looking up external ids, links and 查重 candidates, and deciding.
+    pub check: std::time::Duration,
+    /// Writing and committing.
+    pub write: std::time::Duration,
+}
+
+impl std::fmt::Display for Timings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = |d: std::time::Duration| d.as_secs_f64();
+        write!(
+            f,
+            "waiting for the file {:.1} s, parsing {:.1} s, 查重 and lookups {:.1} s, writing {:.1} s",
+            s(self.read),
+            s(self.parse),
+            s(self.check),
+            s(self.write)
+        )
+    }
 }
 
 impl Report {
     /// An empty report.
     pub fn new(kind: Kind, wrote: bool) -> Self {
-        Report { kind, wrote, rows: 0, bytes: 0, counts: Counts::default(), notes: 0, problems: Vec::new() }
+        Report {
+            kind,
+            wrote,
+            rows: 0,
+            bytes: 0,
+            counts: Counts::default(),
+            notes: 0,
+            problems: Vec::new(),
+            timings: Timings::default(),
+        }
     }
 
     fn keep(&mut self, p: Problem) {

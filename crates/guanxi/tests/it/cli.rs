@@ -176,6 +176,35 @@ async fn gen_then_bench(backend: Backend) {
     let rows: Vec<csv::StringRecord> =
         csv::Reader::from_reader(text.as_bytes()).records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 3000);
+    // The export imports back: every row is the record it came from, so a dry run would change nothing.
+    let import = args(&["import", csv_path.to_str().unwrap(), "--dry-run"]);
+    let import: Vec<&str> = import.iter().map(String::as_str).collect();
+    let (code, out, err) = run(work.path(), &import).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("as accounts") && err.contains("id → id"), "the plan is shown: {err}");
+    assert!(
+        out.contains("3000 rows read") && out.contains("0 would be created") && out.contains("3000 left as they are"),
+        "{out}"
+    );
+    // All or nothing: one bad row, nothing written, a non-zero exit; then the good rows alone.
+    let bad = work.path().join("bad.csv");
+    std::fs::write(&bad, "客户名称,电话\n沈阳新客户设备有限公司,024-2345 6789\n,010-1111 2222\n").unwrap();
+    let abort = args(&["import", bad.to_str().unwrap(), "--on-error", "abort"]);
+    let abort: Vec<&str> = abort.iter().map(String::as_str).collect();
+    let (code, _, err) = run(work.path(), &abort).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("nothing was written"), "{err}");
+    assert_eq!(count(&target, "accounts").await, 3000);
+    let skip = args(&["import", bad.to_str().unwrap()]);
+    let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+    let (code, out, err) = run(work.path(), &skip).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("1 were created") && out.contains("1 failed") && out.contains("line 3 (row 3) [客户名称]"),
+        "{out}"
+    );
+    assert_eq!(count(&target, "accounts").await, 3001);
+    assert!(work.path().join("bad.csv.errors.csv").exists());
     let export = args(&["export", "--kind", "contacts", "--output", "x.csv"]);
     let export: Vec<&str> = export.iter().map(String::as_str).collect();
     let (code, _, err) = run(work.path(), &export).await;
@@ -437,7 +466,7 @@ async fn dedupe_reads_what_excel_writes_and_names_bad_rows() {
     let mut bom = vec![0xEF, 0xBB, 0xBF];
     bom.extend_from_slice(text.as_bytes());
     for (file, encoding) in
-        [(w("utf8.csv", text.as_bytes()), "UTF-8"), (w("gbk.csv", &gbk), "GBK"), (w("bom.csv", &bom), "UTF-8")]
+        [(w("utf8.csv", text.as_bytes()), "UTF-8"), (w("gbk.csv", &gbk), "gb18030"), (w("bom.csv", &bom), "UTF-8")]
     {
         let (code, stdout, err) = run(work.path(), &["dedupe", "--input", &file, "--output", &out]).await;
         assert_eq!(code, 0, "{err}");
