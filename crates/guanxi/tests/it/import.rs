@@ -361,3 +361,45 @@ async fn contacts_link_to_their_accounts(app: &TestApp) {
     assert_eq!((c.created, c.unchanged, c.failed), (0, 3, 1));
 }
 both!(contacts_link_to_their_accounts);
+
+async fn xlsx_formulas_arrive_as_their_values(app: &TestApp) {
+    use rust_xlsxwriter::{Formula, Workbook};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("客户.xlsx");
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (col, h) in ["客户名称", "电话", "备注", "行业"].iter().enumerate() {
+        sheet.write_string(0, col as u16, *h).unwrap();
+    }
+    // What Excel stored for each formula is what is imported; nothing is evaluated.
+    sheet
+        .write_formula(
+            1,
+            0,
+            Formula::new("=CONCATENATE(\"沈阳\",\"远大电力有限公司\")").set_result("沈阳远大电力有限公司"),
+        )
+        .unwrap();
+    sheet.write_number(1, 1, 13800138000.0).unwrap();
+    sheet.write_formula(1, 2, Formula::new("=HYPERLINK(\"http://evil.example\",\"点我\")").set_result("点我")).unwrap();
+    sheet.write_string(2, 0, "大连港集团有限公司").unwrap();
+    sheet.write_string(2, 1, "0411-8262 0000").unwrap();
+    sheet.write_string(2, 3, "港口").unwrap();
+    sheet.write_string(4, 0, "").unwrap();
+    sheet.write_string(5, 1, "024-1234 5678").unwrap();
+    book.save(&path).unwrap();
+
+    let plan = import::plan(&path, &Options::default()).unwrap();
+    assert_eq!((plan.format.as_str(), plan.kind), ("XLSX", Kind::Accounts));
+    let (r, _) = run(app, &path, &Options::default()).await;
+    let report = r.unwrap();
+    assert_eq!((report.counts.created, report.counts.failed), (2, 1), "{report:?}");
+    let nameless = report.problems.iter().find(|p| p.code == "required").unwrap();
+    assert_eq!((nameless.line, nameless.row), (6, 6), "an empty row is passed over; rows are the sheet's");
+    let (id, notes): (uuid::Uuid, Option<String>) =
+        app.db.fetch_one(Sql::new("SELECT id, notes FROM accounts WHERE name = '沈阳远大电力有限公司'")).await.unwrap();
+    assert_eq!(notes.as_deref(), Some("点我"));
+    let (phone,): (String,) =
+        app.db.fetch_one(Sql::new("SELECT number FROM account_phones WHERE account_id = $1").arg(id)).await.unwrap();
+    assert_eq!(phone, "+8613800138000", "a phone typed as a number keeps its digits");
+}
+both!(xlsx_formulas_arrive_as_their_values);
