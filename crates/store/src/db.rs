@@ -448,7 +448,21 @@ fn sqlite_prepare<'c>(conn: &'c rusqlite::Connection, sql: Sql) -> Result<rusqli
     Ok(stmt)
 }
 
+/// Statements with more arguments than this (multi-row inserts, long `IN`
+/// lists) are not kept in the connection's statement cache: their text rarely
+/// repeats and each holds a large program, so 256 of them on every connection
+/// took an import of a million rows past half a gigabyte.
+const CACHE_MAX_ARGS: usize = 256;
+
+/// Returns a small statement to the cache, discards a large one.
+fn sqlite_done(stmt: rusqlite::CachedStatement<'_>, args: usize) {
+    if args > CACHE_MAX_ARGS {
+        stmt.discard();
+    }
+}
+
 fn sqlite_all<T: FromRow>(conn: &rusqlite::Connection, sql: Sql, limit: Option<usize>) -> Result<Vec<T>, Error> {
+    let args = sql.args.len();
     let mut stmt = sqlite_prepare(conn, sql)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
@@ -458,15 +472,19 @@ fn sqlite_all<T: FromRow>(conn: &rusqlite::Connection, sql: Sql, limit: Option<u
             break;
         }
     }
+    drop(rows);
+    sqlite_done(stmt, args);
     Ok(out)
 }
 
 fn sqlite_execute(conn: &rusqlite::Connection, sql: Sql) -> Result<u64, Error> {
+    let args = sql.args.len();
     let mut stmt = sqlite_prepare(conn, sql)?;
     // Step through any rows (e.g. RETURNING) so the statement completes.
     let mut rows = stmt.raw_query();
     while rows.next().map_err(sqlite_err)?.is_some() {}
     drop(rows);
+    sqlite_done(stmt, args);
     Ok(conn.changes())
 }
 
