@@ -1033,33 +1033,30 @@ pub async fn existing_matching(
     if keys.is_empty() && pinyins.is_empty() && usccs.is_empty() && phones.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = Sql::new(
-        "SELECT a.id, a.name, a.name_key, a.name_pinyin, a.uscc, a.owner_id, o.display_name AS owner_name, a.region_code \
-         FROM accounts a LEFT JOIN users o ON o.id = a.owner_id WHERE a.workspace_id = ",
-    );
-    // No constant `1 = 0 OR …` to start the list: it stops SQLite from
-    // answering each term from its index (a full scan of the accounts instead).
-    q.bind(ws).push(" AND a.deleted_at IS NULL AND (");
+    // One indexed SELECT per key joined by UNION, then the accounts by id: an
+    // OR of the keys in one WHERE made both databases scan every account
+    // (SQLite with a constant term in the list, PostgreSQL with the phones'
+    // subquery in it).
+    let mut q = Sql::new("SELECT a.id, a.name, a.name_key, a.name_pinyin, a.uscc, a.owner_id, o.display_name AS owner_name, a.region_code FROM (");
     let mut first = true;
-    let mut list = |q: &mut Sql, head: &str, values: &[&str], tail: &str| {
+    for (column, table, values) in [
+        ("id", "accounts WHERE name_key", keys),
+        ("id", "accounts WHERE name_pinyin", pinyins),
+        ("id", "accounts WHERE uscc", usccs),
+        ("account_id", "account_phones WHERE number", phones),
+    ] {
         if values.is_empty() {
-            return;
+            continue;
         }
-        q.push(if first { "" } else { " OR " }).push(head);
+        q.push(if first { "" } else { " UNION " });
         first = false;
+        q.push("SELECT ").push(column).push(" AS id FROM ").push(table).push(" IN (");
         for (i, v) in values.iter().enumerate() {
             q.push(if i == 0 { "" } else { ", " }).bind(*v);
         }
-        q.push(tail);
-    };
-    list(&mut q, "a.name_key IN (", keys, ")");
-    list(&mut q, "a.name_pinyin IN (", pinyins, ")");
-    list(&mut q, "a.uscc IN (", usccs, ")");
-    list(&mut q, "a.id IN (SELECT account_id FROM account_phones WHERE number IN (", phones, ") AND workspace_id = ");
-    if !phones.is_empty() {
-        q.bind(ws).push(")");
+        q.push(") AND workspace_id = ").bind(ws);
     }
-    q.push(")");
+    q.push(") m JOIN accounts a ON a.id = m.id LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL");
     let rows: Vec<ExistingRow> = db.fetch_all(q).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id.uuid()).collect();
     let mut stored: HashMap<Uuid, Vec<String>> = HashMap::new();

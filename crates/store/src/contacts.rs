@@ -805,56 +805,43 @@ pub async fn existing_matching(
     accounts: &[AccountId],
     name_keys: &[&str],
 ) -> Result<Vec<ExistingContact>> {
-    let mut q = Sql::new(
-        "SELECT c.id, c.name, c.name_key, c.account_id, a.name, c.wechat FROM contacts c JOIN accounts a ON a.id = c.account_id \
-         WHERE c.workspace_id = ",
-    );
-    // No constant `1 = 0 OR …`: it stops SQLite from using an index per term.
-    q.bind(ws).push(" AND c.deleted_at IS NULL AND (");
+    // One indexed SELECT per key joined by UNION, then the contacts by id (see
+    // `accounts::existing_matching`: an OR of subqueries scans every contact).
+    let mut q = Sql::new("SELECT c.id, c.name, c.name_key, c.account_id, a.name, c.wechat FROM (");
     let mut first = true;
-    let mut list = |q: &mut Sql, head: &str, values: Vec<Val>, tail: &str| {
+    for (column, table, values) in [
+        ("contact_id", "contact_phones WHERE number", phones),
+        ("contact_id", "contact_emails WHERE email", emails),
+        ("id", "contacts WHERE wechat", wechats),
+    ] {
         if values.is_empty() {
-            return;
+            continue;
         }
-        q.push(if first { "" } else { " OR " }).push(head);
+        q.push(if first { "" } else { " UNION " });
         first = false;
-        for (i, v) in values.into_iter().enumerate() {
-            q.push(if i == 0 { "" } else { ", " }).bind(v);
+        q.push("SELECT ").push(column).push(" AS id FROM ").push(table).push(" IN (");
+        for (i, v) in values.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*v);
         }
-        q.push(tail);
-    };
-    let texts = |v: &[&str]| v.iter().map(|s| Val::from(*s)).collect::<Vec<_>>();
-    list(
-        &mut q,
-        "c.id IN (SELECT contact_id FROM contact_phones WHERE number IN (",
-        texts(phones),
-        ") AND workspace_id = ",
-    );
-    if !phones.is_empty() {
-        q.bind(ws).push(")");
+        q.push(") AND workspace_id = ").bind(ws);
     }
-    list(
-        &mut q,
-        "c.id IN (SELECT contact_id FROM contact_emails WHERE email IN (",
-        texts(emails),
-        ") AND workspace_id = ",
-    );
-    if !emails.is_empty() {
-        q.bind(ws).push(")");
-    }
-    list(&mut q, "c.wechat IN (", texts(wechats), ")");
     if !accounts.is_empty() && !name_keys.is_empty() {
-        list(&mut q, "(c.account_id IN (", accounts.iter().map(|a| Val::from(*a)).collect(), ")");
-        q.push(" AND c.name_key IN (");
+        q.push(if first { "" } else { " UNION " });
+        first = false;
+        q.push("SELECT id FROM contacts WHERE account_id IN (");
+        for (i, a) in accounts.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*a);
+        }
+        q.push(") AND name_key IN (");
         for (i, k) in name_keys.iter().enumerate() {
             q.push(if i == 0 { "" } else { ", " }).bind(*k);
         }
-        q.push("))");
+        q.push(")");
     }
     if first {
         return Ok(Vec::new());
     }
-    q.push(")");
+    q.push(") m JOIN contacts c ON c.id = m.id JOIN accounts a ON a.id = c.account_id WHERE c.deleted_at IS NULL AND c.workspace_id = ").bind(ws);
     let rows: Vec<(ContactId, String, String, AccountId, String, Option<String>)> = db.fetch_all(q).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0.uuid()).collect();
     let mut conn = Conn::Db(db);
