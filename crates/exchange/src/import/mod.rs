@@ -257,6 +257,7 @@ async fn pass(
     let mut report = Report::new(plan.kind, write);
     let now = clock.now();
     let mut rx = reader(plan.path.clone());
+    let mut batches: u64 = 0;
     let mut state = match plan.kind {
         Kind::Accounts => State::Accounts(Box::new(accounts::Importer::new(db, who, import, opts, write, now).await?)),
         Kind::Contacts => State::Contacts(Box::new(contacts::Importer::new(db, who, import, opts, write, now).await?)),
@@ -287,6 +288,11 @@ async fn pass(
             State::Contacts(i) => i.batch(&plan.mapping, &plan.headers, good, &mut report, sink).await?,
         }
         report.bytes = batch.bytes as i64;
+        batches += 1;
+        // After the 1st, 2nd, 4th, 8th… batch: the tables have doubled since the planner last looked.
+        if write && batches.is_power_of_two() {
+            imports::refresh_statistics(db).await?;
+        }
         if write || report.rows % (BATCH as i64 * 5) == 0 {
             imports::progress(db, import, report.bytes, report.rows, &report.counts).await?;
         }
