@@ -1033,29 +1033,18 @@ pub async fn existing_matching(
     if keys.is_empty() && pinyins.is_empty() && usccs.is_empty() && phones.is_empty() {
         return Ok(Vec::new());
     }
-    // One indexed SELECT per key joined by UNION, then the accounts by id: an
-    // OR of the keys in one WHERE made both databases scan every account
-    // (SQLite with a constant term in the list, PostgreSQL with the phones'
-    // subquery in it).
-    let mut q = Sql::new("SELECT a.id, a.name, a.name_key, a.name_pinyin, a.uscc, a.owner_id, o.display_name AS owner_name, a.region_code FROM (");
-    let mut first = true;
-    for (column, table, values) in [
-        ("id", "accounts WHERE name_key", keys),
-        ("id", "accounts WHERE name_pinyin", pinyins),
-        ("id", "accounts WHERE uscc", usccs),
-        ("account_id", "account_phones WHERE number", phones),
-    ] {
-        if values.is_empty() {
-            continue;
-        }
-        q.push(if first { "" } else { " UNION " });
-        first = false;
-        q.push("SELECT ").push(column).push(" AS id FROM ").push(table).push(" IN (");
-        for (i, v) in values.iter().enumerate() {
-            q.push(if i == 0 { "" } else { ", " }).bind(*v);
-        }
-        q.push(") AND workspace_id = ").bind(ws);
-    }
+    let mut q = Sql::new(
+        "SELECT a.id, a.name, a.name_key, a.name_pinyin, a.uscc, a.owner_id, o.display_name AS owner_name, a.region_code FROM (",
+    );
+    q.push_union_of_ids(
+        &[
+            ("SELECT id FROM accounts WHERE name_key", keys),
+            ("SELECT id FROM accounts WHERE name_pinyin", pinyins),
+            ("SELECT id FROM accounts WHERE uscc", usccs),
+            ("SELECT account_id AS id FROM account_phones WHERE number", phones),
+        ],
+        ws,
+    );
     q.push(") m JOIN accounts a ON a.id = m.id LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL");
     let rows: Vec<ExistingRow> = db.fetch_all(q).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id.uuid()).collect();

@@ -805,38 +805,20 @@ pub async fn existing_matching(
     accounts: &[AccountId],
     name_keys: &[&str],
 ) -> Result<Vec<ExistingContact>> {
-    // One indexed SELECT per key joined by UNION, then the contacts by id (see
-    // `accounts::existing_matching`: an OR of subqueries scans every contact).
     let mut q = Sql::new("SELECT c.id, c.name, c.name_key, c.account_id, a.name, c.wechat FROM (");
-    let mut first = true;
-    for (column, table, values) in [
-        ("contact_id", "contact_phones WHERE number", phones),
-        ("contact_id", "contact_emails WHERE email", emails),
-        ("id", "contacts WHERE wechat", wechats),
-    ] {
-        if values.is_empty() {
-            continue;
-        }
-        q.push(if first { "" } else { " UNION " });
-        first = false;
-        q.push("SELECT ").push(column).push(" AS id FROM ").push(table).push(" IN (");
-        for (i, v) in values.iter().enumerate() {
-            q.push(if i == 0 { "" } else { ", " }).bind(*v);
-        }
-        q.push(") AND workspace_id = ").bind(ws);
-    }
+    let mut first = !q.push_union_of_ids(
+        &[
+            ("SELECT contact_id AS id FROM contact_phones WHERE number", phones),
+            ("SELECT contact_id AS id FROM contact_emails WHERE email", emails),
+            ("SELECT id FROM contacts WHERE wechat", wechats),
+        ],
+        ws,
+    );
     if !accounts.is_empty() && !name_keys.is_empty() {
         q.push(if first { "" } else { " UNION " });
         first = false;
-        q.push("SELECT id FROM contacts WHERE account_id IN (");
-        for (i, a) in accounts.iter().enumerate() {
-            q.push(if i == 0 { "" } else { ", " }).bind(*a);
-        }
-        q.push(") AND name_key IN (");
-        for (i, k) in name_keys.iter().enumerate() {
-            q.push(if i == 0 { "" } else { ", " }).bind(*k);
-        }
-        q.push(")");
+        q.push("SELECT id FROM contacts WHERE account_id IN (").bind_list(accounts);
+        q.push(") AND name_key IN (").bind_list(name_keys).push(")");
     }
     if first {
         return Ok(Vec::new());

@@ -143,6 +143,35 @@ impl Sql {
     }
 
     /// Appends the next placeholder and its value.
+    /// Appends `v1, v2, …` as bound arguments (the inside of an `IN (…)`).
+    pub fn bind_list<T: Into<Val> + Copy>(&mut self, values: &[T]) -> &mut Self {
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(*v);
+        }
+        self
+    }
+
+    /// Appends `SELECT … UNION SELECT …` of the ids each part finds:
+    /// `(select, values)` becomes `{select} IN (values) AND workspace_id = ws`;
+    /// parts without values are left out. False when none was written. One
+    /// indexed SELECT per key: an `OR` of them, with subqueries, made both
+    /// databases scan the whole table.
+    pub fn push_union_of_ids(&mut self, parts: &[(&str, &[&str])], ws: guanxi_domain::WorkspaceId) -> bool {
+        let mut any = false;
+        for (select, values) in parts {
+            if values.is_empty() {
+                continue;
+            }
+            self.push(if any { " UNION " } else { "" }).push(select).push(" IN (");
+            self.bind_list(values).push(") AND workspace_id = ").bind(ws);
+            any = true;
+        }
+        any
+    }
+
     pub fn bind(&mut self, v: impl Into<Val>) -> &mut Self {
         self.args.push(v.into());
         self.text.push('$');
