@@ -232,22 +232,6 @@ pub async fn finish(db: &Db, id: ImportId, o: &Outcome, now: DateTime<Utc>) -> R
     Ok(())
 }
 
-/// An import of the workspace.
-pub async fn get(db: &Db, ws: WorkspaceId, id: ImportId) -> Result<Import> {
-    db.fetch_optional(Sql::new(&format!("{SELECT} WHERE id = $1 AND workspace_id = $2")).arg(id).arg(ws))
-        .await?
-        .ok_or(Error::NotFound)
-}
-
-/// Where an import's kept file and file of bad rows are.
-pub async fn paths(db: &Db, ws: WorkspaceId, id: ImportId) -> Result<(Option<String>, Option<String>)> {
-    db.fetch_optional(
-        Sql::new("SELECT file_path, errors_path FROM imports WHERE id = $1 AND workspace_id = $2").arg(id).arg(ws),
-    )
-    .await?
-    .ok_or(Error::NotFound)
-}
-
 /// The workspace's imports, newest first; `user` narrows to one person's.
 pub async fn list(db: &Db, ws: WorkspaceId, user: Option<UserId>, limit: i64) -> Result<Vec<Import>> {
     let mut q = Sql::new(SELECT);

@@ -65,6 +65,8 @@ pub(crate) struct Importer<'a> {
     /// Owners by lower-cased e-mail and by name, with their team.
     people: HashMap<String, (UserId, Option<TeamId>)>,
     teams: HashMap<String, TeamId>,
+    /// The importer as an owner (with their team), when a person imports.
+    mine: Option<(UserId, Option<TeamId>)>,
     /// Accounts each owner holds in the pool, counted once and kept up to date.
     owned: HashMap<UserId, i64>,
     seen: Vec<Seen>,
@@ -96,6 +98,7 @@ impl<'a> Importer<'a> {
             people.entry(name).or_insert((id, team));
         }
         let teams = guanxi_store::teams::directory(db, ws).await?.into_iter().map(|(id, n)| (n, id)).collect();
+        let mine = who.user_id.and_then(|u| people.values().find(|(id, _)| *id == u).copied());
         Ok(Importer {
             db,
             who,
@@ -106,6 +109,7 @@ impl<'a> Importer<'a> {
             pool,
             people,
             teams,
+            mine,
             owned: HashMap::new(),
             seen: Vec::new(),
             index: HashMap::new(),
@@ -235,7 +239,7 @@ impl<'a> Importer<'a> {
     /// The owner a row names (by e-mail or name) and their team; a
     /// salesperson's rows are theirs whatever the column says.
     fn owner(&self, c: &mut Cells) -> (Option<UserId>, Option<TeamId>, bool) {
-        let mine = self.who.user_id.and_then(|u| self.people.values().find(|(id, _)| *id == u).copied());
+        let mine = self.mine;
         let Some(v) = c.get("owner") else {
             return match (self.who.may_assign, mine) {
                 (false, Some((u, t))) => (Some(u), t, false),
@@ -330,7 +334,7 @@ impl<'a> Importer<'a> {
         for row in rows {
             match self.parse(mapping, headers, row) {
                 Ok(p) => parsed.push(p),
-                Err((problems, row)) => report.fail_all(sink, problems, &row.cells)?,
+                Err((problems, row)) => report.fail_all(sink, problems, &row)?,
             }
         }
         report.timings.parse += started.elapsed();
@@ -356,6 +360,13 @@ impl<'a> Importer<'a> {
             phones.extend(p.fields.phones.iter().map(|x| x.number()));
         }
         let existing = accounts::existing_matching(self.db, ws, &keys, &pinyins, &usccs, &phones).await?;
+        // Only an update asks whether the importer may touch a match: one query per batch.
+        let visible: HashSet<AccountId> = if self.opts.update_existing {
+            let ids: Vec<AccountId> = existing.iter().map(|e| e.id).collect();
+            accounts::visible(self.db, self.who.viewer, &ids).await?.into_iter().collect()
+        } else {
+            HashSet::new()
+        };
         let by_key = Self::existing_index(&existing);
 
         let mut plans: Vec<Plan> = Vec::with_capacity(parsed.len());
@@ -395,8 +406,7 @@ impl<'a> Importer<'a> {
             let found = self.same_in_database(&p, &existing, &by_key);
             match found {
                 Found::Same(e) => {
-                    let visible = self.visible(e).await?;
-                    if self.opts.update_existing && visible {
+                    if visible.contains(&e.id) {
                         plans.push(super::plan::matched(p, e.id, self.opts.update_existing, &mut self.matched, report));
                         continue;
                     }
@@ -484,10 +494,6 @@ impl<'a> Importer<'a> {
             }
         }
         best
-    }
-
-    async fn visible(&self, e: &Existing) -> Result<bool, ImportError> {
-        Ok(!accounts::visible(self.db, self.who.viewer, &[e.id]).await?.is_empty())
     }
 
     /// Checks owners' limits, then writes the batch in one transaction (or,

@@ -37,8 +37,7 @@ impl<'a> Cells<'a> {
         Cells { mapping, headers, row, problems: Vec::new() }
     }
 
-    fn columns(&self, key: &str) -> impl Iterator<Item = usize> + '_ {
-        let key = key.to_owned();
+    fn columns<'k>(&'k self, key: &'k str) -> impl Iterator<Item = usize> + 'k {
         self.mapping.columns.iter().enumerate().filter(move |(_, f)| f.is_some_and(|f| f.key == key)).map(|(i, _)| i)
     }
 

@@ -324,7 +324,7 @@ impl<'a> Importer<'a> {
         for row in rows {
             match self.parse(mapping, headers, row) {
                 Ok(p) => parsed.push(p),
-                Err((problems, row)) => report.fail_all(sink, problems, &row.cells)?,
+                Err((problems, row)) => report.fail_all(sink, problems, &row)?,
             }
         }
         report.timings.parse += started.elapsed();

@@ -139,46 +139,43 @@ pub(crate) struct Batch {
 /// Reads the file on a thread of its own, handing out batches, so that
 /// reading and decoding overlap the database work and never block an async
 /// worker; the file's reading ends (with an error) when it stops being a table.
-pub(crate) fn reader(path: PathBuf) -> tokio::sync::mpsc::Receiver<Result<Batch, ReadError>> {
+pub(crate) fn reader(path: PathBuf) -> std::io::Result<tokio::sync::mpsc::Receiver<Result<Batch, ReadError>>> {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
-    std::thread::Builder::new()
-        .name("import-reader".into())
-        .spawn(move || {
-            let mut table = match Table::open(&path) {
-                Ok(t) => t,
-                Err(e) => {
+    std::thread::Builder::new().name("import-reader".into()).spawn(move || {
+        let mut table = match Table::open(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mut rows = Vec::with_capacity(BATCH);
+        loop {
+            match table.next_row() {
+                Some(Ok(r)) => {
+                    rows.push(r);
+                    if rows.len() == BATCH {
+                        let bytes = table.position().unwrap_or(0).min(size);
+                        let batch = Batch { rows: std::mem::take(&mut rows), bytes };
+                        if tx.blocking_send(Ok(batch)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    let _ = tx.blocking_send(Ok(Batch { rows: std::mem::take(&mut rows), bytes: size }));
                     let _ = tx.blocking_send(Err(e));
                     return;
                 }
-            };
-            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            let mut rows = Vec::with_capacity(BATCH);
-            loop {
-                match table.next_row() {
-                    Some(Ok(r)) => {
-                        rows.push(r);
-                        if rows.len() == BATCH {
-                            let bytes = table.position().unwrap_or(0).min(size);
-                            let batch = Batch { rows: std::mem::take(&mut rows), bytes };
-                            if tx.blocking_send(Ok(batch)).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Some(Err(e)) => {
-                        let _ = tx.blocking_send(Ok(Batch { rows: std::mem::take(&mut rows), bytes: size }));
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
-                    None => {
-                        let _ = tx.blocking_send(Ok(Batch { rows, bytes: size }));
-                        return;
-                    }
+                None => {
+                    let _ = tx.blocking_send(Ok(Batch { rows, bytes: size }));
+                    return;
                 }
             }
-        })
-        .ok();
-    rx
+        }
+    })?;
+    Ok(rx)
 }
 
 /// Runs an import of `plan` as `import` (already recorded as queued): a dry
@@ -256,7 +253,7 @@ async fn pass(
 ) -> Result<Report, ImportError> {
     let mut report = Report::new(plan.kind, write);
     let now = clock.now();
-    let mut rx = reader(plan.path.clone());
+    let mut rx = reader(plan.path.clone())?;
     let mut batches: u64 = 0;
     let mut state = match plan.kind {
         Kind::Accounts => State::Accounts(Box::new(accounts::Importer::new(db, who, import, opts, write, now).await?)),

@@ -134,11 +134,30 @@ impl Report {
     }
 
     /// Several problems of one bad row: one line in the file, all listed.
-    pub fn fail_all(&mut self, sink: &mut Sink, ps: Vec<Problem>, cells: &[String]) -> Result<(), super::ImportError> {
+    pub fn fail_all(
+        &mut self,
+        sink: &mut Sink,
+        ps: Vec<Problem>,
+        row: &crate::read::Row,
+    ) -> Result<(), super::ImportError> {
         self.counts.failed += 1;
-        let joined =
-            Problem { message: ps.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; "), ..ps[0].clone() };
-        sink.write(&joined, cells)?;
+        let message = ps.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; ");
+        let joined = match ps.first() {
+            Some(first) => Problem { message, ..first.clone() },
+            // Parsing names every problem it refuses a row for; should one slip through, the row still fails visibly.
+            None => Problem {
+                line: row.line,
+                row: row.row,
+                column: None,
+                code: "invalid".into(),
+                message: "the row could not be read as a record".into(),
+                severity: Severity::Error,
+            },
+        };
+        sink.write(&joined, &row.cells)?;
+        if ps.is_empty() {
+            self.keep(joined);
+        }
         for p in ps {
             self.keep(p);
         }
