@@ -525,6 +525,8 @@ async fn serve(db: Db, file: &FileConfig, args: ServeArgs) -> anyhow::Result<()>
     let config = WebConfig {
         secure_cookies: file.secure_cookies.unwrap_or(false),
         trust_proxy: file.trust_proxy.unwrap_or(false),
+        max_upload: file.max_upload_mb.map_or(WebConfig::default().max_upload, |mb| mb * 1024 * 1024),
+        import_undo_days: file.import_undo_days.unwrap_or(WebConfig::default().import_undo_days),
     };
     let clock: Arc<dyn guanxi_domain::Clock> = Arc::new(SystemClock);
     let sender = args.smtp.sender()?;

@@ -25,6 +25,10 @@ pub struct FileConfig {
     pub trust_proxy: Option<bool>,
     /// `text` (default) or `json` logs.
     pub log_format: Option<String>,
+    /// Largest file an import may upload, in MB (default 1024).
+    pub max_upload_mb: Option<u64>,
+    /// Days during which an import can be undone (default 7).
+    pub import_undo_days: Option<i64>,
 }
 
 impl FileConfig {

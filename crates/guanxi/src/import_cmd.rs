@@ -34,7 +34,8 @@ pub async fn run(
     let who = Who::system(ws);
     let clock = guanxi_domain::clock::SystemClock;
     let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let id = import::record(db, &who, &name, Some(&input), size, plan.kind, opts, clock_now(&clock)).await?;
+    let id =
+        import::record(db, &who, &name, import::Kept::Path(&input), size, plan.kind, opts, clock_now(&clock)).await?;
     eprintln!("import {id}: {} as {} ({})", input.display(), plan.kind.as_str(), plan.format);
     for c in plan.mapping.to_columns(&plan.headers) {
         eprintln!("  {} → {}", c.column, c.field);

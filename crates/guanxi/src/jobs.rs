@@ -2,7 +2,7 @@
 //! back to the pool, warnings before), reminders of hooks falling due,
 //! greetings (holidays, birthdays), and the
 //! delivery worker that sends the outbox to WeCom, DingTalk, Feishu and
-//! e-mail. Every instance may run them: each job's updates re-check their
+//! e-mail, and the sweep that marks imports whose server stopped as failed. Every instance may run them: each job's updates re-check their
 //! conditions and deliveries are claimed under a lease, so running them twice
 //! at once does nothing twice. `guanxi jobs run-once` runs them from cron instead.
 
@@ -24,6 +24,8 @@ pub struct Report {
     pub greeted: u64,
     /// Deliveries to channels.
     pub delivered: guanxi_notify::Report,
+    /// Imports whose server stopped under them, marked failed.
+    pub interrupted: u64,
 }
 
 /// One run of every job.
@@ -32,7 +34,8 @@ pub async fn run_once(db: &Db, clock: &dyn Clock, sender: &Sender) -> anyhow::Re
     let reminded = activities::remind_due(db, clock.now()).await?;
     let greeted = greetings::run(db, clock.now()).await?;
     let delivered = guanxi_notify::deliver_due(db, sender, clock).await?;
-    Ok(Report { pool, reminded, greeted, delivered })
+    let interrupted = guanxi_exchange::import::stored::sweep(db, clock).await?;
+    Ok(Report { pool, reminded, greeted, delivered, interrupted })
 }
 
 /// Runs the release job every `every` and reminders with deliveries every
@@ -76,6 +79,11 @@ pub fn spawn(
                         Ok(r) if r == guanxi_notify::Report::default() => {}
                         Ok(r) => tracing::info!(sent = r.sent, retried = r.retried, failed = r.failed, "deliveries"),
                         Err(e) => tracing::warn!(error = %e, "deliveries failed; trying again next round"),
+                    }
+                    match guanxi_exchange::import::stored::sweep(&db, clock.as_ref()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::warn!(imports = n, "imports interrupted by a stopped server marked failed"),
+                        Err(e) => tracing::warn!(error = %e, "import sweep failed; trying again next round"),
                     }
                 }
             }

@@ -5,7 +5,7 @@
 
 use crate::batch::Batch;
 use crate::db::{Conn, Db, Sql, Tx, Val};
-use crate::{Error, Result};
+use crate::{Actor, Error, Result};
 use chrono::{DateTime, Utc};
 use guanxi_domain::{ImportId, UserId, WorkspaceId};
 use serde::Serialize;
@@ -62,6 +62,10 @@ pub struct Import {
     pub finished_at: Option<DateTime<Utc>>,
     /// Undone.
     pub undone_at: Option<DateTime<Utc>>,
+    /// The uploaded file kept in the database (`null`: the command line read a local file).
+    pub file_id: Option<Uuid>,
+    /// The file of bad rows, when there were any and it was stored.
+    pub errors_file_id: Option<Uuid>,
 }
 crate::from_row!(Import {
     id,
@@ -86,12 +90,14 @@ crate::from_row!(Import {
     created_at,
     started_at,
     finished_at,
-    undone_at
+    undone_at,
+    file_id,
+    errors_file_id
 });
 
 const SELECT: &str = "SELECT id, user_id, actor, kind, file_name, file_size, format, options, status, bytes_read, \
      rows_read, created, updated, merged, unchanged, failed, warnings, report, error, created_at, started_at, \
-     finished_at, undone_at FROM imports";
+     finished_at, undone_at, file_id, errors_file_id FROM imports";
 
 /// An import about to run.
 #[derive(Clone, Debug)]
@@ -108,8 +114,10 @@ pub struct NewImport {
     pub kind: String,
     /// As uploaded.
     pub file_name: String,
-    /// Where the kept copy is.
+    /// Where the kept copy is (the command line's local file).
     pub file_path: Option<String>,
+    /// The kept copy in the database (an upload).
+    pub file_id: Option<Uuid>,
     /// Size.
     pub file_size: i64,
     /// Options.
@@ -136,8 +144,8 @@ pub struct Counts {
 /// Records an import, queued.
 pub async fn create(db: &Db, new: &NewImport, now: DateTime<Utc>) -> Result<()> {
     let q = Sql::new(
-        "INSERT INTO imports (id, workspace_id, user_id, actor, kind, file_name, file_path, file_size, options, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10)",
+        "INSERT INTO imports (id, workspace_id, user_id, actor, kind, file_name, file_path, file_size, options, status, \
+         created_at, heartbeat_at, file_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10, $11)",
     )
     .arg(new.id)
     .arg(new.workspace_id)
@@ -148,14 +156,17 @@ pub async fn create(db: &Db, new: &NewImport, now: DateTime<Utc>) -> Result<()> 
     .arg(new.file_path.clone())
     .arg(new.file_size)
     .arg(new.options.clone())
-    .arg(now);
+    .arg(now)
+    .arg(new.file_id);
     db.execute(q).await?;
     Ok(())
 }
 
 /// Marks it running, with what the file turned out to be.
 pub async fn start(db: &Db, id: ImportId, kind: &str, format: &str, now: DateTime<Utc>) -> Result<()> {
-    let q = Sql::new("UPDATE imports SET status = 'running', kind = $1, format = $2, started_at = $3 WHERE id = $4")
+    let q = Sql::new(
+        "UPDATE imports SET status = 'running', kind = $1, format = $2, started_at = $3, heartbeat_at = $3 WHERE id = $4",
+    )
         .arg(kind)
         .arg(format)
         .arg(now)
@@ -164,11 +175,11 @@ pub async fn start(db: &Db, id: ImportId, kind: &str, format: &str, now: DateTim
     Ok(())
 }
 
-/// Records progress.
-pub async fn progress(db: &Db, id: ImportId, bytes: i64, rows: i64, c: &Counts) -> Result<()> {
+/// Records progress, and that the import is alive (see [`fail_stale`]).
+pub async fn progress(db: &Db, id: ImportId, bytes: i64, rows: i64, c: &Counts, now: DateTime<Utc>) -> Result<()> {
     let q = Sql::new(
         "UPDATE imports SET bytes_read = $1, rows_read = $2, created = $3, updated = $4, merged = $5, unchanged = $6, \
-         failed = $7, warnings = $8 WHERE id = $9",
+         failed = $7, warnings = $8, heartbeat_at = $9 WHERE id = $10",
     )
     .args(vec![
         bytes.into(),
@@ -179,6 +190,7 @@ pub async fn progress(db: &Db, id: ImportId, bytes: i64, rows: i64, c: &Counts) 
         c.unchanged.into(),
         c.failed.into(),
         c.warnings.into(),
+        now.into(),
     ])
     .arg(id);
     db.execute(q).await?;
@@ -232,14 +244,204 @@ pub async fn finish(db: &Db, id: ImportId, o: &Outcome, now: DateTime<Utc>) -> R
     Ok(())
 }
 
-/// The workspace's imports, newest first; `user` narrows to one person's.
-pub async fn list(db: &Db, ws: WorkspaceId, user: Option<UserId>, limit: i64) -> Result<Vec<Import>> {
+/// Keeps the file of bad rows stored in the database.
+pub async fn set_errors_file(db: &Db, id: ImportId, file: Uuid) -> Result<()> {
+    db.execute(Sql::new("UPDATE imports SET errors_file_id = $1 WHERE id = $2").arg(file).arg(id)).await?;
+    Ok(())
+}
+
+/// Imports queued or running whose heartbeat stopped before `before` (their
+/// server stopped or crashed mid-import) are marked failed: what their
+/// committed batches wrote stays, and running the file again imports only
+/// the rest, since every written row's external id is kept. Returns how many.
+pub async fn fail_stale(db: &Db, before: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64> {
+    let q = Sql::new(
+        "UPDATE imports SET status = 'failed', finished_at = $1, error = $2 \
+         WHERE status IN ('queued', 'running') AND heartbeat_at < $3",
+    )
+    .arg(now)
+    .arg(INTERRUPTED)
+    .arg(before);
+    db.execute(q).await
+}
+
+/// The error of an import whose server stopped under it.
+pub const INTERRUPTED: &str = "interrupted: the server stopped during the import. Rows written before are kept; \
+     import the same file again to add the rest (rows already imported are recognised and skipped).";
+
+/// One import, if it is in the workspace.
+pub async fn get(db: &Db, ws: WorkspaceId, id: ImportId) -> Result<Option<Import>> {
+    let mut q = Sql::new(SELECT);
+    q.push(" WHERE id = ").bind(id).push(" AND workspace_id = ").bind(ws);
+    db.fetch_optional(q).await
+}
+
+/// Undoes an import: what it created and is still live goes to the recycle
+/// bin (restorable, one audit entry each naming the import), and the import
+/// is marked undone. Records it updated or merged into keep their changes
+/// (their history shows them). Returns how many records were removed;
+/// `None` when the import was already undone (a second click does nothing).
+pub async fn undo(db: &Db, actor: &Actor, id: ImportId, kind: &str, now: DateTime<Utc>) -> Result<Option<u64>> {
+    let (table, entity) = match kind {
+        "accounts" => ("accounts", "account"),
+        "contacts" => ("contacts", "contact"),
+        _ => return Err(Error::Db(format!("no undo for {kind}"))),
+    };
+    let mut tx = db.begin().await?;
+    let marked = tx
+        .execute(
+            Sql::new(
+                "UPDATE imports SET status = 'undone', undone_at = $1, undone_by = $2 \
+                 WHERE id = $3 AND workspace_id = $4 AND status = 'done'",
+            )
+            .arg(now)
+            .arg(actor.user_id)
+            .arg(id)
+            .arg(actor.workspace_id),
+        )
+        .await?;
+    if marked == 0 {
+        return Ok(None);
+    }
+    let mut q = Sql::new(&format!(
+        "SELECT r.id FROM import_keys k JOIN {table} r ON r.id = k.entity_id \
+         WHERE r.deleted_at IS NULL AND k.created = "
+    ));
+    q.bind(true).push(" AND k.import_id = ").bind(id).push(" AND r.workspace_id = ").bind(actor.workspace_id);
+    let ids: Vec<(Uuid,)> = tx.fetch_all(q).await?;
+    let mut audit = crate::audit::batch();
+    for chunk in ids.chunks(1000) {
+        let mut q = Sql::new(&format!("UPDATE {table} SET deleted_at = "));
+        q.bind(now).push(", updated_at = ").bind(now).push(" WHERE id IN (");
+        for (i, (e,)) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*e);
+        }
+        q.push(")");
+        tx.execute(q).await?;
+        for (e,) in chunk {
+            let changes = serde_json::json!({"deleted": {"before": false, "after": true}, "undone_import": {"before": null, "after": id}});
+            crate::audit::push(&mut audit, &mut tx, actor, crate::audit::Action::Delete, entity, *e, changes, now)
+                .await?;
+        }
+    }
+    audit.flush(&mut tx).await?;
+    let changes = serde_json::json!({"status": {"before": "done", "after": "undone"}, "removed": {"before": null, "after": ids.len()}});
+    crate::audit::record(&mut tx, actor, crate::audit::Action::Update, "import", id.uuid(), changes, now).await?;
+    tx.commit().await?;
+    Ok(Some(ids.len() as u64))
+}
+
+/// A saved column mapping.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct SavedMapping {
+    /// Id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// `accounts` or `contacts`.
+    pub kind: String,
+    /// The preset it starts from.
+    pub preset: Option<String>,
+    /// Column → field pairs.
+    #[schema(value_type = Object)]
+    pub columns: serde_json::Value,
+    /// Saved.
+    pub created_at: DateTime<Utc>,
+}
+crate::from_row!(SavedMapping { id, name, kind, preset, columns, created_at });
+
+/// The workspace's saved mappings, by name.
+pub async fn mappings(db: &Db, ws: WorkspaceId) -> Result<Vec<SavedMapping>> {
+    let mut q =
+        Sql::new("SELECT id, name, kind, preset, columns, created_at FROM import_mappings WHERE workspace_id = ");
+    q.bind(ws).push(" AND deleted_at IS NULL ORDER BY name");
+    db.fetch_all(q).await
+}
+
+/// Saves a mapping under `name`, replacing one of that name.
+#[allow(clippy::too_many_arguments)]
+pub async fn save_mapping(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    kind: &str,
+    preset: Option<&str>,
+    columns: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<SavedMapping> {
+    let mut tx = db.begin().await?;
+    tx.execute(
+        Sql::new(
+            "UPDATE import_mappings SET deleted_at = $1 WHERE workspace_id = $2 AND name = $3 AND deleted_at IS NULL",
+        )
+        .arg(now)
+        .arg(actor.workspace_id)
+        .arg(name),
+    )
+    .await?;
+    let id = Uuid::now_v7();
+    tx.execute(
+        Sql::new(
+            "INSERT INTO import_mappings (id, workspace_id, name, kind, preset, columns, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .arg(id)
+        .arg(actor.workspace_id)
+        .arg(name)
+        .arg(kind)
+        .arg(preset)
+        .arg(columns.clone())
+        .arg(actor.user_id)
+        .arg(now),
+    )
+    .await?;
+    let changes = serde_json::json!({"name": {"before": null, "after": name}, "kind": {"before": null, "after": kind}, "columns": {"before": null, "after": columns}});
+    crate::audit::record(&mut tx, actor, crate::audit::Action::Create, "import_mapping", id, changes, now).await?;
+    tx.commit().await?;
+    let saved = mappings(db, actor.workspace_id).await?.into_iter().find(|m| m.id == id);
+    saved.ok_or(Error::NotFound)
+}
+
+/// Removes a saved mapping (soft), audited.
+pub async fn delete_mapping(db: &Db, actor: &Actor, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let n = tx
+        .execute(
+            Sql::new(
+                "UPDATE import_mappings SET deleted_at = $1 WHERE id = $2 AND workspace_id = $3 AND deleted_at IS NULL",
+            )
+            .arg(now)
+            .arg(id)
+            .arg(actor.workspace_id),
+        )
+        .await?;
+    if n == 0 {
+        return Ok(false);
+    }
+    let changes = serde_json::json!({"deleted": {"before": false, "after": true}});
+    crate::audit::record(&mut tx, actor, crate::audit::Action::Delete, "import_mapping", id, changes, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The workspace's imports, newest first (ids are time-ordered), after the
+/// import `after`; `user` narrows to one person's.
+pub async fn list(
+    db: &Db,
+    ws: WorkspaceId,
+    user: Option<UserId>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Import>> {
     let mut q = Sql::new(SELECT);
     q.push(" WHERE workspace_id = ").bind(ws);
     if let Some(u) = user {
         q.push(" AND user_id = ").bind(u);
     }
-    q.push(" ORDER BY created_at DESC, id DESC LIMIT ").bind(limit);
+    if let Some(a) = after {
+        q.push(" AND id < ").bind(a);
+    }
+    q.push(" ORDER BY id DESC LIMIT ").bind(limit);
     db.fetch_all(q).await
 }
 

@@ -13,6 +13,7 @@ pub mod batch;
 pub mod children;
 pub mod contacts;
 pub mod db;
+pub mod files;
 pub mod greetings;
 pub mod imports;
 mod lifecycle;

@@ -116,6 +116,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_imports.sql"),
         postgres: include_str!("../migrations/postgres/0016_imports.sql"),
     },
+    Migration {
+        version: 17,
+        name: "import_files",
+        sqlite: include_str!("../migrations/sqlite/0017_import_files.sql"),
+        postgres: include_str!("../migrations/postgres/0017_import_files.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

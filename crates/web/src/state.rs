@@ -6,12 +6,22 @@ use guanxi_store::Db;
 use std::sync::Arc;
 
 /// Settings of the HTTP edge.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WebConfig {
     /// Mark cookies `Secure` (set when Guanxi is reached over https).
     pub secure_cookies: bool,
     /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a load balancer in front.
     pub trust_proxy: bool,
+    /// Largest file an import may upload, in bytes.
+    pub max_upload: u64,
+    /// Days after an import during which it can be undone.
+    pub import_undo_days: i64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { secure_cookies: false, trust_proxy: false, max_upload: 1024 * 1024 * 1024, import_undo_days: 7 }
+    }
 }
 
 /// The application state.

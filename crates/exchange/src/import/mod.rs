@@ -12,6 +12,7 @@ mod cells;
 mod contacts;
 mod plan;
 pub mod report;
+pub mod stored;
 
 use crate::fields::Kind;
 use crate::mapping::{self, ColumnMap, Mapping, MappingError};
@@ -192,14 +193,27 @@ pub async fn run(
 ) -> Result<Report, ImportError> {
     imports::start(db, import, plan.kind.as_str(), &plan.format, clock.now()).await?;
     let result = run_passes(db, who, import, plan, opts, errors, clock).await;
-    let outcome = match &result {
+    conclude(db, import, plan, &result, errors.map(|p| p.display().to_string()), clock).await?;
+    result
+}
+
+/// Records how an import ended: its counts and report, or why it failed.
+async fn conclude(
+    db: &Db,
+    import: ImportId,
+    plan: &Plan,
+    result: &Result<Report, ImportError>,
+    errors: Option<String>,
+    clock: &dyn guanxi_domain::Clock,
+) -> Result<(), ImportError> {
+    let outcome = match result {
         Ok(report) => Outcome {
             status: "done",
             counts: report.counts,
             rows: report.rows,
             bytes: report.bytes,
             report: report.to_json(plan),
-            errors_path: errors.filter(|_| report.counts.failed > 0).map(|p| p.display().to_string()),
+            errors_path: errors.filter(|_| report.counts.failed > 0),
             error: None,
         },
         Err(e) => Outcome {
@@ -208,12 +222,12 @@ pub async fn run(
             rows: 0,
             bytes: 0,
             report: serde_json::json!({"error": e.to_string()}),
-            errors_path: errors.map(|p| p.display().to_string()),
+            errors_path: errors,
             error: Some(e.to_string()),
         },
     };
     imports::finish(db, import, &outcome, clock.now()).await?;
-    result
+    Ok(())
 }
 
 async fn run_passes(
@@ -291,7 +305,7 @@ async fn pass(
             imports::refresh_statistics(db).await?;
         }
         if write || report.rows % (BATCH as i64 * 5) == 0 {
-            imports::progress(db, import, report.bytes, report.rows, &report.counts).await?;
+            imports::progress(db, import, report.bytes, report.rows, &report.counts, clock.now()).await?;
         }
     }
     Ok(report)
@@ -302,13 +316,22 @@ enum State<'a> {
     Contacts(Box<contacts::Importer<'a>>),
 }
 
+/// Where the imported file is kept.
+#[derive(Clone, Copy, Debug)]
+pub enum Kept<'a> {
+    /// A local file (the command line).
+    Path(&'a Path),
+    /// An upload stored in the database.
+    Stored(uuid::Uuid),
+}
+
 /// Records an import about to run (queued), as `who`.
 #[allow(clippy::too_many_arguments)]
 pub async fn record(
     db: &Db,
     who: &Who,
     file_name: &str,
-    kept: Option<&Path>,
+    kept: Kept<'_>,
     size: u64,
     kind: Kind,
     opts: &Options,
@@ -322,7 +345,14 @@ pub async fn record(
         actor: who.actor.label.clone(),
         kind: kind.as_str().to_owned(),
         file_name: file_name.to_owned(),
-        file_path: kept.map(|p| p.display().to_string()),
+        file_path: match kept {
+            Kept::Path(p) => Some(p.display().to_string()),
+            Kept::Stored(_) => None,
+        },
+        file_id: match kept {
+            Kept::Stored(id) => Some(id),
+            Kept::Path(_) => None,
+        },
         file_size: size as i64,
         options: serde_json::to_value(opts).unwrap_or_default(),
     };

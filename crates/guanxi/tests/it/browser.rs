@@ -327,3 +327,77 @@ async fn claim_from_the_pool_in_a_browser(app: &TestApp) {
     let _ = d.child.kill().await;
 }
 both!(claim_from_the_pool_in_a_browser);
+
+/// 导入 in a browser: the file goes up through the page's script (chunks,
+/// progress), the mapping editor shows the columns as read, a dry run's
+/// report follows its progress, then the import for real and its undo.
+async fn import_in_a_browser(app: &TestApp) {
+    let w = app.world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("客户名单.csv");
+    let text = "客户名称,电话,城市\n沈阳远航电气有限公司,024-2345 6789,沈阳\n大连港湾自动化有限公司,12345,大连\n";
+    std::fs::write(&path, encoding_rs::GBK.encode(text).0).unwrap();
+    let mut d = driver().await;
+    let c = browser(&d, 1280, 1000).await;
+    log_in(app, &c, &w.sales_x.email).await;
+    c.goto(&app.url("/accounts")).await.unwrap();
+    c.find(Locator::Id("accounts-import")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Id("import-form")).await.unwrap();
+    c.find(Locator::Id("i_file")).await.unwrap().send_keys(&path.display().to_string()).await.unwrap();
+    c.find(Locator::Id("i_upload")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("#i_columns select")).await.unwrap();
+    let first = c.find(Locator::Css("#i_columns tr:first-child select")).await.unwrap();
+    assert_eq!(first.prop("value").await.unwrap().as_deref(), Some("name"));
+    let format = c.find(Locator::Id("i_format")).await.unwrap().text().await.unwrap();
+    assert!(format.contains("GB18030"), "{format}");
+    let bar = c.find(Locator::Id("i_bar")).await.unwrap().attr("value").await.unwrap();
+    assert_eq!(bar.as_deref(), Some("100"), "the upload's bar reached the end");
+    std::fs::write(
+        shot_path(&format!("import-mapping-{:?}", app.backend).to_lowercase()),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // The dry run: its page follows it to the end and offers to import for real.
+    c.find(Locator::Id("i_dry")).await.unwrap().click().await.unwrap();
+    let commit = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("import-commit")).await.unwrap();
+    let problems = c.find(Locator::Id("import-problems")).await.unwrap().text().await.unwrap();
+    assert!(problems.contains("电话") && problems.contains("3"), "{problems}");
+    std::fs::write(
+        shot_path(&format!("import-dry-run-{:?}", app.backend).to_lowercase()),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    assert_eq!(app.count("accounts").await, 0, "a dry run writes nothing");
+    commit.click().await.unwrap();
+    let undo = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("import-undo")).await.unwrap();
+    let created = c.find(Locator::Css("[data-count=created]")).await.unwrap().text().await.unwrap();
+    assert_eq!(created, "1");
+    assert_eq!(app.count("accounts").await, 1);
+    std::fs::write(shot_path(&format!("import-done-{:?}", app.backend).to_lowercase()), c.screenshot().await.unwrap())
+        .unwrap();
+    undo.click().await.unwrap();
+    let text = c.get_alert_text().await.unwrap();
+    assert!(text.contains("回收站"), "{text}");
+    c.accept_alert().await.unwrap();
+    let notice = c.wait().for_element(Locator::Css("p.alert.green")).await.unwrap().text().await.unwrap();
+    assert!(notice.contains("已撤销"), "{notice}");
+    let q = guanxi_store::Sql::new("SELECT COUNT(*) FROM accounts WHERE deleted_at IS NULL");
+    let (live,): (i64,) = app.db.fetch_one(q).await.unwrap();
+    assert_eq!(live, 0);
+    c.close().await.unwrap();
+
+    // The import page on a phone.
+    let phone = browser(&d, 390, 844).await;
+    log_in(app, &phone, &w.sales_x.email).await;
+    phone.goto(&app.url("/imports")).await.unwrap();
+    phone.wait().for_element(Locator::Id("imports")).await.unwrap();
+    std::fs::write(
+        shot_path(&format!("imports-phone-{:?}", app.backend).to_lowercase()),
+        phone.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    phone.close().await.unwrap();
+    let _ = d.child.kill().await;
+}
+both!(import_in_a_browser);

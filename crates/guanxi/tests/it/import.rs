@@ -18,7 +18,9 @@ async fn run_as(app: &TestApp, who: &Who, path: &Path, opts: &Options) -> (Resul
     let errors = path.with_extension("errors.csv");
     let plan = import::plan(path, opts).unwrap();
     let size = std::fs::metadata(path).unwrap().len();
-    let id = import::record(&app.db, who, "upload.csv", Some(path), size, plan.kind, opts, app.now()).await.unwrap();
+    let id = import::record(&app.db, who, "upload.csv", import::Kept::Path(path), size, plan.kind, opts, app.now())
+        .await
+        .unwrap();
     let r = import::run(&app.db, who, id, &plan, opts, Some(&errors), app.clock.as_ref()).await;
     (r, errors)
 }
@@ -166,7 +168,7 @@ async fn accounts_import_with_a_dry_run_a_report_and_a_second_run_that_changes_n
     assert_eq!(changes["notes"]["after"], "三期项目");
 
     // Every run is a record.
-    let list = guanxi_store::imports::list(&app.db, app.workspace, None, 10).await.unwrap();
+    let list = guanxi_store::imports::list(&app.db, app.workspace, None, None, 10).await.unwrap();
     assert_eq!(list.len(), 4);
     assert!(list.iter().all(|i| i.status == "done" && i.kind == "accounts"));
     assert_eq!(list[3].options["dry_run"], true);
@@ -197,7 +199,7 @@ async fn abort_writes_nothing_and_broken_files_are_named(app: &TestApp) {
     let (r, _) = run(app, &path, &abort).await;
     assert!(matches!(r, Err(ImportError::Aborted(3))), "{r:?}");
     assert_eq!(app.count("accounts").await, before, "abort: one bad row and nothing is written");
-    let failed = guanxi_store::imports::list(&app.db, app.workspace, None, 1).await.unwrap();
+    let failed = guanxi_store::imports::list(&app.db, app.workspace, None, None, 1).await.unwrap();
     assert_eq!(failed[0].status, "failed");
     assert!(failed[0].error.as_deref().unwrap().contains("nothing was written"));
 

@@ -10,6 +10,7 @@ mod api_activities;
 mod api_auth;
 mod api_contacts;
 mod api_errors;
+mod api_import;
 mod api_merge_search;
 mod api_pool;
 mod browser;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod divisions;
+pub mod imports;
 pub mod me;
 pub mod notify;
 pub mod pool;
@@ -80,6 +81,21 @@ pub fn router() -> Router<AppState> {
         .route("/notifications/read", post(pool::read))
         .route("/search", get(search::search))
         .route("/divisions", get(divisions::list))
+        .route("/uploads", post(imports::create_upload))
+        .route(
+            "/uploads/{id}",
+            get(imports::get_upload)
+                .put(imports::put_chunk)
+                .layer(axum::extract::DefaultBodyLimit::max(imports::CHUNK_LIMIT)),
+        )
+        .route("/imports", get(imports::list).post(imports::create))
+        .route("/imports/preview", post(imports::preview))
+        .route("/imports/{id}", get(imports::get))
+        .route("/imports/{id}/errors.csv", get(imports::errors_csv))
+        .route("/imports/{id}/file", get(imports::file))
+        .route("/imports/{id}/undo", post(imports::undo))
+        .route("/import-mappings", get(imports::mappings).post(imports::save_mapping))
+        .route("/import-mappings/{id}", axum::routing::delete(imports::delete_mapping))
         .route("/openapi.json", get(|| async { Json(document()) }))
         .fallback(|| async { ApiError::NotFound })
 }
@@ -129,6 +145,9 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         activities::create_task, scripts::list, scripts::create, scripts::update, scripts::delete,
         purchases::create, purchases::list,
         search::search, divisions::list,
+        imports::create_upload, imports::get_upload, imports::put_chunk, imports::preview, imports::create,
+        imports::list, imports::get, imports::errors_csv, imports::file, imports::undo,
+        imports::mappings, imports::save_mapping, imports::delete_mapping,
     ),
     components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),
     modifiers(&BearerAuth),
@@ -144,6 +163,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         (name = "pool", description = "The public pool (公海): pools and their rules, claiming and releasing accounts, registrations (报备), transfer requests, handovers (交接), notifications"),
         (name = "activities", description = "Calls, visits and messages (跟进记录), their hooks (钩子) and the worklist"),
         (name = "search", description = "One search box over accounts and contacts"),
+        (name = "imports", description = "Importing CSV and XLSX files: resumable uploads, preview and column mapping (presets of Salesforce, HubSpot, Twenty, Odoo, Guanxi), dry runs, background imports with progress and a report, the bad rows as a CSV, undo; saved mappings"),
     )
 )]
 struct ApiDoc;

@@ -6,6 +6,7 @@ pub mod accounts;
 mod activities;
 pub mod contacts;
 pub mod docs;
+mod imports;
 pub mod login;
 mod pool;
 mod purchases;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(contacts::router())
         .merge(pool::router())
         .merge(activities::router())
+        .merge(imports::router())
         .route("/search", get(search::show))
         .route("/docs/api", get(docs::show))
         .route(
