@@ -3,6 +3,7 @@
 //! times in RFC 3339 UTC, so that the file imports back without loss.
 
 use crate::neutralise;
+use crate::sheet::Sheet;
 use guanxi_store::accounts::{self, Account, AccountFilter, AccountSort};
 use guanxi_store::{Db, Viewer};
 use std::io::Write;
@@ -90,21 +91,21 @@ pub async fn page(
     accounts::list(db, viewer, &f, PAGE).await
 }
 
-/// Exports every account the filter selects to `out`; answers how many.
-pub async fn export<W: Write>(db: &Db, viewer: Viewer, filter: &AccountFilter, out: W) -> Result<u64, ExportError> {
-    let mut w = writer(out)?;
+/// Exports every account the filter selects to `sheet`; answers how many.
+pub async fn export(db: &Db, viewer: Viewer, filter: &AccountFilter, sheet: &mut Sheet) -> Result<u64, ExportError> {
     let mut after = None;
     let mut n = 0;
     loop {
         let rows = page(db, viewer, filter, after).await?;
-        write_rows(&mut w, &rows)?;
+        for a in &rows {
+            sheet.row(&row(a))?;
+        }
         n += rows.len() as u64;
         match rows.last() {
             Some(last) if rows.len() as i64 == PAGE => after = Some(last.id),
             _ => break,
         }
     }
-    w.flush()?;
     Ok(n)
 }
 
@@ -120,4 +121,7 @@ pub enum ExportError {
     /// Writing the file.
     #[error("cannot write the export: {0}")]
     Io(#[from] std::io::Error),
+    /// Writing the file.
+    #[error("{0}")]
+    Sheet(#[from] crate::sheet::SheetError),
 }

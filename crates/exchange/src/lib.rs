@@ -2,13 +2,16 @@
 //! encoding (`read`), mapping columns to fields by hand, by another CRM's
 //! preset or by guess (`fields`, `mapping`), importing with 查重, a dry run
 //! and a report of every bad row (`import`); exporting in Guanxi's own stable
-//! column layout, the one its importer reads back (`accounts`).
+//! column layout, the one its importer reads back (`accounts`, `contacts`),
+//! as CSV or XLSX (`sheet`), and contacts as vCards.
 
 pub mod accounts;
+pub mod contacts;
 pub mod fields;
 pub mod import;
 pub mod mapping;
 pub mod read;
+pub mod sheet;
 
 /// Cells a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, and tab or
 /// carriage return before one) get a leading `'`, as OWASP advises against

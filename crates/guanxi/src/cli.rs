@@ -73,15 +73,19 @@ pub enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
-    /// Export a workspace's accounts to CSV in Guanxi's column layout (UTF-8 with a BOM;
-    /// cells that a spreadsheet would run as formulas are neutralised).
+    /// Export a workspace's accounts or contacts in Guanxi's column layout, which imports
+    /// back with `--preset guanxi`: CSV (UTF-8 with a BOM; cells a spreadsheet would run as
+    /// formulas are neutralised), XLSX, or, for contacts, vCard.
     Export {
-        /// What to export (accounts for now).
+        /// What to export: accounts or contacts.
         #[arg(long, default_value = "accounts")]
         kind: String,
-        /// The CSV file to write (`-` for standard output).
+        /// The file to write (`-` for standard output, CSV only).
         #[arg(long)]
         output: PathBuf,
+        /// csv, xlsx or vcf (contacts); by default from the output's extension, else csv.
+        #[arg(long)]
+        format: Option<String>,
         /// The workspace, by name; may be left out when there is only one.
         #[arg(long)]
         workspace: Option<String>,
@@ -276,13 +280,21 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             println!("{summary} ({:.1} s)", started.elapsed().as_secs_f64());
             Ok(())
         }
-        Command::Export { kind, output, workspace } => {
-            anyhow::ensure!(kind == "accounts", "--kind {kind:?}: only accounts can be exported so far");
+        Command::Export { kind, output, format, workspace } => {
+            anyhow::ensure!(kind == "accounts" || kind == "contacts", "--kind {kind:?}: use accounts or contacts");
+            let format = format.unwrap_or_else(|| {
+                let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+                if ext == "xlsx" || ext == "vcf" {
+                    ext
+                } else {
+                    "csv".to_owned()
+                }
+            });
             let (db, _) = open(&cli.db, &file, false).await?;
-            let result = export_accounts(&db, workspace.as_deref(), &output).await;
+            let result = export(&db, workspace.as_deref(), &kind, &format, &output).await;
             db.close().await;
             let n = result?;
-            eprintln!("{n} accounts written to {}", output.display());
+            eprintln!("{n} {kind} written to {}", output.display());
             Ok(())
         }
         Command::Import { file: input, kind, preset, dry_run, on_error, update_existing, workspace, errors } => {
@@ -483,16 +495,43 @@ pub(crate) async fn workspace_named(db: &Db, workspace: Option<&str>) -> anyhow:
     })
 }
 
-async fn export_accounts(db: &Db, workspace: Option<&str>, output: &std::path::Path) -> anyhow::Result<u64> {
+async fn export(
+    db: &Db,
+    workspace: Option<&str>,
+    kind: &str,
+    format: &str,
+    output: &std::path::Path,
+) -> anyhow::Result<u64> {
+    use guanxi_exchange::sheet::{Format, Sheet};
+    use guanxi_exchange::{accounts, contacts};
     let ws = workspace_named(db, workspace).await?;
     let viewer = guanxi_store::Viewer::whole(ws);
-    let filter = guanxi_store::accounts::AccountFilter::default();
-    let n = if output == std::path::Path::new("-") {
-        guanxi_exchange::accounts::export(db, viewer, &filter, std::io::stdout().lock()).await?
-    } else {
-        let file = std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?;
-        guanxi_exchange::accounts::export(db, viewer, &filter, std::io::BufWriter::new(file)).await?
+    let stdout = output == std::path::Path::new("-");
+    anyhow::ensure!(!stdout || format == "csv", "--output -: only CSV goes to standard output");
+    let create = || std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()));
+    let header: &[&str] = if kind == "contacts" { &contacts::COLUMNS } else { &accounts::COLUMNS };
+    let mut sheet = match format {
+        "csv" if stdout => Sheet::csv(Box::new(std::io::stdout()), header)?,
+        "csv" => Sheet::open(Format::Csv, create()?, header)?,
+        "xlsx" => Sheet::open(Format::Xlsx, create()?, header)?,
+        "vcf" if kind == "contacts" => {
+            let mut out = std::io::BufWriter::new(create()?);
+            let filter = guanxi_store::contacts::ContactFilter::default();
+            let n = contacts::each(db, viewer, &filter, |c| {
+                Ok(std::io::Write::write_all(&mut out, contacts::vcard(c).as_bytes())?)
+            })
+            .await?;
+            std::io::Write::flush(&mut out)?;
+            return Ok(n);
+        }
+        other => anyhow::bail!("--format {other:?}: use csv or xlsx (or vcf for contacts)"),
     };
+    let n = if kind == "contacts" {
+        contacts::export(db, viewer, &guanxi_store::contacts::ContactFilter::default(), &mut sheet).await?
+    } else {
+        accounts::export(db, viewer, &guanxi_store::accounts::AccountFilter::default(), &mut sheet).await?
+    };
+    sheet.finish()?;
     Ok(n)
 }
 

@@ -232,10 +232,18 @@ impl<'a> Importer<'a> {
         }
         let mut wanted: Vec<(Link, AccountId)> = Vec::new();
         let live: HashSet<AccountId> = accounts::live(self.db, ws, &ids).await?.into_iter().collect();
+        // An id of another workspace (its export imported here): the account
+        // an earlier import made of that exported row.
+        let copies: Vec<String> = ids.iter().filter(|a| !live.contains(a)).map(|a| format!("g:{a}")).collect();
+        let copies: Vec<&str> = copies.iter().map(String::as_str).collect();
+        let copied: HashMap<String, uuid::Uuid> =
+            imports::lookup(&mut Conn::Db(self.db), ws, "accounts", &copies).await?.into_iter().collect();
         for a in ids {
             let link = Link::Id(a);
             if live.contains(&a) {
                 wanted.push((link, a));
+            } else if let Some(copy) = copied.get(&format!("g:{a}")) {
+                wanted.push((link, AccountId::from_uuid(*copy)));
             } else {
                 self.links.insert(link, Err(("account_not_found".into(), format!("no live account has the id {a}"))));
             }

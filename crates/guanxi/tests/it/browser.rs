@@ -341,6 +341,14 @@ async fn import_in_a_browser(app: &TestApp) {
     let c = browser(&d, 1280, 1000).await;
     log_in(app, &c, &w.sales_x.email).await;
     c.goto(&app.url("/accounts")).await.unwrap();
+    c.find(Locator::Css(".card-head details.menu-button summary")).await.unwrap().click().await.unwrap();
+    let export = c.find(Locator::Id("accounts-export")).await.unwrap();
+    assert!(export.is_displayed().await.unwrap(), "the export menu opens");
+    std::fs::write(
+        shot_path(&format!("accounts-export-menu-{:?}", app.backend).to_lowercase()),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
     c.find(Locator::Id("accounts-import")).await.unwrap().click().await.unwrap();
     c.wait().for_element(Locator::Id("import-form")).await.unwrap();
     c.find(Locator::Id("i_file")).await.unwrap().send_keys(&path.display().to_string()).await.unwrap();

@@ -205,11 +205,29 @@ async fn gen_then_bench(backend: Backend) {
     );
     assert_eq!(count(&target, "accounts").await, 3001);
     assert!(work.path().join("bad.csv.errors.csv").exists());
-    let export = args(&["export", "--kind", "contacts", "--output", "x.csv"]);
+    // Other kinds and formats: an XLSX of accounts (the format from the extension), a kind
+    // that cannot be exported is named, vCards are for contacts.
+    let export = args(&["export", "--output", "accounts.xlsx"]);
+    let export: Vec<&str> = export.iter().map(String::as_str).collect();
+    let (code, _, err) = run(work.path(), &export).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("3001 accounts written"), "{err}");
+    assert!(std::fs::read(work.path().join("accounts.xlsx")).unwrap().starts_with(b"PK"), "a zip: a workbook");
+    let export = args(&["export", "--kind", "contacts", "--output", "people.vcf"]);
+    let export: Vec<&str> = export.iter().map(String::as_str).collect();
+    let (code, _, err) = run(work.path(), &export).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("contacts written"), "{err}");
+    let export = args(&["export", "--kind", "activities", "--output", "x.csv"]);
     let export: Vec<&str> = export.iter().map(String::as_str).collect();
     let (code, _, err) = run(work.path(), &export).await;
     assert_ne!(code, 0);
-    assert!(err.contains("only accounts"), "{err}");
+    assert!(err.contains("use accounts or contacts"), "{err}");
+    let export = args(&["export", "--output", "x.vcf"]);
+    let export: Vec<&str> = export.iter().map(String::as_str).collect();
+    let (code, _, err) = run(work.path(), &export).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("vcf for contacts"), "{err}");
     // Touches and open tasks on the owned accounts, then their figures; jobs run once from cron.
     let gen = args(&["gen", "--activities", "20000", "--tasks", "2000"]);
     let gen: Vec<&str> = gen.iter().map(String::as_str).collect();

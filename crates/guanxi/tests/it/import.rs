@@ -7,6 +7,7 @@ use crate::harness::TestApp;
 use guanxi_exchange::fields::Kind;
 use guanxi_exchange::import::report::{Report, Severity};
 use guanxi_exchange::import::{self, ImportError, OnError, Options, Who};
+use guanxi_exchange::sheet::{Format, Sheet};
 use guanxi_store::Sql;
 use std::path::{Path, PathBuf};
 
@@ -248,10 +249,34 @@ async fn exports_import_back_without_loss(app: &TestApp) {
         )
         .await;
     assert_eq!(status, 201, "{v}");
-    let export = dir.path().join("export.csv");
-    let f = std::fs::File::create(&export).unwrap();
+    let (s, person) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/contacts",
+            serde_json::json!({"account_id": v["id"], "name": "刘建国", "title": "总经理", "phones": ["138 0013 8002"],
+                "emails": ["liu@ansteel.example"], "stance": "supporter", "key_person": true, "birthday": "--03-08",
+                "tags": ["决策层"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{person}");
     let viewer = guanxi_store::Viewer::whole(app.workspace);
-    guanxi_exchange::accounts::export(&app.db, viewer, &Default::default(), f).await.unwrap();
+    let write = |name: &str, kind: &str| {
+        let path = dir.path().join(name);
+        let format = if name.ends_with(".xlsx") { Format::Xlsx } else { Format::Csv };
+        let header: &[&str] =
+            if kind == "contacts" { &guanxi_exchange::contacts::COLUMNS } else { &guanxi_exchange::accounts::COLUMNS };
+        (path.clone(), Sheet::open(format, std::fs::File::create(&path).unwrap(), header).unwrap())
+    };
+    let (export, mut sheet) = write("export.csv", "accounts");
+    guanxi_exchange::accounts::export(&app.db, viewer, &Default::default(), &mut sheet).await.unwrap();
+    sheet.finish().unwrap();
+    let (export_xlsx, mut sheet) = write("export.xlsx", "accounts");
+    guanxi_exchange::accounts::export(&app.db, viewer, &Default::default(), &mut sheet).await.unwrap();
+    sheet.finish().unwrap();
+    let (people, mut sheet) = write("contacts.xlsx", "contacts");
+    guanxi_exchange::contacts::export(&app.db, viewer, &Default::default(), &mut sheet).await.unwrap();
+    sheet.finish().unwrap();
 
     // Into the same workspace: the ids say which records the rows are; nothing changes.
     let opts = Options { preset: Some("guanxi".into()), ..Options::default() };
@@ -288,6 +313,25 @@ async fn exports_import_back_without_loss(app: &TestApp) {
     let numbers = |a: &guanxi_store::accounts::Account| a.phones.iter().map(|p| p.number.clone()).collect::<Vec<_>>();
     assert_eq!(numbers(&copy), numbers(&orig));
     assert_eq!((copy.owner_id, copy.team_id), (Some(zhang.id), Some(team)));
+
+    // The XLSX export is the same rows: the copy is recognised, nothing changes.
+    let (r, _) = run_as(app, &who, &export_xlsx, &opts).await;
+    let c = r.unwrap().counts;
+    assert_eq!((c.created, c.unchanged, c.failed), (0, 1, 0));
+    // Contacts follow, linked to the copy of their account by the exported account id.
+    let (r, _) = run_as(app, &who, &people, &opts).await;
+    let report = r.unwrap();
+    assert_eq!((report.counts.created, report.counts.failed), (1, 0), "{report:?}");
+    let q = Sql::new("SELECT id FROM contacts WHERE workspace_id = $1").arg(other);
+    let (cid,): (guanxi_domain::ContactId,) = app.db.fetch_one(q).await.unwrap();
+    let copy = guanxi_store::contacts::get(&app.db, guanxi_store::Viewer::whole(other), cid).await.unwrap();
+    assert_eq!(copy.account_id, id);
+    assert_eq!((copy.name.as_str(), copy.title.as_deref()), ("刘建国", Some("总经理")));
+    assert_eq!(copy.emails, vec!["liu@ansteel.example"]);
+    assert_eq!(copy.stance.map(|s| s.as_str()), Some("supporter"));
+    assert!(copy.key_person);
+    assert_eq!((copy.birthday.as_deref(), copy.tags.clone()), (Some("--03-08"), vec!["决策层".to_owned()]));
+    assert_eq!(copy.phones.iter().map(|p| p.number.as_str()).collect::<Vec<_>>(), vec!["+8613800138002"]);
 }
 both!(exports_import_back_without_loss);
 

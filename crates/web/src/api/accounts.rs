@@ -480,6 +480,8 @@ pub struct AccountQuery {
     /// `created` (oldest first, the default), `updated` (most recently changed first), `name`, or
     /// `release_due` (soonest return to the pool first).
     pub sort: Option<AccountSort>,
+    /// Export only: `csv` (default) or `xlsx`.
+    pub format: Option<String>,
     /// Rows per page, 1–200 (default 50).
     pub limit: Option<i64>,
     /// The previous page's `next_cursor` (of the same sort).
@@ -509,7 +511,9 @@ fn filter_of(q: &AccountQuery) -> ApiResult<AccountFilter> {
 /// (UTF-8 with a BOM, formula-like cells neutralised), streamed a page at a
 /// time; `sort`, `limit` and `cursor` do not apply.
 #[utoipa::path(get, path = "/api/v1/accounts/export", tag = "accounts", security(("bearer" = [])), params(AccountQuery),
-    responses((status = 200, description = "text/csv", content_type = "text/csv"), (status = 422, body = Problem)))]
+    responses((status = 200, description = "CSV (streamed) or XLSX (`format=xlsx`) in Guanxi's column layout, which imports back with the `guanxi` preset",
+        content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 422, body = Problem)))]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
@@ -518,6 +522,14 @@ pub async fn export(
     use guanxi_exchange::accounts as x;
     let filter = filter_of(&q)?;
     let viewer = caller.principal.viewer();
+    if crate::api::export::format_of(q.format.as_deref(), &["csv", "xlsx"])? == "xlsx" {
+        use guanxi_exchange::sheet::{Format, Sheet};
+        let (file, out) = crate::api::export::scratch()?;
+        let mut sheet = Sheet::open(Format::Xlsx, out, &x::COLUMNS).map_err(|e| ApiError::Internal(e.to_string()))?;
+        x::export(&state.db, viewer, &filter, &mut sheet).await.map_err(crate::api::export::failed)?;
+        sheet.finish().map_err(|e| crate::api::export::failed(e.into()))?;
+        return crate::api::export::send_file(file, "accounts.xlsx", Format::Xlsx.content_type()).await;
+    }
     // The header first: then a page per chunk until a short page.
     let mut head = x::writer(Vec::new()).map_err(|e| ApiError::Internal(e.to_string()))?;
     head.flush().map_err(|e| ApiError::Internal(e.to_string()))?;

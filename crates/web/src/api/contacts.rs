@@ -368,10 +368,61 @@ pub struct ContactQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// The recycle bin instead.
     pub deleted: Option<bool>,
+    /// Export only: `csv` (default), `xlsx`, or `vcf` (vCard 4.0).
+    pub format: Option<String>,
     /// Rows per page, 1–200 (default 50).
     pub limit: Option<i64>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
+}
+
+fn filter_of(q: &ContactQuery, after: Option<ContactId>) -> ContactFilter {
+    ContactFilter {
+        account_id: q.account_id.map(AccountId::from_uuid),
+        stance: q.stance,
+        buying_role: q.buying_role,
+        key_person: q.key_person,
+        tag: q.tag.clone(),
+        include_left: q.include_left.unwrap_or(false),
+        only_left: q.only_left.unwrap_or(false),
+        updated_since: q.updated_since,
+        deleted: q.deleted.unwrap_or(false),
+        after,
+    }
+}
+
+/// Exports the contacts the filters select: CSV or XLSX in Guanxi's column
+/// layout (imports back with the `guanxi` preset, linked to their accounts by
+/// id), or vCards for a phone's address book.
+#[utoipa::path(get, path = "/api/v1/contacts/export", tag = "contacts", security(("bearer" = [])), params(ContactQuery),
+    responses((status = 200, description = "the file",
+        content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "text/vcard"))),
+        (status = 422, body = Problem)))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ContactQuery>,
+) -> ApiResult<Response> {
+    use crate::api::export::{failed, format_of, scratch, send_file};
+    use guanxi_exchange::contacts as x;
+    use guanxi_exchange::sheet::{Format, Sheet};
+    let format = format_of(q.format.as_deref(), &["csv", "xlsx", "vcf"])?;
+    let filter = filter_of(&q, None);
+    let viewer = caller.principal.viewer();
+    let (file, out) = scratch()?;
+    if format == "vcf" {
+        let mut out = std::io::BufWriter::new(out);
+        x::each(&state.db, viewer, &filter, |c| Ok(std::io::Write::write_all(&mut out, x::vcard(c).as_bytes())?))
+            .await
+            .map_err(failed)?;
+        std::io::Write::flush(&mut out).map_err(|e| ApiError::Internal(e.to_string()))?;
+        return send_file(file, "contacts.vcf", "text/vcard; charset=utf-8").await;
+    }
+    let format = if format == "xlsx" { Format::Xlsx } else { Format::Csv };
+    let mut sheet = Sheet::open(format, out, &x::COLUMNS).map_err(|e| failed(e.into()))?;
+    x::export(&state.db, viewer, &filter, &mut sheet).await.map_err(failed)?;
+    sheet.finish().map_err(|e| failed(e.into()))?;
+    send_file(file, &format!("contacts.{}", format.extension()), format.content_type()).await
 }
 
 /// Contacts of accounts within the caller's scope.
@@ -382,20 +433,9 @@ pub async fn list(
     caller: Caller,
     ApiQuery(q): ApiQuery<ContactQuery>,
 ) -> ApiResult<Json<Page<Contact>>> {
-    let pq = PageQuery { limit: q.limit, cursor: q.cursor };
+    let pq = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
     let limit = pq.limit()?;
-    let filter = ContactFilter {
-        account_id: q.account_id.map(AccountId::from_uuid),
-        stance: q.stance,
-        buying_role: q.buying_role,
-        key_person: q.key_person,
-        tag: q.tag,
-        include_left: q.include_left.unwrap_or(false),
-        only_left: q.only_left.unwrap_or(false),
-        updated_since: q.updated_since,
-        deleted: q.deleted.unwrap_or(false),
-        after: pq.after()?.map(ContactId::from_uuid),
-    };
+    let filter = filter_of(&q, pq.after()?.map(ContactId::from_uuid));
     let rows = contacts::list(&state.db, caller.principal.viewer(), &filter, limit + 1).await?;
     Ok(Json(page(rows, limit, |c| c.id.uuid())))
 }

@@ -313,17 +313,9 @@ pub(crate) fn download(state: &AppState, file: Uuid, name: &str, content_type: &
     });
     Response::builder()
         .header(header::CONTENT_TYPE, content_type)
-        .header(header::CONTENT_DISPOSITION, attachment(name))
+        .header(header::CONTENT_DISPOSITION, crate::api::export::attachment(name))
         .body(axum::body::Body::from_stream(chunks))
         .map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-/// `attachment` with the name in RFC 5987 form (Chinese names survive) and an ASCII fallback.
-fn attachment(name: &str) -> String {
-    let ascii: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
-    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20");
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// The bad rows as a CSV: the file's columns, then `导入错误` (why), `文件行号`

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod divisions;
+pub mod export;
 pub mod imports;
 pub mod me;
 pub mod notify;
@@ -62,6 +63,7 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{id}/done", post(activities::done))
         .route("/tasks/{id}/reschedule", post(activities::reschedule))
         .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/export", get(contacts::export))
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
         .route("/contacts/{id}/restore", post(contacts::restore))
         .route("/contacts/{id}/merge", post(contacts::merge))
@@ -135,7 +137,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         roles::list, roles::update,
         audit::list,
         accounts::list, accounts::export, accounts::create, accounts::get, accounts::update, accounts::delete, accounts::restore, accounts::duplicates, accounts::merge,
-        contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::restore, contacts::merge,
+        contacts::list, contacts::export, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::restore, contacts::merge,
         pool::list, pool::get, pool::create, pool::update, pool::accounts, pool::claim, pool::release, pool::move_pool,
         pool::notifications, pool::read,
         requests::register, requests::registrations, requests::decide_registration,

@@ -93,6 +93,7 @@ pub fn row(c: Contact) -> Row {
 struct ListPage<'a> {
     chrome: Chrome<'a>,
     scene: &'static str,
+    export_query: &'static str,
     rows: Vec<Row>,
     next_cursor: Option<String>,
 }
@@ -130,7 +131,15 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
     let page = crate::pagination::page(found, 50, |c| c.id.uuid());
     let rows = page.items.into_iter().map(row).collect();
     let chrome = Chrome::new(&state, &caller, "/contacts", "contacts.title");
-    Ok(render(&ListPage { chrome, scene, rows, next_cursor: page.next_cursor }))
+    // The export takes the same filters as the list's scene.
+    let export_query = match scene {
+        "key" => "key_person=true",
+        "supporters" => "stance=supporter",
+        "left" => "only_left=true",
+        "bin" => "deleted=true&include_left=true",
+        _ => "",
+    };
+    Ok(render(&ListPage { chrome, scene, rows, next_cursor: page.next_cursor, export_query }))
 }
 
 /// The contact form as typed (kept when shown again).
