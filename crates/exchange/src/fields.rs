@@ -12,17 +12,20 @@ pub enum Kind {
     Accounts,
     /// 联系人.
     Contacts,
+    /// 跟进记录: calls, visits, messages.
+    Activities,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 2] = [Kind::Accounts, Kind::Contacts];
+    pub const ALL: [Kind; 3] = [Kind::Accounts, Kind::Contacts, Kind::Activities];
 
     /// As stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Accounts => "accounts",
             Kind::Contacts => "contacts",
+            Kind::Activities => "activities",
         }
     }
 
@@ -36,6 +39,7 @@ impl Kind {
         match self {
             Kind::Accounts => ACCOUNT_FIELDS,
             Kind::Contacts => CONTACT_FIELDS,
+            Kind::Activities => ACTIVITY_FIELDS,
         }
     }
 
@@ -206,6 +210,57 @@ pub static CONTACT_FIELDS: &[Field] = &[
     many("notes", &["notes", "note", "description", "comment", "备注", "说明"]),
     many("tags", &["tags", "tag", "标签"]),
     f("left_company", &["leftcompany", "已离职", "离职"]),
+    f(IGNORE, &["updatedat", "createdat", "更新时间", "创建时间"]),
+];
+
+/// Activity fields: the account as for contacts; the person met by name at
+/// that account; who logged it (`author`, an e-mail or a name; by default the
+/// account's owner); a hook (`hook`, with `hook_due`) when it leaves one.
+pub static ACTIVITY_FIELDS: &[Field] = &[
+    f("external_id", &["externalid", "外部编号", "外部id", "记录编号", "activityid", "taskid", "recordid"]),
+    f("account_id", &["accountid", "客户id"]),
+    f("account_external_id", &["accountexternalid", "客户外部编号", "客户编号", "whatid", "associatedcompanyid"]),
+    f(
+        "account_name",
+        &[
+            "accountname",
+            "account",
+            "company",
+            "companyname",
+            "客户",
+            "客户名称",
+            "公司",
+            "公司名称",
+            "单位",
+            "单位名称",
+        ],
+    ),
+    f("contact_name", &["contactname", "contact", "name", "联系人", "联系人姓名", "拜访对象", "对象", "姓名"]),
+    f("kind", &["kind", "type", "activitytype", "tasksubtype", "跟进方式", "方式", "类型", "活动类型"]),
+    f(
+        "started_at",
+        &[
+            "startedat",
+            "date",
+            "activitydate",
+            "startdatetime",
+            "time",
+            "跟进时间",
+            "时间",
+            "日期",
+            "拜访时间",
+            "通话时间",
+        ],
+    ),
+    f("duration_minutes", &["durationminutes", "duration", "durationinminutes", "时长", "时长分钟", "通话时长"]),
+    f("outcome", &["outcome", "result", "status", "结果", "跟进结果", "状态"]),
+    many(
+        "notes",
+        &["notes", "note", "description", "subject", "comments", "备注", "内容", "跟进内容", "纪要", "说明", "摘要"],
+    ),
+    f("author", &["author", "owner", "assignedto", "loggedby", "跟进人", "负责人", "销售", "记录人"]),
+    f("hook", &["hook", "nextstep", "下一步", "钩子", "下次跟进"]),
+    f("hook_due", &["hookdue", "nextstepdate", "下次跟进时间", "下一步时间"]),
     f(IGNORE, &["updatedat", "createdat", "更新时间", "创建时间"]),
 ];
 

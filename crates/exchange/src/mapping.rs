@@ -19,6 +19,9 @@ pub struct Preset {
     /// The same, for contacts.
     #[serde(default)]
     pub contacts: BTreeMap<String, String>,
+    /// The same, for activities.
+    #[serde(default)]
+    pub activities: BTreeMap<String, String>,
 }
 
 impl Preset {
@@ -26,6 +29,7 @@ impl Preset {
         match kind {
             Kind::Accounts => &self.accounts,
             Kind::Contacts => &self.contacts,
+            Kind::Activities => &self.activities,
         }
     }
 }
@@ -208,6 +212,13 @@ impl Mapping {
             {
                 Err(MappingError::Missing("account_name"))
             }
+            Kind::Activities
+                if !(self.has("account_id") || self.has("account_external_id") || self.has("account_name")) =>
+            {
+                Err(MappingError::Missing("account_name"))
+            }
+            Kind::Activities if !self.has("started_at") => Err(MappingError::Missing("started_at")),
+            Kind::Activities if !self.has("kind") => Err(MappingError::Missing("kind")),
             _ => Ok(()),
         }
     }
@@ -236,7 +247,14 @@ pub fn guess_kind(headers: &[String], preset_name: Option<&str>) -> Kind {
     };
     let (accounts, _) = score(Kind::Accounts);
     let (contacts, linked) = score(Kind::Contacts);
-    if linked && contacts > accounts {
+    let (activities, _) = score(Kind::Activities);
+    let touches = {
+        let m = Mapping::guess(Kind::Activities, headers);
+        m.has("started_at") && m.has("kind")
+    };
+    if linked && touches && activities >= contacts && activities > accounts {
+        Kind::Activities
+    } else if linked && contacts > accounts {
         Kind::Contacts
     } else {
         Kind::Accounts

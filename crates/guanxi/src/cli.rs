@@ -90,12 +90,12 @@ pub enum Command {
         #[arg(long)]
         workspace: Option<String>,
     },
-    /// Import accounts or contacts from a CSV or XLSX file (any Chinese encoding,
+    /// Import accounts, contacts or activities from a CSV or XLSX file (any Chinese encoding,
     /// delimiter and header row found), with 查重 against the file and the database.
     Import {
         /// The CSV or XLSX file.
         file: PathBuf,
-        /// What the file holds (accounts or contacts); guessed from the columns when left out.
+        /// What the file holds (accounts, contacts or activities); guessed from the columns when left out.
         #[arg(long)]
         kind: Option<String>,
         /// The column layout of another system's export: guanxi, salesforce, hubspot, twenty, odoo.
@@ -302,7 +302,7 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 None => None,
                 Some(k) => Some(
                     guanxi_exchange::fields::Kind::parse(k)
-                        .ok_or_else(|| anyhow::anyhow!("--kind {k:?}: use accounts or contacts"))?,
+                        .ok_or_else(|| anyhow::anyhow!("--kind {k:?}: use accounts, contacts or activities"))?,
                 ),
             };
             let on_error = match on_error.as_str() {

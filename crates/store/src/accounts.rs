@@ -661,6 +661,16 @@ pub async fn find_by_name(db: &Db, ws: WorkspaceId, name: &str) -> Result<Option
 }
 
 /// Which of these accounts the viewer may see, in one query.
+/// The owners of these accounts of the workspace (`None`: in the pool).
+pub async fn owners(db: &Db, ws: WorkspaceId, ids: &[AccountId]) -> Result<Vec<(AccountId, Option<UserId>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new("SELECT id, owner_id FROM accounts WHERE workspace_id = ");
+    q.bind(ws).push(" AND id IN (").bind_list(ids).push(")");
+    db.fetch_all(q).await
+}
+
 pub async fn visible(db: &Db, viewer: Viewer, ids: &[AccountId]) -> Result<Vec<AccountId>> {
     if ids.is_empty() {
         return Ok(Vec::new());

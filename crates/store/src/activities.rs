@@ -211,6 +211,33 @@ pub(crate) async fn task_in(tx: &mut Tx, ws: WorkspaceId, id: TaskId) -> Result<
 /// the account's activity clock (the pool's no-activity rule), in one
 /// transaction. The people named must be of the account.
 pub async fn log(tx: &mut Tx, actor: &Actor, author: UserId, a: &NewActivity, now: DateTime<Utc>) -> Result<Activity> {
+    let id = write(tx, actor, author, a, now, false).await?;
+    let row: ActivityRow = tx.fetch_one(Sql::new(&format!("{ACTIVITY} WHERE v.id = $1")).arg(id)).await?;
+    let mut out = complete(&mut crate::db::Conn::Tx(tx), vec![row]).await?;
+    out.pop().ok_or(Error::NotFound)
+}
+
+/// Logs a touch read from a file (an import): as [`log`], but the account's
+/// activity clock moves only forward, to when the touch happened — an old
+/// touch imported today does not keep an account from the pool.
+pub async fn log_imported(
+    tx: &mut Tx,
+    actor: &Actor,
+    author: UserId,
+    a: &NewActivity,
+    now: DateTime<Utc>,
+) -> Result<ActivityId> {
+    write(tx, actor, author, a, now, true).await
+}
+
+async fn write(
+    tx: &mut Tx,
+    actor: &Actor,
+    author: UserId,
+    a: &NewActivity,
+    now: DateTime<Utc>,
+    imported: bool,
+) -> Result<ActivityId> {
     let ws = actor.workspace_id;
     for (i, c) in a.contacts.iter().chain(a.hook.iter().filter_map(|h| h.contact_id.as_ref())).enumerate() {
         let found: Option<(ContactId,)> = tx
@@ -295,16 +322,18 @@ pub async fn log(tx: &mut Tx, actor: &Actor, author: UserId, a: &NewActivity, no
         let t = task_in(tx, ws, t).await?;
         next_occurrence(tx, ws, &t, now).await?;
     }
-    ownership::touch(tx, ws, a.account_id, Touch::Activity, now).await?;
+    if imported {
+        ownership::touch_at(tx, ws, a.account_id, Touch::Activity, a.started_at.min(now)).await?;
+    } else {
+        ownership::touch(tx, ws, a.account_id, Touch::Activity, now).await?;
+    }
     let changes = serde_json::json!({
         "account_id": {"before": null, "after": a.account_id},
         "kind": {"before": null, "after": a.kind.as_str()},
         "outcome": {"before": null, "after": a.outcome.as_str()},
     });
     audit::record(tx, actor, Action::Create, "activity", id.uuid(), changes, now).await?;
-    let row: ActivityRow = tx.fetch_one(Sql::new(&format!("{ACTIVITY} WHERE v.id = $1")).arg(id)).await?;
-    let mut out = complete(&mut crate::db::Conn::Tx(tx), vec![row]).await?;
-    out.pop().ok_or(Error::NotFound)
+    Ok(id)
 }
 
 /// The people and hooks of activity rows.

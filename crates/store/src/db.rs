@@ -551,10 +551,10 @@ fn open_conn(path: &Path, read_only: bool) -> Result<rusqlite::Connection, Error
     conn.busy_timeout(BUSY_TIMEOUT).map_err(cannot)?;
     conn.set_prepared_statement_cache_capacity(256);
     if read_only {
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;").map_err(cannot)?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;").map_err(cannot)?;
     } else {
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;",
         )
         .map_err(cannot)?;
     }

@@ -454,16 +454,18 @@ pub async fn lookup(
     kind: &str,
     external: &[&str],
 ) -> Result<Vec<(String, Uuid)>> {
-    let table = match kind {
-        "accounts" => "accounts",
-        "contacts" => "contacts",
+    // Activities are never deleted: a logged touch stays in the history.
+    let (table, live) = match kind {
+        "accounts" => ("accounts", "r.deleted_at IS NULL AND "),
+        "contacts" => ("contacts", "r.deleted_at IS NULL AND "),
+        "activities" => ("activities", ""),
         _ => return Err(Error::Db(format!("no import keys for {kind}"))),
     };
     let mut out = Vec::new();
     for chunk in external.chunks(2000) {
         let mut q = Sql::new(&format!(
             "SELECT k.external_id, k.entity_id FROM import_keys k JOIN {table} r ON r.id = k.entity_id \
-             WHERE r.deleted_at IS NULL AND k.workspace_id = "
+             WHERE {live}k.workspace_id = "
         ));
         q.bind(ws).push(" AND k.kind = ").bind(kind).push(" AND k.external_id IN (");
         for (i, e) in chunk.iter().enumerate() {
@@ -519,3 +521,17 @@ pub async fn refresh_statistics(db: &Db) -> Result<()> {
     }
     Ok(())
 }
+
+/// Sets the SQLite writer's page cache, in MiB. An import grows every index
+/// of the tables it writes at random places: with the usual 16 MB cache most
+/// of those pages of a large database are read again for each batch.
+/// Nothing on PostgreSQL (its buffers are the server's).
+pub async fn writer_cache(db: &Db, mib: i64) -> Result<()> {
+    if db.dialect() == crate::Dialect::Sqlite {
+        db.execute(Sql::new(&format!("PRAGMA cache_size = -{}", mib.clamp(1, 4096) * 1024))).await?;
+    }
+    Ok(())
+}
+
+/// The writer's page cache outside imports, in MiB (as connections open).
+pub const NORMAL_CACHE_MIB: i64 = 16;

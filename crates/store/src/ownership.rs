@@ -325,17 +325,35 @@ pub enum Touch {
 /// again; logging an activity or moving an opportunity calls this in the
 /// same transaction. Nothing happens to an account in the pool.
 pub async fn touch(tx: &mut Tx, ws: WorkspaceId, id: AccountId, what: Touch, now: DateTime<Utc>) -> Result<()> {
+    touch_from(tx, ws, id, what, now, false).await
+}
+
+/// A touch that happened at `at` (an imported one): the clock moves
+/// forward to it, never back; a touch older than the clock changes nothing.
+pub async fn touch_at(tx: &mut Tx, ws: WorkspaceId, id: AccountId, what: Touch, at: DateTime<Utc>) -> Result<()> {
+    touch_from(tx, ws, id, what, at, true).await
+}
+
+async fn touch_from(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: AccountId,
+    what: Touch,
+    at: DateTime<Utc>,
+    forward_only: bool,
+) -> Result<()> {
     let column = match what {
         Touch::Activity => "activity_clock_at",
         Touch::Progress => "progress_clock_at",
         Touch::Deal => "deal_clock_at",
     };
+    let forward = if forward_only { format!(" AND ({column} IS NULL OR {column} < $1)") } else { String::new() };
     let changed = tx
         .execute(
             Sql::new(&format!(
-                "UPDATE accounts SET {column} = $1 WHERE id = $2 AND workspace_id = $3 AND owner_id IS NOT NULL"
+                "UPDATE accounts SET {column} = $1 WHERE id = $2 AND workspace_id = $3 AND owner_id IS NOT NULL{forward}"
             ))
-            .arg(now)
+            .arg(at)
             .arg(id)
             .arg(ws),
         )

@@ -329,15 +329,7 @@ impl<'a> Importer<'a> {
         sink: &mut Sink,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
-        let started = std::time::Instant::now();
-        let mut parsed = Vec::with_capacity(rows.len());
-        for row in rows {
-            match self.parse(mapping, headers, row) {
-                Ok(p) => parsed.push(p),
-                Err((problems, row)) => report.fail_all(sink, problems, &row)?,
-            }
-        }
-        report.timings.parse += started.elapsed();
+        let parsed = report.parse_all(sink, rows, |row| self.parse(mapping, headers, row))?;
         let started = std::time::Instant::now();
         // Rows an earlier import (or an earlier run of this file) already made.
         let fresh: Vec<&str> = parsed

@@ -5,6 +5,7 @@
 //! same account), and written a batch at a time.
 
 use super::cells::{self, Cells};
+use super::links::{Link, Links};
 use super::plan::{fill_text, join};
 use super::report::{Problem, Report, Severity, Sink};
 use super::{ImportError, Options, Who};
@@ -12,27 +13,19 @@ use crate::mapping::Mapping;
 use crate::read::Row;
 use chrono::{DateTime, NaiveDate, Utc};
 use guanxi_domain::contact::{Birthday, WechatId};
-use guanxi_domain::dedupe::{self, Verdict};
+
 use guanxi_domain::search::fold;
 use guanxi_domain::{
     AccountId, BuyingRole, ContactId, Email, ImportId, Notes, PersonName, Phone, PhoneKind, RelationshipStrength,
     ShortText, Stance,
 };
-use guanxi_store::accounts;
+
 use guanxi_store::contacts::{self, ContactFields};
 use guanxi_store::imports::{self, Keys};
 use guanxi_store::{Conn, Db};
 use std::collections::{HashMap, HashSet};
 
 const MAX_ITEMS: usize = 20;
-
-/// How a row names its account.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Link {
-    Id(AccountId),
-    External(String),
-    Name(String),
-}
 
 struct Parsed {
     row: Row,
@@ -54,7 +47,7 @@ pub(crate) struct Importer<'a> {
     now: DateTime<Utc>,
     today: NaiveDate,
     /// Accounts found for a link, kept: many rows name the same account.
-    links: HashMap<Link, Result<AccountId, (String, String)>>,
+    links: Links,
     /// Key hash → (contact, line, name) of earlier rows.
     index: HashMap<u64, (ContactId, u64)>,
     externals: HashSet<u64>,
@@ -79,7 +72,7 @@ impl<'a> Importer<'a> {
             write,
             now,
             today: now.date_naive(),
-            links: HashMap::new(),
+            links: Links::default(),
             index: HashMap::new(),
             externals: HashSet::new(),
             matched: HashSet::new(),
@@ -105,16 +98,7 @@ impl<'a> Importer<'a> {
             }
         };
         let id = uuid(&mut c, "id").map(ContactId::from_uuid);
-        let link = match (uuid(&mut c, "account_id"), c.get("account_external_id"), c.get("account_name")) {
-            (Some(a), _, _) => Some(Link::Id(AccountId::from_uuid(a))),
-            (None, Some(x), _) => Some(Link::External(format!("x:{x}"))),
-            (None, None, Some(n)) => Some(Link::Name(n.to_owned())),
-            (None, None, None) => {
-                let key = if mapping.has("account_name") { "account_name" } else { "account_external_id" };
-                c.problem(key, "required", "the account is empty: every contact works at an account");
-                None
-            }
-        };
+        let link = Link::of(&mut c, mapping, "contact");
         let whole = match (c.get("name"), c.get("last_name"), c.get("first_name")) {
             (Some(n), _, _) => Some(n.to_owned()),
             (None, Some(l), Some(f)) if is_cjk(l) || is_cjk(f) => Some(format!("{l}{f}")),
@@ -213,101 +197,6 @@ impl<'a> Importer<'a> {
         Ok(Parsed { row, external, id, link, fields, present })
     }
 
-    /// Finds the accounts rows link to, a batch at a time, remembering each.
-    async fn resolve(&mut self, parsed: &[Parsed]) -> Result<(), ImportError> {
-        let ws = self.who.actor.workspace_id;
-        let mut ids: Vec<AccountId> = Vec::new();
-        let mut externals: Vec<&str> = Vec::new();
-        let mut names: Vec<&str> = Vec::new();
-        for p in parsed {
-            if self.links.contains_key(&p.link) {
-                continue;
-            }
-            match &p.link {
-                Link::Id(a) if !ids.contains(a) => ids.push(*a),
-                Link::External(x) if !externals.contains(&x.as_str()) => externals.push(x),
-                Link::Name(n) if !names.contains(&n.as_str()) => names.push(n),
-                _ => {}
-            }
-        }
-        let mut wanted: Vec<(Link, AccountId)> = Vec::new();
-        let live: HashSet<AccountId> = accounts::live(self.db, ws, &ids).await?.into_iter().collect();
-        // An id of another workspace (its export imported here): the account
-        // an earlier import made of that exported row.
-        let copies: Vec<String> = ids.iter().filter(|a| !live.contains(a)).map(|a| format!("g:{a}")).collect();
-        let copies: Vec<&str> = copies.iter().map(String::as_str).collect();
-        let copied: HashMap<String, uuid::Uuid> =
-            imports::lookup(&mut Conn::Db(self.db), ws, "accounts", &copies).await?.into_iter().collect();
-        for a in ids {
-            let link = Link::Id(a);
-            if live.contains(&a) {
-                wanted.push((link, a));
-            } else if let Some(copy) = copied.get(&format!("g:{a}")) {
-                wanted.push((link, AccountId::from_uuid(*copy)));
-            } else {
-                self.links.insert(link, Err(("account_not_found".into(), format!("no live account has the id {a}"))));
-            }
-        }
-        let found: HashMap<String, uuid::Uuid> =
-            imports::lookup(&mut Conn::Db(self.db), ws, "accounts", &externals).await?.into_iter().collect();
-        for x in externals {
-            let link = Link::External(x.to_owned());
-            match found.get(x) {
-                Some(u) => wanted.push((link, AccountId::from_uuid(*u))),
-                None => {
-                    let shown = x.strip_prefix("x:").unwrap_or(x);
-                    let message =
-                        format!("no imported account has the external id {shown:?}: import the accounts first");
-                    self.links.insert(link, Err(("account_not_found".into(), message)));
-                }
-            }
-        }
-        // By name: 查重's name key, then compare, as on entry.
-        let keyed: Vec<(&str, dedupe::NameKey)> = names.iter().map(|n| (*n, dedupe::company_key(n))).collect();
-        let cores: Vec<&str> = keyed.iter().map(|(_, k)| k.core.as_str()).collect();
-        let pinyins: Vec<&str> = keyed.iter().map(|(_, k)| k.pinyin.as_str()).filter(|p| !p.is_empty()).collect();
-        let existing = accounts::existing_matching(self.db, ws, &cores, &pinyins, &[], &[]).await?;
-        for (n, key) in &keyed {
-            let link = Link::Name((*n).to_owned());
-            let mut best: Option<(f32, AccountId, bool)> = None;
-            for e in existing.iter().filter(|e| e.name_key == key.core || e.name_pinyin == key.pinyin) {
-                let exact = e.name == *n;
-                let other = dedupe::company_key(&e.name);
-                let v = dedupe::compare(
-                    &dedupe::Record { name: key, uscc: None, phones: &[], city: None },
-                    &dedupe::Record { name: &other, uscc: None, phones: &[], city: None },
-                );
-                if let Verdict::Same { score, .. } = v {
-                    let score = if exact { 2.0 } else { score };
-                    if best.is_none_or(|(s, _, _)| score > s) {
-                        best = Some((score, e.id, exact));
-                    }
-                }
-            }
-            match best {
-                Some((_, id, _)) => wanted.push((link, id)),
-                None => {
-                    let message =
-                        format!("no account is called {n:?} (nor one 查重 takes for it): import or create it first");
-                    self.links.insert(link, Err(("account_not_found".into(), message)));
-                }
-            }
-        }
-        // Only accounts the importer sees: a contact of someone else's account is not theirs to add.
-        let ids: Vec<AccountId> = wanted.iter().map(|(_, a)| *a).collect();
-        let visible: HashSet<AccountId> =
-            accounts::visible(self.db, self.who.viewer, &ids).await?.into_iter().collect();
-        for (link, a) in wanted {
-            let r = if visible.contains(&a) {
-                Ok(a)
-            } else {
-                Err(("not_visible".into(), "the account belongs to someone outside your teams".into()))
-            };
-            self.links.insert(link, r);
-        }
-        Ok(())
-    }
-
     fn keys_of(f: &ContactFields) -> Vec<u64> {
         let mut out = vec![cells::key_hash(b'n', &format!("{}\u{1f}{}", f.account_id, fold(&f.name)))];
         for p in personal(&f.phones) {
@@ -327,30 +216,18 @@ impl<'a> Importer<'a> {
         sink: &mut Sink,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
+        let parsed = report.parse_all(sink, rows, |row| self.parse(mapping, headers, row))?;
         let started = std::time::Instant::now();
-        let mut parsed = Vec::with_capacity(rows.len());
-        for row in rows {
-            match self.parse(mapping, headers, row) {
-                Ok(p) => parsed.push(p),
-                Err((problems, row)) => report.fail_all(sink, problems, &row)?,
-            }
-        }
-        report.timings.parse += started.elapsed();
-        let started = std::time::Instant::now();
-        self.resolve(&parsed).await?;
+        self.links.resolve(self.db, self.who, parsed.iter().map(|p| &p.link)).await?;
         let mut linked = Vec::with_capacity(parsed.len());
         for mut p in parsed {
-            match &self.links[&p.link] {
+            match self.links.get(&p.link) {
                 Ok(a) => {
                     p.fields.account_id = *a;
                     linked.push(p);
                 }
                 Err((code, message)) => {
-                    let column = match &p.link {
-                        Link::Id(_) => "account_id",
-                        Link::External(_) => "account_external_id",
-                        Link::Name(_) => "account_name",
-                    };
+                    let column = p.link.field();
                     let pr = Problem {
                         line: p.row.line,
                         row: p.row.row,

@@ -8,8 +8,10 @@
 //! their line, spreadsheet row and reason.
 
 mod accounts;
+mod activities;
 mod cells;
 mod contacts;
+mod links;
 mod plan;
 pub mod report;
 pub mod stored;
@@ -230,7 +232,31 @@ async fn conclude(
     Ok(())
 }
 
+/// The writer's page cache while an import writes, in MiB: most of a 1M-account
+/// database's hot index pages, within the import's memory budget.
+pub const IMPORT_CACHE_MIB: i64 = 256;
+
 async fn run_passes(
+    db: &Db,
+    who: &Who,
+    import: ImportId,
+    plan: &Plan,
+    opts: &Options,
+    errors: Option<&Path>,
+    clock: &dyn guanxi_domain::Clock,
+) -> Result<Report, ImportError> {
+    let write = !opts.dry_run;
+    if write {
+        imports::writer_cache(db, IMPORT_CACHE_MIB).await?;
+    }
+    let result = passes(db, who, import, plan, opts, errors, clock).await;
+    if write {
+        imports::writer_cache(db, imports::NORMAL_CACHE_MIB).await?;
+    }
+    result
+}
+
+async fn passes(
     db: &Db,
     who: &Who,
     import: ImportId,
@@ -272,6 +298,9 @@ async fn pass(
     let mut state = match plan.kind {
         Kind::Accounts => State::Accounts(Box::new(accounts::Importer::new(db, who, import, opts, write, now).await?)),
         Kind::Contacts => State::Contacts(Box::new(contacts::Importer::new(db, who, import, opts, write, now).await?)),
+        Kind::Activities => {
+            State::Activities(Box::new(activities::Importer::new(db, who, import, opts, write, now).await?))
+        }
     };
     loop {
         let waited = std::time::Instant::now();
@@ -297,6 +326,7 @@ async fn pass(
         match &mut state {
             State::Accounts(i) => i.batch(&plan.mapping, &plan.headers, good, &mut report, sink).await?,
             State::Contacts(i) => i.batch(&plan.mapping, &plan.headers, good, &mut report, sink).await?,
+            State::Activities(i) => i.batch(&plan.mapping, &plan.headers, good, &mut report, sink).await?,
         }
         report.bytes = batch.bytes as i64;
         batches += 1;
@@ -314,6 +344,7 @@ async fn pass(
 enum State<'a> {
     Accounts(Box<accounts::Importer<'a>>),
     Contacts(Box<contacts::Importer<'a>>),
+    Activities(Box<activities::Importer<'a>>),
 }
 
 /// Where the imported file is kept.

@@ -106,6 +106,26 @@ impl std::fmt::Display for Timings {
 
 impl Report {
     /// An empty report.
+    /// Parses a batch's rows with `parse`; rows it refuses fail with their
+    /// problems (and go to the file of bad rows). Timed as parsing.
+    pub(crate) fn parse_all<P>(
+        &mut self,
+        sink: &mut Sink,
+        rows: Vec<crate::read::Row>,
+        mut parse: impl FnMut(crate::read::Row) -> Result<P, (Vec<Problem>, crate::read::Row)>,
+    ) -> Result<Vec<P>, super::ImportError> {
+        let started = std::time::Instant::now();
+        let mut parsed = Vec::with_capacity(rows.len());
+        for row in rows {
+            match parse(row) {
+                Ok(p) => parsed.push(p),
+                Err((problems, row)) => self.fail_all(sink, problems, &row)?,
+            }
+        }
+        self.timings.parse += started.elapsed();
+        Ok(parsed)
+    }
+
     pub fn new(kind: Kind, wrote: bool) -> Self {
         Report {
             kind,

@@ -449,3 +449,91 @@ async fn xlsx_formulas_arrive_as_their_values(app: &TestApp) {
     assert_eq!(phone, "+8613800138000", "a phone typed as a number keeps its digits");
 }
 both!(xlsx_formulas_arrive_as_their_values);
+
+/// Activities (跟进记录) from a spreadsheet: linked to accounts by name, the
+/// person met found at the account, the author the account's owner unless
+/// named, a hook when its time is ahead; bad rows located; the account's
+/// release clock not reset by old touches; a second run logs nothing twice.
+async fn activities_from_a_spreadsheet(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let w = app.world().await;
+    let (s, a) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/accounts",
+            serde_json::json!({"name": "鞍钢集团有限公司", "source": "referral"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{a}");
+    let (s, _) = app
+        .send(
+            "POST",
+            &w.sales_x.token,
+            "/api/v1/contacts",
+            serde_json::json!({"account_id": a["id"], "name": "刘建国"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    app.legacy_account("营口港务集团有限公司", None).await;
+    let clock_before = || async {
+        let q = Sql::new("SELECT activity_clock_at FROM accounts WHERE name = $1").arg("鞍钢集团有限公司");
+        let (t,): (Option<chrono::DateTime<chrono::Utc>>,) = app.db.fetch_one(q).await.unwrap();
+        t
+    };
+    let clock = clock_before().await;
+    app.clock.advance(chrono::Duration::days(10));
+    let path = dir.path().join("跟进记录.csv");
+    std::fs::write(
+        &path,
+        "客户名称,联系人,跟进方式,跟进时间,时长,结果,跟进内容,跟进人,下一步,下次跟进时间\n\
+         鞍钢集团有限公司,刘建国,拜访,2026-03-01 14:30,45分钟,已沟通,谈了明年技改,,送技术方案,2099-01-05 10:00\n\
+         鞍钢集团有限公司,王五,电话,2026-03-02,,,问了预算,,,\n\
+         鞍钢集团有限公司,,传真,2026-03-03,,,,,,\n\
+         不存在的公司,,电话,2026-03-03,,,,,,\n\
+         营口港务集团有限公司,,电话,2026-03-04,,,,,,\n\
+         营口港务集团有限公司,,电话,2026-03-04,,,,sales.x@test.example,,\n\
+         鞍钢集团有限公司,,拜访,2099-03-01,,,,,,\n",
+    )
+    .unwrap();
+    let opts = Options::default();
+    let plan = import::plan(&path, &opts).unwrap();
+    assert_eq!(plan.kind, Kind::Activities, "guessed from the columns");
+    let (r, errors) = run(app, &path, &opts).await;
+    let report = r.unwrap();
+    let c = report.counts;
+    assert_eq!((c.created, c.failed, c.warnings), (3, 4, 1), "{report:?}");
+    let mut codes: Vec<(u64, &str)> =
+        report.problems.iter().filter(|p| p.severity != Severity::Note).map(|p| (p.line, p.code.as_str())).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        vec![
+            (3, "contact_not_found"),
+            (4, "unknown_value"),
+            (5, "account_not_found"),
+            (6, "author_required"),
+            (8, "in_future")
+        ],
+        "{report:?}"
+    );
+    assert_eq!(bad_rows(&errors).len(), 4);
+    assert_eq!(app.count("activities").await, 3);
+    assert_eq!(app.count("activity_contacts").await, 1);
+    // The hook is a task of the account's owner, due when the row said.
+    let q = Sql::new("SELECT assignee_id, due_at FROM tasks WHERE purpose = $1").arg("送技术方案");
+    let (assignee, due): (guanxi_domain::UserId, chrono::DateTime<chrono::Utc>) = app.db.fetch_one(q).await.unwrap();
+    assert_eq!((assignee, due.to_rfc3339()), (w.sales_x.id, "2099-01-05T02:00:00+00:00".to_owned()));
+    let q = Sql::new("SELECT v.author_id, v.duration_minutes, v.notes FROM activities v JOIN accounts a ON a.id = v.account_id WHERE a.name = $1");
+    let (author, minutes, notes): (guanxi_domain::UserId, Option<i64>, Option<String>) =
+        app.db.fetch_one(q.arg("营口港务集团有限公司")).await.unwrap();
+    assert_eq!((author, minutes, notes), (w.sales_x.id, None, None));
+    // Touches from March do not reset the release clock ten days after the account was created.
+    assert_eq!(clock_before().await, clock);
+
+    let (r, _) = run(app, &path, &opts).await;
+    let c = r.unwrap().counts;
+    assert_eq!((c.created, c.unchanged), (0, 3));
+    assert_eq!(app.count("activities").await, 3);
+}
+both!(activities_from_a_spreadsheet);

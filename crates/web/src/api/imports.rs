@@ -349,6 +349,9 @@ pub(crate) fn undo_refusal(state: &AppState, import: &Import) -> Option<String> 
     if dry {
         return Some("a dry run wrote nothing to undo".into());
     }
+    if import.kind == "activities" {
+        return Some("logged touches stay in the history: an import of activities cannot be undone".into());
+    }
     if import.status == "undone" {
         return Some("this import is already undone".into());
     }

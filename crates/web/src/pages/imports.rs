@@ -47,6 +47,7 @@ struct Row {
 fn kind_key(kind: &str) -> &'static str {
     match kind {
         "contacts" => "nav.contacts",
+        "activities" => "imports.kind_activities",
         _ => "nav.accounts",
     }
 }
@@ -128,7 +129,10 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
     let chrome = Chrome::new(&state, &caller, "/accounts", "imports.title");
     let labels = field_labels(&chrome);
     let presets = guanxi_exchange::mapping::presets().iter().map(|p| (p.name.as_str(), p.label.as_str())).collect();
-    let kind = if q.kind == "contacts" { "contacts".to_owned() } else { q.kind.clone() };
+    let kind = match q.kind.as_str() {
+        "accounts" | "contacts" | "activities" => q.kind.clone(),
+        _ => String::new(),
+    };
     Ok(render(&ListPage { chrome, kind, presets, mappings, labels, max_upload: state.config.max_upload, rows }))
 }
 
