@@ -171,8 +171,6 @@ struct DetailPage<'a> {
 struct DetailQuery {
     #[serde(default)]
     ok: String,
-    #[serde(default)]
-    error: String,
 }
 
 async fn detail(
@@ -181,9 +179,24 @@ async fn detail(
     ApiPath(id): ApiPath<Uuid>,
     Query(q): Query<DetailQuery>,
 ) -> PageResult {
-    let err = fail(&state, &caller);
-    let i = visible(&state, &caller, ImportId::from_uuid(id)).await.map_err(&err)?;
-    let chrome = Chrome::new(&state, &caller, "/accounts", "imports.title");
+    let notice = match q.ok.as_str() {
+        "undone" => Some("imports.undone"),
+        _ => None,
+    };
+    show(&state, &caller, id, notice, None).await
+}
+
+/// The import's page, with a notice or the error of a refused commit or undo.
+async fn show(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: Uuid,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> PageResult {
+    let err = fail(state, caller);
+    let i = visible(state, caller, ImportId::from_uuid(id)).await.map_err(&err)?;
+    let chrome = Chrome::new(state, caller, "/accounts", "imports.title");
     let tz = caller.principal.time_zone.as_str();
     let report = i.report.clone().unwrap_or_default();
     let problems: Vec<ProblemRow> = report
@@ -224,11 +237,6 @@ async fn detail(
         .unwrap_or_default();
     let percent = if i.file_size > 0 { (i.bytes_read * 100 / i.file_size).clamp(0, 100) } else { 100 };
     let dry_run = is_dry(&i);
-    let notice = match q.ok.as_str() {
-        "undone" => Some("imports.undone"),
-        _ => None,
-    };
-    let error = (!q.error.is_empty()).then(|| q.error.chars().take(300).collect());
     Ok(render(&DetailPage {
         when: show_time(i.created_at, tz),
         finished: i.finished_at.map_or(MISSING.to_owned(), |t| show_time(t, tz)),
@@ -236,7 +244,7 @@ async fn detail(
         status: status_key(&i.status),
         running: matches!(i.status.as_str(), "queued" | "running"),
         can_commit: dry_run && i.status == "done" && i.file_id.is_some(),
-        undo_refusal: if dry_run { None } else { undo_refusal(&state, &i) },
+        undo_refusal: if dry_run { None } else { undo_refusal(state, &i) },
         undo_days: state.config.import_undo_days,
         dry_run,
         percent,
@@ -267,7 +275,7 @@ async fn commit(
         serde_json::from_value(options).map_err(|e| err(ApiError::Internal(e.to_string())))?;
     match api::create(State(state.clone()), caller.clone(), crate::json::ApiJson(input)).await {
         Ok((_, axum::Json(created))) => Ok(Redirect::to(&format!("/imports/{}", created.id)).into_response()),
-        Err(e) => Ok(back_with_error(id, &e)),
+        Err(e) => refused(&state, &caller, id, &e).await,
     }
 }
 
@@ -275,12 +283,14 @@ async fn undo(State(state): State<AppState>, PageCaller(caller): PageCaller, Api
     match api::undo(State(state.clone()), caller.clone(), ApiPath(id)).await {
         Ok(_) => Ok(Redirect::to(&format!("/imports/{id}?ok=undone")).into_response()),
         Err(ApiError::NotFound) => Err(PageError::from_api(ApiError::NotFound, &state, Some(caller))),
-        Err(e) => Ok(back_with_error(id, &e)),
+        Err(e) => refused(&state, &caller, id, &e).await,
     }
 }
 
-fn back_with_error(id: Uuid, e: &ApiError) -> Response {
+/// The import's page again, saying why the commit or undo was refused.
+async fn refused(state: &AppState, caller: &crate::auth::Caller, id: Uuid, e: &ApiError) -> PageResult {
     let (_, _, detail) = e.parts();
-    let q: String = form_urlencoded::Serializer::new(String::new()).append_pair("error", &detail).finish();
-    Redirect::to(&format!("/imports/{id}?{q}")).into_response()
+    let mut page = show(state, caller, id, None, Some(detail)).await?;
+    *page.status_mut() = e.parts().0;
+    Ok(page)
 }
