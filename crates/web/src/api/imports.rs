@@ -18,7 +18,7 @@ use axum::Json;
 use guanxi_domain::{FieldError, ImportId};
 use guanxi_exchange::fields::Kind;
 use guanxi_exchange::import::stored::{self, Preview};
-use guanxi_exchange::import::{self, ImportError, OnError, Options, Plan, Who};
+use guanxi_exchange::import::{self, ImportError, OnError, Options, Who};
 use guanxi_exchange::mapping::{ColumnMap, MappingError};
 use guanxi_store::files::{self, ChunkError, StoredFile};
 use guanxi_store::imports::{self, Import, SavedMapping};
@@ -179,12 +179,12 @@ fn import_error(e: ImportError) -> ApiError {
     }
 }
 
-/// A complete upload of the caller's, mapped as asked.
-async fn planned(
+/// A complete upload of the caller's, and its local copy to read.
+async fn upload_of(
     state: &AppState,
     caller: &Caller,
     input: &ImportInput,
-) -> Result<(StoredFile, Plan, Preview), ApiError> {
+) -> Result<(StoredFile, std::path::PathBuf), ApiError> {
     let file = own_file(state, caller, input.file_id).await?;
     if file.purpose != "import" {
         return Err(ApiError::field("file_id", "not_an_upload", "this file is not an upload to import"));
@@ -197,12 +197,14 @@ async fn planned(
         ));
     }
     let path = stored::local_copy(&state.db, &file).await.map_err(import_error)?;
-    let opts = input.options();
-    let (plan, preview) = tokio::task::spawn_blocking(move || stored::preview(&path, &opts))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(import_error)?;
-    Ok((file, plan, preview))
+    Ok((file, path))
+}
+
+/// Runs `f` (reading the file) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ImportError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(import_error)
 }
 
 /// What an upload holds and how its columns would map (the mapping editor's view).
@@ -214,7 +216,9 @@ pub async fn preview(
     caller: Caller,
     ApiJson(input): ApiJson<ImportInput>,
 ) -> ApiResult<Json<Preview>> {
-    let (_, _, preview) = planned(&state, &caller, &input).await?;
+    let (_, path) = upload_of(&state, &caller, &input).await?;
+    let opts = input.options();
+    let (_, preview) = blocking(move || stored::preview(&path, &opts)).await?;
     Ok(Json(preview))
 }
 
@@ -228,7 +232,10 @@ pub async fn create(
     caller: Caller,
     ApiJson(input): ApiJson<ImportInput>,
 ) -> ApiResult<(StatusCode, Json<Import>)> {
-    let (file, plan, _) = planned(&state, &caller, &input).await?;
+    let (file, path) = upload_of(&state, &caller, &input).await?;
+    let opts = input.options();
+    let planning = opts.clone();
+    let plan = blocking(move || import::plan(&path, &planning)).await?;
     let p = &caller.principal;
     let who = Who {
         actor: caller.actor(),
@@ -236,7 +243,6 @@ pub async fn create(
         user_id: Some(p.user_id),
         may_assign: crate::api::accounts::may_assign(&caller),
     };
-    let opts = input.options();
     let now = state.clock.now();
     let id = import::record(
         &state.db,

@@ -266,6 +266,15 @@ async fn commit(
 ) -> PageResult {
     let err = fail(&state, &caller);
     let dry = visible(&state, &caller, ImportId::from_uuid(id)).await.map_err(&err)?;
+    let dry_run = dry.options.get("dry_run").and_then(|v| v.as_bool()).unwrap_or(false);
+    if !dry_run || dry.status != "done" || dry.file_id.is_none() {
+        let e = ApiError::Conflict {
+            code: "not_a_dry_run",
+            detail: "only a finished dry run of an uploaded file can be imported from here".into(),
+            errors: Vec::new(),
+        };
+        return refused(&state, &caller, id, &e).await;
+    }
     let mut options = dry.options.clone();
     if let Some(o) = options.as_object_mut() {
         o.insert("dry_run".into(), false.into());
