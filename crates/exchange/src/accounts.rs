@@ -2,10 +2,10 @@
 //! (vocabulary ids, division codes, e-mails of owners), lists joined by `; `,
 //! times in RFC 3339 UTC, so that the file imports back without loss.
 
-use crate::neutralise;
 use crate::sheet::Sheet;
-use guanxi_store::accounts::{self, Account, AccountFilter, AccountSort};
+use guanxi_store::accounts::{self, AccountFilter, ExportRow};
 use guanxi_store::{Db, Viewer};
+use std::collections::HashMap;
 use std::io::Write;
 
 /// The columns, in order; never reordered, only added to at the end.
@@ -33,33 +33,58 @@ pub const COLUMNS: [&str; 20] = [
 ];
 
 /// Rows read from the database at a time.
-pub const PAGE: i64 = 1000;
+pub const PAGE: usize = 1000;
 
-/// One account as its row.
-pub fn row(a: &Account) -> Vec<String> {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    vec![
-        a.id.to_string(),
-        a.name.clone(),
-        opt(&a.short_name),
-        opt(&a.uscc),
-        a.phones.iter().map(|p| p.display.as_str()).collect::<Vec<_>>().join("; "),
-        opt(&a.region_code),
-        a.region_code.as_deref().map(|c| guanxi_domain::division_path(c).join(" ")).unwrap_or_default(),
-        opt(&a.address),
-        opt(&a.website),
-        opt(&a.industry),
-        a.source.as_str().to_owned(),
-        opt(&a.referrer),
-        a.classification.map(|c| c.as_str().to_owned()).unwrap_or_default(),
-        a.key_account.to_string(),
-        a.relationship_stage.map(|s| s.as_str().to_owned()).unwrap_or_default(),
-        opt(&a.owner_name),
-        opt(&a.team_name),
-        a.tags.join("; "),
-        opt(&a.notes),
-        a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    ]
+/// Turns accounts into rows. Remembers the regions it has spelled out: an
+/// export names a few thousand, a million times, and spelling one out
+/// searches the division table.
+#[derive(Default)]
+pub struct Rows {
+    regions: HashMap<String, String>,
+}
+
+impl Rows {
+    /// One account as its row.
+    pub fn row(&mut self, a: &ExportRow) -> Vec<String> {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let region = match a.region_code.as_deref() {
+            Some(c) => {
+                self.regions.entry(c.to_owned()).or_insert_with(|| guanxi_domain::division_path(c).join(" ")).clone()
+            }
+            None => String::new(),
+        };
+        vec![
+            a.id.to_string(),
+            a.name.clone(),
+            opt(&a.short_name),
+            opt(&a.uscc),
+            opt(&a.phones),
+            opt(&a.region_code),
+            region,
+            opt(&a.address),
+            opt(&a.website),
+            opt(&a.industry),
+            a.source.clone(),
+            opt(&a.referrer),
+            opt(&a.classification),
+            a.key_account.to_string(),
+            opt(&a.relationship_stage),
+            opt(&a.owner_name),
+            opt(&a.team_name),
+            opt(&a.tags),
+            opt(&a.notes),
+            a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ]
+    }
+
+    /// Accounts as CSV rows (no header), neutralising formula-like cells.
+    pub fn csv(&mut self, rows: &[ExportRow]) -> Result<Vec<u8>, ExportError> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for a in rows {
+            crate::sheet::write_csv_record(&mut w, &self.row(a))?;
+        }
+        w.into_inner().map_err(|e| ExportError::Io(e.into_error()))
+    }
 }
 
 /// Writes the header (after a BOM) to a fresh CSV writer over `out`.
@@ -70,40 +95,25 @@ pub fn writer<W: Write>(mut out: W) -> Result<csv::Writer<W>, ExportError> {
     Ok(w)
 }
 
-/// Writes accounts as rows, neutralising formula-like cells.
-pub fn write_rows<W: Write>(w: &mut csv::Writer<W>, page: &[Account]) -> Result<(), csv::Error> {
-    for a in page {
-        let cells = row(a);
-        w.write_record(cells.iter().map(|c| neutralise(c).into_owned()))?;
-    }
-    Ok(())
-}
-
-/// The next page of the export after `after`, in creation order, filtered
-/// like the list and within the viewer's scope.
-pub async fn page(
+/// The accounts the filter selects within the viewer's scope, in creation
+/// order, a page at a time (read ahead while the caller writes the last).
+pub fn pages(
     db: &Db,
     viewer: Viewer,
     filter: &AccountFilter,
-    after: Option<guanxi_domain::AccountId>,
-) -> guanxi_store::Result<Vec<Account>> {
-    let f = AccountFilter { sort: AccountSort::Created, after_key: None, after, ..filter.clone() };
-    accounts::list(db, viewer, &f, PAGE).await
+) -> tokio::sync::mpsc::Receiver<guanxi_store::Result<Vec<ExportRow>>> {
+    accounts::export_rows(db, viewer, filter, PAGE)
 }
 
 /// Exports every account the filter selects to `sheet`; answers how many.
 pub async fn export(db: &Db, viewer: Viewer, filter: &AccountFilter, sheet: &mut Sheet) -> Result<u64, ExportError> {
-    let mut after = None;
+    let mut pages = pages(db, viewer, filter);
+    let mut rows = Rows::default();
     let mut n = 0;
-    loop {
-        let rows = page(db, viewer, filter, after).await?;
-        for a in &rows {
-            sheet.row(&row(a))?;
-        }
-        n += rows.len() as u64;
-        match rows.last() {
-            Some(last) if rows.len() as i64 == PAGE => after = Some(last.id),
-            _ => break,
+    while let Some(page) = pages.recv().await {
+        for a in &page? {
+            sheet.row(&rows.row(a))?;
+            n += 1;
         }
     }
     Ok(n)

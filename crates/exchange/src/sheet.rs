@@ -100,7 +100,7 @@ impl Sheet {
     /// Adds a row.
     pub fn row(&mut self, cells: &[String]) -> Result<(), SheetError> {
         match self {
-            Sheet::Csv(w) => w.write_record(cells.iter().map(|c| neutralise(c).into_owned()))?,
+            Sheet::Csv(w) => write_csv_record(w, cells)?,
             Sheet::Xlsx { book, row, .. } => {
                 if *row >= XLSX_ROWS {
                     return Err(SheetError::TooManyRows(XLSX_ROWS - 1));
@@ -125,4 +125,15 @@ impl Sheet {
         }
         Ok(())
     }
+}
+
+/// Writes one CSV record, neutralising formula-like cells (copying only those).
+pub fn write_csv_record<W: std::io::Write>(w: &mut csv::Writer<W>, cells: &[String]) -> Result<(), csv::Error> {
+    for c in cells {
+        match neutralise(c) {
+            std::borrow::Cow::Borrowed(s) => w.write_field(s)?,
+            std::borrow::Cow::Owned(s) => w.write_field(s)?,
+        }
+    }
+    w.write_record(None::<&[u8]>)
 }

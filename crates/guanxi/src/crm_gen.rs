@@ -10,7 +10,7 @@ use guanxi_domain::{
 };
 use guanxi_store::accounts::{self, AccountFields};
 use guanxi_store::contacts::{self, ContactFields};
-use guanxi_store::{Actor, Db, Sql};
+use guanxi_store::{search, Actor, Db, Sql};
 
 /// Division codes of the generator's cities (GB/T 2260), in `CITIES` order.
 const CITY_CODES: [&str; 24] = [
@@ -170,6 +170,8 @@ pub async fn generate(db: &Db, clock: &dyn Clock, accounts: u64, contacts: u64) 
     let (mut made_a, mut made_c) = (0u64, 0u64);
     let pool = guanxi_store::pool::default_of(guanxi_store::Conn::Db(db), ws).await?;
     let mut i = have;
+    // Terms merged in term order at the end (see `search::Indexer`).
+    let mut terms = search::Indexer::pending(uuid::Uuid::now_v7());
     while i < accounts {
         let end = (i + PER_TX as u64).min(accounts);
         let rows: Vec<(AccountId, AccountFields)> = (i..end).map(|k| (AccountId::new(), account(k, &owners))).collect();
@@ -180,8 +182,8 @@ pub async fn generate(db: &Db, clock: &dyn Clock, accounts: u64, contacts: u64) 
             people.extend((from..to).map(|j| (ContactId::new(), contact(j, *id))));
         }
         let mut tx = db.begin().await?;
-        accounts::insert_many(&mut tx, ws, &pool, &rows, now).await?;
-        contacts::insert_many(&mut tx, ws, &people, now).await?;
+        accounts::insert_many(&mut tx, ws, &pool, &rows, &mut terms, now).await?;
+        contacts::insert_many(&mut tx, ws, &people, &mut terms, now).await?;
         tx.commit().await?;
         made_a += rows.len() as u64;
         made_c += people.len() as u64;
@@ -191,6 +193,9 @@ pub async fn generate(db: &Db, clock: &dyn Clock, accounts: u64, contacts: u64) 
         }
     }
     if made_a > 0 {
+        let merging = std::time::Instant::now();
+        let merged = terms.merge(db).await?;
+        eprintln!("  {merged} search terms merged in {:.0} s", merging.elapsed().as_secs_f64());
         // One audit entry for the run: generated records are not anyone's changes.
         let mut tx = db.begin().await?;
         let changes =

@@ -134,7 +134,7 @@ const SELECT: &str = "SELECT c.id, c.account_id, a.name AS account_name, c.name,
      r.name AS reports_to_name, c.birthday, c.notes, c.left_company, a.owner_id, c.created_at, c.updated_at, c.deleted_at, \
      c.merged_into_id FROM contacts c JOIN accounts a ON a.id = c.account_id LEFT JOIN contacts r ON r.id = c.reports_to_id";
 
-const KIND: lifecycle::Kind = lifecycle::Kind { table: "contacts", entity: "contact" };
+const KIND: lifecycle::Kind = lifecycle::Kind { table: "contacts", entity: "contact", search: Kind::Contact };
 const PHONES: children::Table = children::Table { name: "contact_phones", owner: "contact_id" };
 const EMAILS: children::Table = children::Table { name: "contact_emails", owner: "contact_id" };
 const TAGS: children::Table = children::Table { name: "contact_tags", owner: "contact_id" };
@@ -320,8 +320,9 @@ async fn write_children(tx: &mut Tx, ws: WorkspaceId, id: ContactId, f: &Contact
     for t in [PHONES, EMAILS, TAGS] {
         children::clear(tx, t, id.uuid()).await?;
     }
-    tx.execute(Sql::new("DELETE FROM search_terms WHERE entity_id = $1").arg(id)).await?;
-    push_children(&mut Batches::new(), tx, ws, id, f).await?.flush(tx).await
+    let mut terms = search::Indexer::direct();
+    push_children(&mut Batches::new(), &mut terms, tx, ws, id, f).await?.flush(tx).await?;
+    terms.flush(tx).await
 }
 
 /// The side-table batches of contacts.
@@ -329,7 +330,6 @@ struct Batches {
     phones: Batch,
     emails: Batch,
     tags: Batch,
-    terms: Batch,
 }
 
 impl Batches {
@@ -338,12 +338,11 @@ impl Batches {
             phones: children::phone_batch(PHONES),
             emails: children::email_batch(EMAILS),
             tags: children::tag_batch(TAGS),
-            terms: search::term_batch(),
         }
     }
 
     async fn flush(&mut self, tx: &mut Tx) -> Result<()> {
-        for b in [&mut self.phones, &mut self.emails, &mut self.tags, &mut self.terms] {
+        for b in [&mut self.phones, &mut self.emails, &mut self.tags] {
             b.flush(tx).await?;
         }
         Ok(())
@@ -352,6 +351,7 @@ impl Batches {
 
 async fn push_children<'b>(
     b: &'b mut Batches,
+    terms: &mut search::Indexer,
     tx: &mut Tx,
     ws: WorkspaceId,
     id: ContactId,
@@ -362,7 +362,7 @@ async fn push_children<'b>(
     children::push_tags(&mut b.tags, tx, ws, id.uuid(), &f.tags).await?;
     let phones: Vec<&str> = f.phones.iter().map(|p| p.number()).collect();
     let rec = Indexed { names: vec![f.name.as_str()], phones, uscc: None };
-    search::push_terms(&mut b.terms, tx, ws, Kind::Contact, id.uuid(), &rec).await?;
+    terms.push(tx, ws, Kind::Contact, id.uuid(), &rec).await?;
     Ok(b)
 }
 
@@ -407,6 +407,7 @@ pub async fn insert_many(
     tx: &mut Tx,
     ws: WorkspaceId,
     rows: &[(ContactId, ContactFields)],
+    terms: &mut search::Indexer,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let mut contacts = Batch::new("contacts", COLUMNS);
@@ -418,9 +419,10 @@ pub async fn insert_many(
     contacts.flush(tx).await?;
     let mut b = Batches::new();
     for (id, f) in rows {
-        push_children(&mut b, tx, ws, *id, f).await?;
+        push_children(&mut b, terms, tx, ws, *id, f).await?;
     }
-    b.flush(tx).await
+    b.flush(tx).await?;
+    terms.flush(tx).await
 }
 
 /// Creates a contact; `extra` goes into the audit entry (a duplicate override's reason).
@@ -433,7 +435,7 @@ pub async fn create(
 ) -> Result<Contact> {
     check_refs(tx, actor.workspace_id, None, f).await?;
     let id = ContactId::new();
-    insert_many(tx, actor.workspace_id, &[(id, f.clone())], now).await?;
+    insert_many(tx, actor.workspace_id, &[(id, f.clone())], &mut search::Indexer::direct(), now).await?;
     let contact = get_in_tx(tx, actor.workspace_id, id).await?;
     let mut changes = audit::diff(&serde_json::json!({}), &snapshot(&contact));
     if let (Some(extra), Some(obj)) = (extra, changes.as_object_mut()) {
@@ -456,6 +458,7 @@ pub async fn update(
         return Err(Error::NotFound);
     }
     check_refs(tx, actor.workspace_id, Some(id), f).await?;
+    search::forget(tx, Kind::Contact, id.uuid()).await?;
     tx.execute(Sql::new(UPDATE).args(field_vals(f)).arg(now).arg(id).arg(actor.workspace_id)).await?;
     if f.account_id != before.account_id {
         // Moving to another account leaves the old power map: nobody there reports to this person any more.
@@ -734,6 +737,7 @@ pub async fn merge(
     )
     .await?;
     tx.execute(Sql::new("UPDATE contacts SET reports_to_id = NULL WHERE reports_to_id = $1").arg(gone)).await?;
+    search::forget(tx, Kind::Contact, keep.uuid()).await?;
     tx.execute(Sql::new(UPDATE).args(field_vals(&f)).arg(now).arg(keep).arg(ws)).await?;
     write_children(tx, ws, keep, &f).await?;
     let after = get_in_tx(tx, ws, keep).await?;

@@ -506,6 +506,33 @@ fn sqlite_all<T: FromRow>(conn: &rusqlite::Connection, sql: Sql, limit: Option<u
     Ok(out)
 }
 
+/// Sends the rows of a read in chunks of `chunk` until the receiver goes away.
+fn sqlite_chunks<T: FromRow>(
+    conn: &rusqlite::Connection,
+    sql: Sql,
+    chunk: usize,
+    out: &tokio::sync::mpsc::Sender<Result<Vec<T>, Error>>,
+) -> Result<(), Error> {
+    let args = sql.args.len();
+    let mut stmt = sqlite_prepare(conn, sql)?;
+    let mut rows = stmt.raw_query();
+    let mut part = Vec::with_capacity(chunk);
+    while let Some(row) = rows.next().map_err(sqlite_err)? {
+        part.push(T::from_row(&Row::Sqlite(row))?);
+        if part.len() == chunk
+            && out.blocking_send(Ok(std::mem::replace(&mut part, Vec::with_capacity(chunk)))).is_err()
+        {
+            return Ok(());
+        }
+    }
+    drop(rows);
+    sqlite_done(stmt, args);
+    if !part.is_empty() {
+        let _ = out.blocking_send(Ok(part));
+    }
+    Ok(())
+}
+
 fn sqlite_execute(conn: &rusqlite::Connection, sql: Sql) -> Result<u64, Error> {
     let args = sql.args.len();
     let mut stmt = sqlite_prepare(conn, sql)?;
@@ -679,6 +706,28 @@ fn pg_rows<T: FromRow>(rows: Vec<PgRow>) -> Result<Vec<T>, Error> {
     rows.iter().map(|r| T::from_row(&Row::Postgres(r))).collect()
 }
 
+async fn pg_chunks<T: FromRow>(
+    pg: &PgPool,
+    sql: Sql,
+    chunk: usize,
+    out: &tokio::sync::mpsc::Sender<Result<Vec<T>, Error>>,
+) -> Result<(), Error> {
+    use futures_util::TryStreamExt;
+    let Sql { text, args } = sql;
+    let mut rows = sqlx::query_with::<Postgres, _>(&text, pg_args(args)?).fetch(pg);
+    let mut part = Vec::with_capacity(chunk);
+    while let Some(row) = rows.try_next().await? {
+        part.push(T::from_row(&Row::Postgres(&row))?);
+        if part.len() == chunk && out.send(Ok(std::mem::replace(&mut part, Vec::with_capacity(chunk)))).await.is_err() {
+            return Ok(());
+        }
+    }
+    if !part.is_empty() {
+        let _ = out.send(Ok(part)).await;
+    }
+    Ok(())
+}
+
 macro_rules! pg_ops {
     ($ex:expr, $sql:expr, all) => {{
         let Sql { text, args } = $sql;
@@ -815,6 +864,36 @@ impl Db {
             Db::Sqlite(s) => s.read(|c| sqlite_all(c, sql, Some(1))).map(|v| v.into_iter().next()),
             Db::Postgres(pg) => pg_ops!(pg, sql, optional),
         }
+    }
+
+    /// The rows of a long read (millions, sorted), `chunk` at a time, read
+    /// ahead while the caller handles the last chunk and never all in memory.
+    /// The read sees one snapshot throughout.
+    pub fn stream<T: FromRow + Send + 'static>(
+        &self,
+        sql: Sql,
+        chunk: usize,
+    ) -> tokio::sync::mpsc::Receiver<Result<Vec<T>, Error>> {
+        let (out, rx) = tokio::sync::mpsc::channel(2);
+        match self {
+            Db::Sqlite(s) => {
+                let s = s.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = s.read(|c| sqlite_chunks(c, sql, chunk, &out)) {
+                        let _ = out.blocking_send(Err(e));
+                    }
+                });
+            }
+            Db::Postgres(pg) => {
+                let pg = pg.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = pg_chunks(&pg, sql, chunk, &out).await {
+                        let _ = out.send(Err(e)).await;
+                    }
+                });
+            }
+        }
+        rx
     }
 
     /// Exactly one row of a read; `Error::NotFound` when there is none.

@@ -265,6 +265,12 @@ pub async fn fail_stale(db: &Db, before: DateTime<Utc>, now: DateTime<Utc>) -> R
     db.execute(q).await
 }
 
+/// Whether `id` is an import still queued or running.
+pub async fn active(db: &Db, id: Uuid) -> Result<bool> {
+    let q = Sql::new("SELECT 1 FROM imports WHERE id = $1 AND status IN ('queued', 'running')").arg(id);
+    Ok(db.fetch_optional::<(i64,)>(q).await?.is_some())
+}
+
 /// The error of an import whose server stopped under it.
 pub const INTERRUPTED: &str = "interrupted: the server stopped during the import. Rows written before are kept; \
      import the same file again to add the rest (rows already imported are recognised and skipped).";

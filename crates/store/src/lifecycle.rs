@@ -15,6 +15,8 @@ pub(crate) struct Kind {
     pub table: &'static str,
     /// The audit log's entity type (`account`).
     pub entity: &'static str,
+    /// What search indexes it as.
+    pub search: guanxi_domain::search::Kind,
 }
 
 /// Moves a record into the recycle bin or out of it, audited. A record
@@ -63,7 +65,7 @@ pub(crate) async fn retire(
     let retire =
         format!("UPDATE {} SET deleted_at = $1, updated_at = $1, merged_into_id = $2 WHERE id = $3", kind.table);
     tx.execute(Sql::new(&retire).arg(now).arg(keep_id).arg(gone_id)).await?;
-    tx.execute(Sql::new("DELETE FROM search_terms WHERE entity_id = $1").arg(gone_id)).await?;
+    crate::search::forget(tx, kind.search, gone_id).await?;
     let mut from = serde_json::json!({"id": gone_id, "name": gone_name});
     if let (Some(f), Some(extra)) = (from.as_object_mut(), merged_from_extra.as_object()) {
         f.extend(extra.clone());

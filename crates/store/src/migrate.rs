@@ -122,6 +122,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_import_files.sql"),
         postgres: include_str!("../migrations/postgres/0017_import_files.sql"),
     },
+    Migration {
+        version: 18,
+        name: "search_pending",
+        sqlite: include_str!("../migrations/sqlite/0018_search_pending.sql"),
+        postgres: include_str!("../migrations/postgres/0018_search_pending.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

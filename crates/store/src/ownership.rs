@@ -92,22 +92,25 @@ async fn lock_person(tx: &mut Tx, user: UserId) -> Result<()> {
 
 /// Refuses when `user` already owns as many of the pool's accounts as it
 /// allows. Locks the person first: call inside the transaction that grants.
-pub async fn check_limit(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId) -> Result<()> {
+pub async fn check_limit(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId, account: AccountId) -> Result<()> {
     lock_person(tx, user).await?;
-    within_limit(tx, ws, pool, user).await
+    within_limit(tx, ws, pool, user, account).await
 }
 
 /// The limit check of [`check_limit`], for a caller holding the person's lock.
-async fn within_limit(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId) -> Result<()> {
+/// `account` is the one being given, not counted: an edit has already written its new owner.
+async fn within_limit(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId, account: AccountId) -> Result<()> {
     let Some(limit) = pool.rules.max_owned else { return Ok(()) };
     let (owned,): (i64,) = tx
         .fetch_one(
             Sql::new(
-                "SELECT COUNT(*) FROM accounts WHERE workspace_id = $1 AND owner_id = $2 AND pool_id = $3 AND deleted_at IS NULL",
+                "SELECT COUNT(*) FROM accounts WHERE workspace_id = $1 AND owner_id = $2 AND pool_id = $3 \
+                 AND deleted_at IS NULL AND id <> $4",
             )
             .arg(ws)
             .arg(user)
-            .arg(pool.id),
+            .arg(pool.id)
+            .arg(account),
         )
         .await?;
     if owned >= limit {
@@ -216,7 +219,7 @@ pub async fn claim(
             return Err(Error::Refused(Refusal::DailyClaims { limit }));
         }
     }
-    within_limit(tx, ws, &pool, who.user_id).await?;
+    within_limit(tx, ws, &pool, who.user_id, id).await?;
     if !grant(tx, ws, id, &pool, s.classification, who, None, None, now).await? {
         // Someone else's claim committed between our read and our update.
         let s = state(tx, ws, id).await?;
@@ -298,7 +301,7 @@ pub(crate) async fn assign(
         Some(p) => pool::get(Conn::Tx(tx), ws, p).await?,
         None => pool::default_of(Conn::Tx(tx), ws).await?,
     };
-    check_limit(tx, ws, &pool, to.user_id).await?;
+    check_limit(tx, ws, &pool, to.user_id, id).await?;
     let protected_until = protect.then(|| now + Duration::days(pool.rules.protection_days));
     if !grant(tx, ws, id, &pool, s.classification, to, expect, protected_until, now).await? {
         return Err(Error::Refused(Refusal::OwnerChanged));
@@ -404,7 +407,7 @@ pub(crate) async fn owner_changed(
                 Some(p) => pool::get(Conn::Tx(tx), ws, p).await?,
                 None => pool::default_of(Conn::Tx(tx), ws).await?,
             };
-            check_limit(tx, ws, &pool, owner).await?;
+            check_limit(tx, ws, &pool, owner, id).await?;
             let to = Claimant { user_id: owner, name: String::new(), team_id: None };
             grant(tx, ws, id, &pool, s.classification, &to, Some(owner), None, now).await?;
         }

@@ -15,31 +15,185 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A batch of `search_terms` rows.
-pub fn term_batch() -> Batch {
+fn term_batch() -> Batch {
     Batch::new("search_terms", "workspace_id, term, entity_id")
 }
 
-/// Adds a record's terms to a batch.
-pub async fn push_terms(
-    b: &mut Batch,
-    tx: &mut Tx,
-    ws: WorkspaceId,
-    kind: Kind,
-    id: Uuid,
-    rec: &Indexed<'_>,
-) -> Result<()> {
-    for t in terms::terms(kind, rec) {
-        b.push(tx, vec![Val::from(ws), t.into(), id.into()]).await?;
+/// Where the terms of records being written go: straight into
+/// `search_terms`, so that a record saved by hand is found at once, or, for a
+/// bulk write, into `search_pending`, appended in the order written, to be
+/// merged in term order by [`merge_pending`] when the bulk write ends. A
+/// million records' terms inserted one record at a time land all over a large
+/// index: each lands on a page of its own, and that page is written again.
+pub struct Indexer {
+    batch: Batch,
+    /// The bulk write's id and the last sequence number it used.
+    pending: Option<(Uuid, i64)>,
+}
+
+impl Indexer {
+    /// Terms go into `search_terms` as the records are written.
+    pub fn direct() -> Self {
+        Self { batch: term_batch(), pending: None }
     }
+
+    /// Terms wait in `search_pending` under `batch_id` (an import's id). One
+    /// `Indexer` per id: it numbers the rows it writes.
+    pub fn pending(batch_id: Uuid) -> Self {
+        let batch = Batch::new("search_pending", "batch_id, seq, workspace_id, term, entity_id");
+        Self { batch, pending: Some((batch_id, 0)) }
+    }
+
+    /// Adds a new record's terms (sent with the next full statement or [`Indexer::flush`]).
+    pub async fn push(&mut self, tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
+        for t in terms::terms(kind, rec) {
+            let row = match &mut self.pending {
+                None => vec![Val::from(ws), t.into(), id.into()],
+                Some((batch, seq)) => {
+                    *seq += 1;
+                    vec![Val::from(*batch), Val::from(*seq), ws.into(), t.into(), id.into()]
+                }
+            };
+            self.batch.push(tx, row).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is left; call before the transaction commits.
+    pub async fn flush(&mut self, tx: &mut Tx) -> Result<()> {
+        self.batch.flush(tx).await
+    }
+
+    /// Merges the pending terms written so far (see [`merge_pending`]).
+    pub async fn merge(&self, db: &Db) -> Result<u64> {
+        match self.pending {
+            Some((batch_id, _)) => merge_pending(db, batch_id).await,
+            None => Ok(0),
+        }
+    }
+}
+
+/// Pending terms merged per transaction: long enough to write each index page
+/// once, short enough that other writers wait a fraction of a second.
+const MERGE_CHUNK: usize = 50_000;
+/// Pending rows deleted per transaction once merged.
+const CLEAR_CHUNK: i64 = 500_000;
+
+/// Merges the terms a bulk write left in `search_pending` into `search_terms`,
+/// in term order and a chunk per transaction, then clears them. Idempotent:
+/// a merge cut off part-way is finished by running it again (the sweep does,
+/// for imports whose server stopped). Returns the terms merged.
+pub async fn merge_pending(db: &Db, batch_id: Uuid) -> Result<u64> {
+    // Up to the rows written so far: the writer may still be adding more (a
+    // sweep merging a stopped import's terms while it is in fact alive).
+    let (last,): (Option<i64>,) =
+        db.fetch_one(Sql::new("SELECT MAX(seq) FROM search_pending WHERE batch_id = $1").arg(batch_id)).await?;
+    let Some(last) = last else { return Ok(0) };
+    let sorted = Sql::new(
+        "SELECT workspace_id, term, entity_id FROM search_pending WHERE batch_id = $1 AND seq <= $2 \
+         ORDER BY workspace_id, term, entity_id",
+    )
+    .arg(batch_id)
+    .arg(last);
+    let mut chunks = db.stream::<(WorkspaceId, String, Uuid)>(sorted, MERGE_CHUNK);
+    let mut n = 0;
+    while let Some(chunk) = chunks.recv().await {
+        let chunk = chunk?;
+        let mut tx = db.begin().await?;
+        let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
+        for (ws, term, id) in chunk {
+            b.push(&mut tx, vec![Val::from(ws), term.into(), id.into()]).await?;
+            n += 1;
+        }
+        b.flush(&mut tx).await?;
+        tx.commit().await?;
+    }
+    let mut upto = 0;
+    while upto < last {
+        upto = (upto + CLEAR_CHUNK).min(last);
+        db.execute(Sql::new("DELETE FROM search_pending WHERE batch_id = $1 AND seq <= $2").arg(batch_id).arg(upto))
+            .await?;
+    }
+    Ok(n)
+}
+
+/// Bulk writes whose terms still wait (their writer stopped before merging).
+pub async fn pending_batches(db: &Db) -> Result<Vec<Uuid>> {
+    // One index probe per batch, not a scan of the millions of rows a running import may have there.
+    let mut out = Vec::new();
+    let mut after = Uuid::nil();
+    loop {
+        let next: Option<(Uuid,)> = db
+            .fetch_optional(
+                Sql::new("SELECT batch_id FROM search_pending WHERE batch_id > $1 ORDER BY batch_id LIMIT 1")
+                    .arg(after),
+            )
+            .await?;
+        match next {
+            Some((id,)) => {
+                out.push(id);
+                after = id;
+            }
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Removes a record's terms, computed again from the record as stored: call
+/// before changing what it is found by (its names, phones, USCC). A change to
+/// what terms are (`guanxi_domain::search`) needs a migration that reindexes.
+pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
+    let (ws, names, uscc, phones): (WorkspaceId, Vec<String>, Option<String>, Vec<(String,)>) = match kind {
+        Kind::Account => {
+            let row: Option<(WorkspaceId, String, Option<String>, Option<String>)> = tx
+                .fetch_optional(
+                    Sql::new("SELECT workspace_id, name, short_name, uscc FROM accounts WHERE id = $1").arg(id),
+                )
+                .await?;
+            let Some((ws, name, short, uscc)) = row else { return Ok(()) };
+            let phones = tx
+                .fetch_all(
+                    Sql::new("SELECT number FROM account_phones WHERE account_id = $1 ORDER BY position").arg(id),
+                )
+                .await?;
+            (ws, std::iter::once(name).chain(short).collect(), uscc, phones)
+        }
+        Kind::Contact => {
+            let row: Option<(WorkspaceId, String)> =
+                tx.fetch_optional(Sql::new("SELECT workspace_id, name FROM contacts WHERE id = $1").arg(id)).await?;
+            let Some((ws, name)) = row else { return Ok(()) };
+            let phones = tx
+                .fetch_all(
+                    Sql::new("SELECT number FROM contact_phones WHERE contact_id = $1 ORDER BY position").arg(id),
+                )
+                .await?;
+            (ws, vec![name], None, phones)
+        }
+    };
+    let rec = Indexed {
+        names: names.iter().map(String::as_str).collect(),
+        phones: phones.iter().map(|p| p.0.as_str()).collect(),
+        uscc: uscc.as_deref(),
+    };
+    let old = terms::terms(kind, &rec);
+    if !old.is_empty() {
+        let mut q = Sql::new("DELETE FROM search_terms WHERE workspace_id = ");
+        q.bind(ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
+        for (i, t) in old.into_iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(t);
+        }
+        q.push(")");
+        tx.execute(q).await?;
+    }
+    tx.execute(Sql::new("DELETE FROM search_pending WHERE entity_id = $1").arg(id)).await?;
     Ok(())
 }
 
-/// Replaces the terms of one record.
-pub async fn index(tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
-    tx.execute(Sql::new("DELETE FROM search_terms WHERE entity_id = $1").arg(id)).await?;
-    let mut b = term_batch();
-    push_terms(&mut b, tx, ws, kind, id, rec).await?;
-    b.flush(tx).await
+/// Indexes a record written by hand (after [`forget`] if it was indexed before).
+async fn index(tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
+    let mut ix = Indexer::direct();
+    ix.push(tx, ws, kind, id, rec).await?;
+    ix.flush(tx).await
 }
 
 /// What an account is found by.
@@ -49,14 +203,14 @@ pub fn account_terms(f: &AccountFields) -> Indexed<'_> {
     Indexed { names, phones: f.phones.iter().map(|p| p.number()).collect(), uscc: f.uscc.as_deref() }
 }
 
-/// Indexes an account by its name, short name, phones and USCC.
+/// Indexes an account saved by hand (after [`forget`] when it was indexed before).
 pub async fn index_account(tx: &mut Tx, ws: WorkspaceId, id: AccountId, f: &AccountFields) -> Result<()> {
     index(tx, ws, Kind::Account, id.uuid(), &account_terms(f)).await
 }
 
-/// Indexes a contact by name and phones.
-pub async fn index_contact(tx: &mut Tx, ws: WorkspaceId, id: ContactId, name: &str, phones: &[&str]) -> Result<()> {
-    index(tx, ws, Kind::Contact, id.uuid(), &Indexed { names: vec![name], phones: phones.to_vec(), uscc: None }).await
+/// What a contact is found by.
+pub fn contact_terms<'a>(name: &'a str, phones: &[&'a str]) -> Indexed<'a> {
+    Indexed { names: vec![name], phones: phones.to_vec(), uscc: None }
 }
 
 /// (id, workspace, name, short name, USCC) of an account.
@@ -91,7 +245,7 @@ pub async fn reindex(tx: &mut Tx) -> Result<u64> {
     }
     for (id, ws, name) in &contacts {
         let phones = by_owner.get(&id.uuid()).cloned().unwrap_or_default();
-        index_contact(tx, *ws, *id, name, &phones).await?;
+        index(tx, *ws, Kind::Contact, id.uuid(), &contact_terms(name, &phones)).await?;
         n += 1;
     }
     Ok(n)

@@ -19,7 +19,7 @@ use guanxi_domain::{
 use guanxi_store::accounts::{self, AccountFields, Existing};
 use guanxi_store::imports::{self, Keys};
 use guanxi_store::pool::Pool;
-use guanxi_store::{Conn, Db};
+use guanxi_store::{search, Conn, Db};
 use std::collections::{HashMap, HashSet};
 
 /// Most phones or tags one account keeps.
@@ -58,6 +58,8 @@ pub(crate) struct Importer<'a> {
     db: &'a Db,
     who: &'a Who,
     import: ImportId,
+    /// Where the new records' search terms wait until the import ends.
+    terms: search::Indexer,
     opts: &'a Options,
     write: bool,
     now: DateTime<Utc>,
@@ -103,6 +105,7 @@ impl<'a> Importer<'a> {
             db,
             who,
             import,
+            terms: search::Indexer::pending(import.uuid()),
             opts,
             write,
             now,
@@ -488,6 +491,28 @@ impl<'a> Importer<'a> {
         best
     }
 
+    /// Why an update may not move an account from `before` to `after` as
+    /// its owner (the pool's limit), counting the move when it may.
+    async fn takes_over(
+        &mut self,
+        before: Option<UserId>,
+        after: Option<UserId>,
+    ) -> Result<Option<String>, ImportError> {
+        let Some(owner) = after.filter(|o| Some(*o) != before) else { return Ok(None) };
+        let count = match self.owned.get(&owner) {
+            Some(n) => *n,
+            None => accounts::owned_count(self.db, self.who.actor.workspace_id, self.pool.id, owner).await?,
+        };
+        if let Some(limit) = self.pool.rules.max_owned.filter(|l| count >= *l) {
+            return Ok(Some(format!("the owner already holds {count} accounts, the most the pool allows ({limit})")));
+        }
+        self.owned.insert(owner, count + 1);
+        if let Some(n) = before.and_then(|b| self.owned.get_mut(&b)) {
+            *n -= 1;
+        }
+        Ok(None)
+    }
+
     /// Checks owners' limits, then writes the batch in one transaction (or,
     /// for a dry run, only counts).
     async fn apply(&mut self, plans: Vec<Plan>, report: &mut Report, sink: &mut Sink) -> Result<(), ImportError> {
@@ -544,37 +569,52 @@ impl<'a> Importer<'a> {
                 audited.push((*id, p.row.line));
             }
         }
-        accounts::insert_many(&mut tx, ws, &self.pool, &rows, self.now).await?;
+        accounts::insert_many(&mut tx, ws, &self.pool, &rows, &mut self.terms, self.now).await?;
         accounts::audit_imported(&mut tx, &self.who.actor, self.import, &audited, self.now).await?;
+        // Updates first: a row whose update would give an owner more
+        // accounts than the pool allows fails and gets no import key.
+        let mut written = Vec::with_capacity(kept.len());
+        for plan in kept {
+            let (p, id, merging) = match &plan {
+                Plan::Update(p, id) => (p, *id, false),
+                Plan::MergeWritten(p, id) => (p, *id, true),
+                _ => {
+                    written.push(plan);
+                    continue;
+                }
+            };
+            let before = accounts::fields_in_tx(&mut tx, ws, id).await?;
+            let after = if merging {
+                let mut a = before.clone();
+                fill(&mut a, &p.fields);
+                a
+            } else {
+                overlay(&before, p)
+            };
+            if after == before {
+                if !merging {
+                    report.counts.unchanged += 1;
+                }
+            } else if let Some(message) = self.takes_over(before.owner_id, after.owner_id).await? {
+                if merging {
+                    report.counts.merged -= 1;
+                }
+                report.fail(sink, problem(&p.row, None, "limit_reached", message, Severity::Error), &p.row.cells)?;
+                continue;
+            } else {
+                accounts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
+                if !merging {
+                    report.counts.updated += 1;
+                }
+            }
+            written.push(plan);
+        }
         let mut keys = Keys::new(ws, "accounts", self.import);
-        for plan in &kept {
+        for plan in &written {
             let (p, id, created) = plan.key();
             keys.push(&mut tx, &p.external, id.uuid(), created).await?;
         }
         keys.flush(&mut tx).await?;
-        for plan in kept {
-            match plan {
-                Plan::Update(p, id) => {
-                    let before = accounts::fields_in_tx(&mut tx, ws, id).await?;
-                    let after = overlay(&before, &p);
-                    if after != before {
-                        accounts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
-                        report.counts.updated += 1;
-                    } else {
-                        report.counts.unchanged += 1;
-                    }
-                }
-                Plan::MergeWritten(p, id) => {
-                    let before = accounts::fields_in_tx(&mut tx, ws, id).await?;
-                    let mut after = before.clone();
-                    fill(&mut after, &p.fields);
-                    if after != before {
-                        accounts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
-                    }
-                }
-                _ => {}
-            }
-        }
         tx.commit().await?;
         Ok(())
     }

@@ -22,7 +22,7 @@ use guanxi_domain::{
 
 use guanxi_store::contacts::{self, ContactFields};
 use guanxi_store::imports::{self, Keys};
-use guanxi_store::{Conn, Db};
+use guanxi_store::{search, Conn, Db};
 use std::collections::{HashMap, HashSet};
 
 const MAX_ITEMS: usize = 20;
@@ -42,6 +42,8 @@ pub(crate) struct Importer<'a> {
     db: &'a Db,
     who: &'a Who,
     import: ImportId,
+    /// Where the new records' search terms wait until the import ends.
+    terms: search::Indexer,
     opts: &'a Options,
     write: bool,
     now: DateTime<Utc>,
@@ -68,6 +70,7 @@ impl<'a> Importer<'a> {
             db,
             who,
             import,
+            terms: search::Indexer::pending(import.uuid()),
             opts,
             write,
             now,
@@ -353,7 +356,7 @@ impl<'a> Importer<'a> {
                 audited.push((*id, p.row.line));
             }
         }
-        contacts::insert_many(&mut tx, ws, &rows, self.now).await?;
+        contacts::insert_many(&mut tx, ws, &rows, &mut self.terms, self.now).await?;
         contacts::audit_imported(&mut tx, &self.who.actor, self.import, &audited, self.now).await?;
         let mut keys = Keys::new(ws, "contacts", self.import);
         for plan in &plans {

@@ -21,7 +21,7 @@ use crate::mapping::{self, ColumnMap, Mapping, MappingError};
 use crate::read::{ReadError, Row, Table};
 use guanxi_domain::{ImportId, UserId, WorkspaceId};
 use guanxi_store::imports::{self, Counts, NewImport, Outcome};
-use guanxi_store::{Actor, Db, Viewer};
+use guanxi_store::{search, Actor, Db, Viewer};
 use report::{Problem, Report, Sink};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -249,8 +249,14 @@ async fn run_passes(
     if write {
         imports::writer_cache(db, IMPORT_CACHE_MIB).await?;
     }
-    let result = passes(db, who, import, plan, opts, errors, clock).await;
+    let mut result = passes(db, who, import, plan, opts, errors, clock).await;
     if write {
+        // Whatever was written, also when the import failed part-way, becomes searchable.
+        let started = std::time::Instant::now();
+        search::merge_pending(db, import.uuid()).await?;
+        if let Ok(report) = &mut result {
+            report.timings.index += started.elapsed();
+        }
         imports::writer_cache(db, imports::NORMAL_CACHE_MIB).await?;
     }
     result

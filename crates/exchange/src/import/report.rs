@@ -88,6 +88,8 @@ pub struct Timings {
     pub check: std::time::Duration,
     /// Writing and committing.
     pub write: std::time::Duration,
+    /// Merging the new records' search terms into the search index.
+    pub index: std::time::Duration,
 }
 
 impl std::fmt::Display for Timings {
@@ -95,11 +97,12 @@ impl std::fmt::Display for Timings {
         let s = |d: std::time::Duration| d.as_secs_f64();
         write!(
             f,
-            "waiting for the file {:.1} s, parsing {:.1} s, 查重 and lookups {:.1} s, writing {:.1} s",
+            "waiting for the file {:.1} s, parsing {:.1} s, 查重 and lookups {:.1} s, writing {:.1} s, search index {:.1} s",
             s(self.read),
             s(self.parse),
             s(self.check),
-            s(self.write)
+            s(self.write),
+            s(self.index)
         )
     }
 }

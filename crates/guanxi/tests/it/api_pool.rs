@@ -666,3 +666,25 @@ async fn transfers_and_handover(app: &TestApp) {
     assert_eq!(back["ownership"]["release_reason"], "handover");
 }
 both!(transfers_and_handover);
+
+async fn a_manager_assigning_by_edit_fills_the_limit_exactly(app: &TestApp) {
+    let w = app.world().await;
+    limit_rules(app, 2).await;
+    let ids: Vec<String> = (0..3).map(company).collect();
+    let mut pooled_ids = Vec::new();
+    for name in &ids {
+        pooled_ids.push(pooled(app, name, json!({})).await);
+    }
+    post(app, &w.sales_x.token, &format!("/api/v1/accounts/{}/claim", pooled_ids[0]), json!({})).await;
+    let m = &app.admin.token;
+    // 分配: the second account is within his limit of two (the account itself is not counted twice).
+    let (status, v) =
+        app.send("PATCH", m, &format!("/api/v1/accounts/{}", pooled_ids[1]), json!({"owner_id": w.sales_x.id})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(owned_by(app, &w.sales_x).await, 2);
+    let (status, problem) =
+        app.send("PATCH", m, &format!("/api/v1/accounts/{}", pooled_ids[2]), json!({"owner_id": w.sales_x.id})).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("ownership_limit")), "{problem}");
+    assert_eq!(owned_by(app, &w.sales_x).await, 2, "nothing half-written");
+}
+both!(a_manager_assigning_by_edit_fills_the_limit_exactly);

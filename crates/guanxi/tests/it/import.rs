@@ -537,3 +537,111 @@ async fn activities_from_a_spreadsheet(app: &TestApp) {
     assert_eq!(app.count("activities").await, 3);
 }
 both!(activities_from_a_spreadsheet);
+
+/// Names the admin finds in the search box for `q`.
+async fn found(app: &TestApp, q: &str) -> Vec<String> {
+    let (status, hits) = app.get(&app.admin.token, &format!("/api/v1/search?q={q}")).await;
+    assert_eq!(status, 200, "{hits}");
+    let mut names: Vec<String> =
+        hits["items"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap().to_owned()).collect();
+    names.sort();
+    names
+}
+
+async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, "客户名称,电话\n鞍山钢铁集团有限公司,0412-6723 000\n本溪钢铁集团有限公司,\n").unwrap();
+    let (r, _) = run(app, &path, &Options::default()).await;
+    assert_eq!(r.unwrap().counts.created, 2);
+    // Searchable by any piece of the name, pinyin initials and phone as soon as the import is done.
+    assert_eq!(found(app, "钢铁").await, vec!["本溪钢铁集团有限公司", "鞍山钢铁集团有限公司"]);
+    assert_eq!(found(app, "asgt").await, vec!["鞍山钢铁集团有限公司"]);
+    assert_eq!(found(app, "6723000").await, vec!["鞍山钢铁集团有限公司"]);
+    assert_eq!(app.count("search_pending").await, 0, "the waiting terms were merged and cleared");
+
+    // Renamed, it is found by its new name only: its old terms were worked out again and removed.
+    let (id,): (uuid::Uuid,) =
+        app.db.fetch_one(Sql::new("SELECT id FROM accounts WHERE name = '鞍山钢铁集团有限公司'")).await.unwrap();
+    let (s, body) = app
+        .send(
+            "PATCH",
+            &app.admin.token,
+            &format!("/api/v1/accounts/{id}"),
+            serde_json::json!({"name": "鞍钢股份有限公司"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(found(app, "鞍山").await, Vec::<String>::new());
+    assert_eq!(found(app, "鞍钢").await, vec!["鞍钢股份有限公司"]);
+    assert_eq!(found(app, "6723000").await, vec!["鞍钢股份有限公司"]);
+    assert_eq!(found(app, "钢铁").await, vec!["本溪钢铁集团有限公司"]);
+
+    // A bulk write whose process stopped before merging: its records are not
+    // found until the sweep (every server runs it) merges what it left.
+    let pool = guanxi_store::pool::default_of(guanxi_store::Conn::Db(&app.db), app.workspace).await.unwrap();
+    let fields =
+        guanxi_store::accounts::AccountFields::new("抚顺特殊钢股份有限公司", guanxi_domain::AccountSource::Other);
+    let mut terms = guanxi_store::search::Indexer::pending(uuid::Uuid::now_v7());
+    let mut tx = app.db.begin().await.unwrap();
+    let rows = [(guanxi_domain::AccountId::new(), fields)];
+    guanxi_store::accounts::insert_many(&mut tx, app.workspace, &pool, &rows, &mut terms, app.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(found(app, "抚顺").await, Vec::<String>::new());
+    assert!(app.count("search_pending").await > 0);
+    guanxi_exchange::import::stored::sweep(&app.db, app.clock.as_ref()).await.unwrap();
+    assert_eq!(found(app, "抚顺").await, vec!["抚顺特殊钢股份有限公司"]);
+    assert_eq!(app.count("search_pending").await, 0);
+}
+both!(imported_records_are_found_by_search_and_a_stopped_import_catches_up);
+
+async fn an_update_past_the_ownership_limit_fails_its_row_not_the_import(app: &TestApp) {
+    let w = app.world().await;
+    let (_, pools) = app.get(&app.admin.token, "/api/v1/pools").await;
+    let pool = pools[0]["id"].as_str().unwrap().to_owned();
+    let mut rules = pools[0]["rules"].clone();
+    rules["max_owned"] = serde_json::json!(1);
+    let (s, v) = app
+        .send("PATCH", &app.admin.token, &format!("/api/v1/pools/{pool}"), serde_json::json!({"rules": rules}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let pooled: uuid::Uuid = app.legacy_account("国网辽宁省电力有限公司", None).await.parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.csv");
+    // The first row gives 张伟 his one account; the second would give him the pooled one too.
+    std::fs::write(
+        &path,
+        "客户名称,负责人,备注\n营口港务集团有限公司,sales.x@test.example,\n国网辽宁省电力有限公司,sales.x@test.example,改派\n",
+    )
+    .unwrap();
+    let (r, errors) = run(app, &path, &Options { update_existing: true, ..Options::default() }).await;
+    let report = r.unwrap();
+    let c = report.counts;
+    assert_eq!((c.created, c.updated, c.failed), (1, 0, 1), "{report:?}");
+    let p = report.problems.iter().find(|p| p.code == "limit_reached").unwrap();
+    assert_eq!(p.line, 3);
+    assert!(p.message.contains("(1)"), "{}", p.message);
+    assert_eq!(bad_rows(&errors).len(), 1);
+    let (owner, notes): (Option<uuid::Uuid>, Option<String>) =
+        app.db.fetch_one(Sql::new("SELECT owner_id, notes FROM accounts WHERE id = $1").arg(pooled)).await.unwrap();
+    assert_eq!((owner, notes), (None, None), "the refused row changed nothing");
+    let (owned,): (i64,) = app
+        .db
+        .fetch_one(Sql::new("SELECT COUNT(*) FROM accounts WHERE owner_id = $1").arg(w.sales_x.id))
+        .await
+        .unwrap();
+    assert_eq!(owned, 1);
+    // Not remembered as imported: with room under the limit, the same file updates it.
+    rules["max_owned"] = serde_json::json!(2);
+    let (s, _) = app
+        .send("PATCH", &app.admin.token, &format!("/api/v1/pools/{pool}"), serde_json::json!({"rules": rules}))
+        .await;
+    assert_eq!(s, 200);
+    let (r, _) = run(app, &path, &Options { update_existing: true, ..Options::default() }).await;
+    let c = r.unwrap().counts;
+    assert_eq!((c.created, c.updated, c.failed), (0, 1, 0), "{c:?}");
+    let (owner,): (Option<uuid::Uuid>,) =
+        app.db.fetch_one(Sql::new("SELECT owner_id FROM accounts WHERE id = $1").arg(pooled)).await.unwrap();
+    assert_eq!(owner, Some(w.sales_x.id.uuid()));
+}
+both!(an_update_past_the_ownership_limit_fails_its_row_not_the_import);

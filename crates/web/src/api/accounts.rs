@@ -530,30 +530,17 @@ pub async fn export(
         sheet.finish().map_err(|e| crate::api::export::failed(e.into()))?;
         return crate::api::export::send_file(file, "accounts.xlsx", Format::Xlsx.content_type()).await;
     }
-    // The header first: then a page per chunk until a short page.
+    // The header first, then a chunk per page as the database yields it.
     let mut head = x::writer(Vec::new()).map_err(|e| ApiError::Internal(e.to_string()))?;
     head.flush().map_err(|e| ApiError::Internal(e.to_string()))?;
     let head = head.into_inner().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let db = state.db.clone();
-    let pages = futures_util::stream::unfold(Some(None), move |after| {
-        let (db, filter) = (db.clone(), filter.clone());
-        async move {
-            let after = after?;
-            let chunk = async {
-                let rows = x::page(&db, viewer, &filter, after).await?;
-                let mut w = csv::Writer::from_writer(Vec::new());
-                x::write_rows(&mut w, &rows)?;
-                let bytes = w.into_inner().map_err(|e| x::ExportError::Io(e.into_error()))?;
-                let next = (rows.len() as i64 == x::PAGE).then(|| rows.last().map(|a| a.id));
-                Ok::<_, x::ExportError>((bytes, next))
-            }
-            .await;
-            match chunk {
-                Ok((bytes, next)) => Some((Ok::<_, std::io::Error>(bytes), next)),
-                // Mid-stream the status is sent: end the body short so the client sees a broken download.
-                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
-            }
-        }
+    let pages = x::pages(&state.db, viewer, &filter);
+    let pages = futures_util::stream::unfold((pages, x::Rows::default()), |(mut pages, mut rows)| async move {
+        let page = pages.recv().await?;
+        // Mid-stream the status is sent: an error ends the body short so the client sees a broken download
+        // (the reader stops after sending it, so the next receive ends the stream).
+        let bytes = page.map_err(x::ExportError::from).and_then(|p| rows.csv(&p));
+        Some((bytes.map_err(|e| std::io::Error::other(e.to_string())), (pages, rows)))
     });
     let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(pages);
     axum::response::Response::builder()
