@@ -14,7 +14,7 @@ use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use guanxi_domain::dedupe::{self, NameKey};
 use guanxi_domain::pool::{release_due, IdleClocks};
-use guanxi_domain::search::Kind;
+use guanxi_domain::search::{Indexed, Kind};
 use guanxi_domain::{
     AccountId, AccountSource, Classification, Phone, PoolId, RelationshipStage, ReleaseReason, ReleaseRule, TeamId,
     UserId, WorkspaceId,
@@ -351,7 +351,21 @@ async fn check_refs(tx: &mut Tx, ws: WorkspaceId, owner: Option<UserId>, team: O
     crate::refs::live_team(tx, ws, team, "team_id").await
 }
 
-async fn write_children(tx: &mut Tx, ws: WorkspaceId, id: AccountId, f: &AccountFields) -> Result<()> {
+/// What an account was found by before a change.
+fn indexed(a: &Account) -> Indexed<'_> {
+    let mut names = vec![a.name.as_str()];
+    names.extend(a.short_name.as_deref());
+    Indexed { names, phones: a.phones.iter().map(|p| p.number.as_str()).collect(), uscc: a.uscc.as_deref() }
+}
+
+/// Rewrites an account's lists and its search terms (which were `old`).
+async fn write_children(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: AccountId,
+    old: &Indexed<'_>,
+    f: &AccountFields,
+) -> Result<()> {
     children::clear(tx, PHONES, id.uuid()).await?;
     children::clear(tx, TAGS, id.uuid()).await?;
     let mut phones = children::phone_batch(PHONES);
@@ -360,7 +374,7 @@ async fn write_children(tx: &mut Tx, ws: WorkspaceId, id: AccountId, f: &Account
     let mut tags = children::tag_batch(TAGS);
     children::push_tags(&mut tags, tx, ws, id.uuid(), &f.tags).await?;
     tags.flush(tx).await?;
-    search::index_account(tx, ws, id, f).await
+    search::replace(tx, ws, Kind::Account, id.uuid(), old, &search::account_terms(f)).await
 }
 
 /// Writes every field (the values of [`field_vals`]), then `updated_at`, by id and workspace.
@@ -485,7 +499,6 @@ pub async fn update(
     }
     check_refs(tx, actor.workspace_id, fields.owner_id, fields.team_id).await?;
     let key = dedupe::company_key(&fields.name);
-    search::forget(tx, Kind::Account, id.uuid()).await?;
     let q = Sql::new(UPDATE);
     tx.execute(q.args(field_vals(fields, &key)).arg(now).arg(id).arg(actor.workspace_id)).await?;
     if before.owner_id != fields.owner_id {
@@ -493,7 +506,7 @@ pub async fn update(
     } else if before.classification != fields.classification {
         crate::ownership::refresh(tx, actor.workspace_id, id).await?;
     }
-    write_children(tx, actor.workspace_id, id, fields).await?;
+    write_children(tx, actor.workspace_id, id, &indexed(&before), fields).await?;
     let after = get_in_tx(tx, actor.workspace_id, id).await?;
     audit::record(
         tx,
@@ -609,10 +622,9 @@ pub async fn merge(
     children::union(&mut f.tags, other.tags);
     // The merged name is kept out of the 查重 key: the kept record is checked as is.
     let key = dedupe::company_key(&f.name);
-    search::forget(tx, Kind::Account, keep.uuid()).await?;
     let q = Sql::new(UPDATE);
     tx.execute(q.args(field_vals(&f, &key)).arg(now).arg(keep).arg(ws)).await?;
-    write_children(tx, ws, keep, &f).await?;
+    write_children(tx, ws, keep, &indexed(&a), &f).await?;
     let moved = tx
         .execute(
             Sql::new("UPDATE contacts SET account_id = $1, updated_at = $2 WHERE account_id = $3")
@@ -674,7 +686,7 @@ pub async fn owners(db: &Db, ws: WorkspaceId, ids: &[AccountId]) -> Result<Vec<(
     db.fetch_all(q).await
 }
 
-pub async fn visible(db: &Db, viewer: Viewer, ids: &[AccountId]) -> Result<Vec<AccountId>> {
+pub async fn visible(conn: &mut Conn<'_>, viewer: Viewer, ids: &[AccountId]) -> Result<Vec<AccountId>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -684,7 +696,7 @@ pub async fn visible(db: &Db, viewer: Viewer, ids: &[AccountId]) -> Result<Vec<A
     }
     q.push(") AND ");
     push_visible(&mut q, viewer, SCOPE);
-    let rows: Vec<(AccountId,)> = db.fetch_all(q).await?;
+    let rows: Vec<(AccountId,)> = conn.fetch_all(q).await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
@@ -1116,7 +1128,7 @@ crate::from_row!(ExistingRow { id, name, name_key, name_pinyin, uscc, owner_id, 
 /// phone with any of the given: the candidates of [`duplicates`] for a whole
 /// batch in two queries, to be weighed by the caller.
 pub async fn existing_matching(
-    db: &Db,
+    conn: &mut Conn<'_>,
     ws: WorkspaceId,
     keys: &[&str],
     pinyins: &[&str],
@@ -1139,7 +1151,7 @@ pub async fn existing_matching(
         ws,
     );
     q.push(") m JOIN accounts a ON a.id = m.id LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL");
-    let rows: Vec<ExistingRow> = db.fetch_all(q).await?;
+    let rows: Vec<ExistingRow> = conn.fetch_all(q).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id.uuid()).collect();
     let mut stored: HashMap<Uuid, Vec<String>> = HashMap::new();
     for chunk in ids.chunks(4000) {
@@ -1148,7 +1160,7 @@ pub async fn existing_matching(
             pq.push(if i == 0 { "" } else { ", " }).bind(*id);
         }
         pq.push(")");
-        for (id, n) in db.fetch_all::<(Uuid, String)>(pq).await? {
+        for (id, n) in conn.fetch_all::<(Uuid, String)>(pq).await? {
             stored.entry(id).or_default().push(n);
         }
     }
@@ -1183,7 +1195,7 @@ pub async fn owned_count(db: &Db, ws: WorkspaceId, pool: PoolId, user: UserId) -
 }
 
 /// Those of `ids` that are live accounts of the workspace.
-pub async fn live(db: &Db, ws: WorkspaceId, ids: &[AccountId]) -> Result<Vec<AccountId>> {
+pub async fn live(conn: &mut Conn<'_>, ws: WorkspaceId, ids: &[AccountId]) -> Result<Vec<AccountId>> {
     let mut out = Vec::new();
     for chunk in ids.chunks(4000) {
         let mut q = Sql::new("SELECT id FROM accounts WHERE workspace_id = ");
@@ -1192,7 +1204,7 @@ pub async fn live(db: &Db, ws: WorkspaceId, ids: &[AccountId]) -> Result<Vec<Acc
             q.push(if i == 0 { "" } else { ", " }).bind(*id);
         }
         q.push(")");
-        out.extend(db.fetch_all::<(AccountId,)>(q).await?.into_iter().map(|r| r.0));
+        out.extend(conn.fetch_all::<(AccountId,)>(q).await?.into_iter().map(|r| r.0));
     }
     Ok(out)
 }

@@ -11,9 +11,10 @@ use crate::scope::{push_visible, Viewer};
 use crate::{accounts, lifecycle, search, Error, Result};
 use chrono::{DateTime, Utc};
 use guanxi_domain::dedupe::Reason;
-use guanxi_domain::search::{fold, Indexed, Kind};
+use guanxi_domain::search::{fold, Kind};
 use guanxi_domain::{AccountId, BuyingRole, ContactId, Phone, RelationshipStrength, Stance, UserId, WorkspaceId};
 use serde::Serialize;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A contact as the API and pages show it.
@@ -316,13 +317,29 @@ async fn check_refs(tx: &mut Tx, ws: WorkspaceId, id: Option<ContactId>, f: &Con
     Err(bad("chain is too long"))
 }
 
-async fn write_children(tx: &mut Tx, ws: WorkspaceId, id: ContactId, f: &ContactFields) -> Result<()> {
+/// Rewrites a contact's lists and its search terms (which were those of `before`).
+async fn write_children(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    id: ContactId,
+    before: &Contact,
+    f: &ContactFields,
+) -> Result<()> {
     for t in [PHONES, EMAILS, TAGS] {
         children::clear(tx, t, id.uuid()).await?;
     }
-    let mut terms = search::Indexer::direct();
-    push_children(&mut Batches::new(), &mut terms, tx, ws, id, f).await?.flush(tx).await?;
-    terms.flush(tx).await
+    push_children(&mut Batches::new(), tx, ws, id, f).await?.flush(tx).await?;
+    let old: Vec<&str> = before.phones.iter().map(|p| p.number.as_str()).collect();
+    let new: Vec<&str> = f.phones.iter().map(|p| p.number()).collect();
+    search::replace(
+        tx,
+        ws,
+        Kind::Contact,
+        id.uuid(),
+        &search::contact_terms(&before.name, &old),
+        &search::contact_terms(&f.name, &new),
+    )
+    .await
 }
 
 /// The side-table batches of contacts.
@@ -351,7 +368,6 @@ impl Batches {
 
 async fn push_children<'b>(
     b: &'b mut Batches,
-    terms: &mut search::Indexer,
     tx: &mut Tx,
     ws: WorkspaceId,
     id: ContactId,
@@ -360,9 +376,6 @@ async fn push_children<'b>(
     children::push_phones(&mut b.phones, tx, ws, id.uuid(), &f.phones).await?;
     children::push_emails(&mut b.emails, tx, ws, id.uuid(), &f.emails).await?;
     children::push_tags(&mut b.tags, tx, ws, id.uuid(), &f.tags).await?;
-    let phones: Vec<&str> = f.phones.iter().map(|p| p.number()).collect();
-    let rec = Indexed { names: vec![f.name.as_str()], phones, uscc: None };
-    terms.push(tx, ws, Kind::Contact, id.uuid(), &rec).await?;
     Ok(b)
 }
 
@@ -419,7 +432,9 @@ pub async fn insert_many(
     contacts.flush(tx).await?;
     let mut b = Batches::new();
     for (id, f) in rows {
-        push_children(&mut b, terms, tx, ws, *id, f).await?;
+        push_children(&mut b, tx, ws, *id, f).await?;
+        let phones: Vec<&str> = f.phones.iter().map(|p| p.number()).collect();
+        terms.push(tx, ws, Kind::Contact, id.uuid(), &search::contact_terms(&f.name, &phones)).await?;
     }
     b.flush(tx).await?;
     terms.flush(tx).await
@@ -458,13 +473,12 @@ pub async fn update(
         return Err(Error::NotFound);
     }
     check_refs(tx, actor.workspace_id, Some(id), f).await?;
-    search::forget(tx, Kind::Contact, id.uuid()).await?;
     tx.execute(Sql::new(UPDATE).args(field_vals(f)).arg(now).arg(id).arg(actor.workspace_id)).await?;
     if f.account_id != before.account_id {
         // Moving to another account leaves the old power map: nobody there reports to this person any more.
         tx.execute(Sql::new("UPDATE contacts SET reports_to_id = NULL WHERE reports_to_id = $1").arg(id)).await?;
     }
-    write_children(tx, actor.workspace_id, id, f).await?;
+    write_children(tx, actor.workspace_id, id, &before, f).await?;
     let after = get_in_tx(tx, actor.workspace_id, id).await?;
     audit::record(
         tx,
@@ -737,9 +751,8 @@ pub async fn merge(
     )
     .await?;
     tx.execute(Sql::new("UPDATE contacts SET reports_to_id = NULL WHERE reports_to_id = $1").arg(gone)).await?;
-    search::forget(tx, Kind::Contact, keep.uuid()).await?;
     tx.execute(Sql::new(UPDATE).args(field_vals(&f)).arg(now).arg(keep).arg(ws)).await?;
-    write_children(tx, ws, keep, &f).await?;
+    write_children(tx, ws, keep, &a, &f).await?;
     let after = get_in_tx(tx, ws, keep).await?;
     let changes = audit::diff(&snapshot(&a), &snapshot(&after));
     let (k, g) = ((keep.uuid(), after.name.as_str()), (gone.uuid(), b.name.as_str()));
@@ -801,7 +814,7 @@ pub struct ExistingContact {
 /// e-mail or WeChat id anywhere in the workspace, or the same folded name at
 /// one of `accounts`.
 pub async fn existing_matching(
-    db: &Db,
+    conn: &mut Conn<'_>,
     ws: WorkspaceId,
     phones: &[&str],
     emails: &[&str],
@@ -828,20 +841,23 @@ pub async fn existing_matching(
         return Ok(Vec::new());
     }
     q.push(") m JOIN contacts c ON c.id = m.id JOIN accounts a ON a.id = c.account_id WHERE c.deleted_at IS NULL AND c.workspace_id = ").bind(ws);
-    let rows: Vec<(ContactId, String, String, AccountId, String, Option<String>)> = db.fetch_all(q).await?;
+    let rows: Vec<(ContactId, String, String, AccountId, String, Option<String>)> = conn.fetch_all(q).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0.uuid()).collect();
-    let mut conn = Conn::Db(db);
-    let mut stored_phones = Vec::new();
-    let mut stored_emails = Vec::new();
+    let mut phones: HashMap<Uuid, Vec<String>> = HashMap::new();
+    let mut emails: HashMap<Uuid, Vec<String>> = HashMap::new();
     for chunk in ids.chunks(4000) {
-        stored_phones.extend(children::phones(&mut conn, PHONES, chunk).await?);
-        stored_emails.extend(children::texts(&mut conn, EMAILS, "email", chunk).await?);
+        for (id, p) in children::phones(conn, PHONES, chunk).await? {
+            phones.entry(id).or_default().push(p.number);
+        }
+        for (id, e) in children::texts(conn, EMAILS, "email", chunk).await? {
+            emails.entry(id).or_default().push(e);
+        }
     }
     Ok(rows
         .into_iter()
         .map(|(id, name, name_key, account_id, account_name, wechat)| ExistingContact {
-            phones: children::of(&stored_phones, id.uuid()).into_iter().map(|p: PhoneNumber| p.number).collect(),
-            emails: children::of(&stored_emails, id.uuid()),
+            phones: phones.remove(&id.uuid()).unwrap_or_default(),
+            emails: emails.remove(&id.uuid()).unwrap_or_default(),
             id,
             name,
             name_key,
@@ -853,7 +869,7 @@ pub async fn existing_matching(
 }
 
 /// Those of `ids` that are live contacts of the workspace.
-pub async fn live(db: &Db, ws: WorkspaceId, ids: &[ContactId]) -> Result<Vec<ContactId>> {
+pub async fn live(conn: &mut Conn<'_>, ws: WorkspaceId, ids: &[ContactId]) -> Result<Vec<ContactId>> {
     let mut out = Vec::new();
     for chunk in ids.chunks(4000) {
         let mut q = Sql::new("SELECT id FROM contacts WHERE workspace_id = ");
@@ -862,7 +878,7 @@ pub async fn live(db: &Db, ws: WorkspaceId, ids: &[ContactId]) -> Result<Vec<Con
             q.push(if i == 0 { "" } else { ", " }).bind(*id);
         }
         q.push(")");
-        out.extend(db.fetch_all::<(ContactId,)>(q).await?.into_iter().map(|r| r.0));
+        out.extend(conn.fetch_all::<(ContactId,)>(q).await?.into_iter().map(|r| r.0));
     }
     Ok(out)
 }

@@ -189,6 +189,39 @@ pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// Re-indexes a record whose indexed values go from `old` to `new`: the
+/// terms only `old` has leave the index (and the terms still waiting for a
+/// bulk write's merge), those only `new` has join it. An import filling in a
+/// phone writes two rows instead of deleting and writing all twenty.
+pub async fn replace(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    kind: Kind,
+    id: Uuid,
+    old: &Indexed<'_>,
+    new: &Indexed<'_>,
+) -> Result<()> {
+    let (old, new) = (terms::terms(kind, old), terms::terms(kind, new));
+    let gone: Vec<&String> = old.iter().filter(|t| !new.contains(t)).collect();
+    if !gone.is_empty() {
+        for table in ["search_terms", "search_pending"] {
+            let mut q = Sql::new(&format!("DELETE FROM {table} WHERE workspace_id = "));
+            q.bind(ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
+            for (i, t) in gone.iter().enumerate() {
+                q.push(if i == 0 { "" } else { ", " }).bind(t.as_str());
+            }
+            q.push(")");
+            tx.execute(q).await?;
+        }
+    }
+    // Already there when the record was indexed under another version of `terms`: kept.
+    let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
+    for t in new.iter().filter(|t| !old.contains(t)) {
+        b.push(tx, vec![Val::from(ws), t.as_str().into(), id.into()]).await?;
+    }
+    b.flush(tx).await
+}
+
 /// Indexes a record written by hand (after [`forget`] if it was indexed before).
 async fn index(tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
     let mut ix = Indexer::direct();
@@ -201,11 +234,6 @@ pub fn account_terms(f: &AccountFields) -> Indexed<'_> {
     let mut names = vec![f.name.as_str()];
     names.extend(f.short_name.as_deref());
     Indexed { names, phones: f.phones.iter().map(|p| p.number()).collect(), uscc: f.uscc.as_deref() }
-}
-
-/// Indexes an account saved by hand (after [`forget`] when it was indexed before).
-pub async fn index_account(tx: &mut Tx, ws: WorkspaceId, id: AccountId, f: &AccountFields) -> Result<()> {
-    index(tx, ws, Kind::Account, id.uuid(), &account_terms(f)).await
 }
 
 /// What a contact is found by.

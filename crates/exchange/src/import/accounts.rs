@@ -340,10 +340,21 @@ impl<'a> Importer<'a> {
             .filter(|p| !self.externals.contains(&cells::key_hash(b'x', &p.external)))
             .map(|p| p.external.as_str())
             .collect();
+        // Looked up in the transaction that will write the batch: on SQLite the
+        // writer's large page cache holds the very indexes 查重 probes (a
+        // reader's small one missed on most probes at a million accounts).
+        let mut tx = match self.write {
+            true => Some(self.db.begin().await?),
+            false => None,
+        };
+        let mut conn = match tx.as_mut() {
+            Some(tx) => Conn::Tx(tx),
+            None => Conn::Db(self.db),
+        };
         let known: HashMap<String, uuid::Uuid> =
-            imports::lookup(&mut Conn::Db(self.db), ws, "accounts", &fresh).await?.into_iter().collect();
+            imports::lookup(&mut conn, ws, "accounts", &fresh).await?.into_iter().collect();
         let named: Vec<AccountId> = parsed.iter().filter_map(|p| p.id).collect();
-        let live: HashSet<AccountId> = accounts::live(self.db, ws, &named).await?.into_iter().collect();
+        let live: HashSet<AccountId> = accounts::live(&mut conn, ws, &named).await?.into_iter().collect();
         // Candidates in the database for everything else, in one go.
         let (mut keys, mut pinyins, mut usccs, mut phones) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for p in &parsed {
@@ -354,11 +365,11 @@ impl<'a> Importer<'a> {
             usccs.extend(p.fields.uscc.as_deref());
             phones.extend(p.fields.phones.iter().map(|x| x.number()));
         }
-        let existing = accounts::existing_matching(self.db, ws, &keys, &pinyins, &usccs, &phones).await?;
+        let existing = accounts::existing_matching(&mut conn, ws, &keys, &pinyins, &usccs, &phones).await?;
         // Only an update asks whether the importer may touch a match: one query per batch.
         let visible: HashSet<AccountId> = if self.opts.update_existing {
             let ids: Vec<AccountId> = existing.iter().map(|e| e.id).collect();
-            accounts::visible(self.db, self.who.viewer, &ids).await?.into_iter().collect()
+            accounts::visible(&mut conn, self.who.viewer, &ids).await?.into_iter().collect()
         } else {
             HashSet::new()
         };
@@ -432,7 +443,7 @@ impl<'a> Importer<'a> {
         }
         report.timings.check += started.elapsed();
         let started = std::time::Instant::now();
-        let r = self.apply(plans, report, sink).await;
+        let r = self.apply(plans, report, sink, tx).await;
         report.timings.write += started.elapsed();
         r
     }
@@ -515,7 +526,13 @@ impl<'a> Importer<'a> {
 
     /// Checks owners' limits, then writes the batch in one transaction (or,
     /// for a dry run, only counts).
-    async fn apply(&mut self, plans: Vec<Plan>, report: &mut Report, sink: &mut Sink) -> Result<(), ImportError> {
+    async fn apply(
+        &mut self,
+        plans: Vec<Plan>,
+        report: &mut Report,
+        sink: &mut Sink,
+        tx: Option<guanxi_store::Tx>,
+    ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
         // Owners' limits, counted once per owner and kept up to date.
         let mut refused: HashSet<AccountId> = HashSet::new();
@@ -557,10 +574,7 @@ impl<'a> Importer<'a> {
             s.written = true;
             s.dead = refused.contains(&s.id);
         }
-        if !self.write {
-            return Ok(());
-        }
-        let mut tx = self.db.begin().await?;
+        let Some(mut tx) = tx else { return Ok(()) };
         let mut rows: Vec<(AccountId, AccountFields)> = Vec::new();
         let mut audited: Vec<(AccountId, u64)> = Vec::new();
         for plan in &kept {

@@ -202,7 +202,7 @@ impl<'a> Importer<'a> {
         let ws = self.who.actor.workspace_id;
         let parsed = report.parse_all(sink, rows, |row| self.parse(mapping, headers, row))?;
         let started = std::time::Instant::now();
-        self.links.resolve(self.db, self.who, parsed.iter().map(|p| &p.link)).await?;
+        self.links.resolve(&mut Conn::Db(self.db), self.who, parsed.iter().map(|p| &p.link)).await?;
         let mut linked = Vec::with_capacity(parsed.len());
         for mut p in parsed {
             match self.links.get(&p.link) {
@@ -234,7 +234,7 @@ impl<'a> Importer<'a> {
         let owners: HashMap<_, _> = accounts::owners(self.db, ws, &accts).await?.into_iter().collect();
         let folded: Vec<String> = linked.iter().filter_map(|p| p.contact.as_deref().map(fold)).collect();
         let names: Vec<&str> = folded.iter().map(String::as_str).collect();
-        let people = contacts::existing_matching(self.db, ws, &[], &[], &[], &accts, &names).await?;
+        let people = contacts::existing_matching(&mut Conn::Db(self.db), ws, &[], &[], &[], &accts, &names).await?;
         let person: HashMap<(guanxi_domain::AccountId, &str), ContactId> =
             people.iter().map(|e| ((e.account_id, e.name_key.as_str()), e.id)).collect();
         let mut plans: Vec<(Parsed, UserId)> = Vec::with_capacity(linked.len());

@@ -221,7 +221,16 @@ impl<'a> Importer<'a> {
         let ws = self.who.actor.workspace_id;
         let parsed = report.parse_all(sink, rows, |row| self.parse(mapping, headers, row))?;
         let started = std::time::Instant::now();
-        self.links.resolve(self.db, self.who, parsed.iter().map(|p| &p.link)).await?;
+        // Looked up in the transaction that will write the batch (see the accounts importer).
+        let mut tx = match self.write {
+            true => Some(self.db.begin().await?),
+            false => None,
+        };
+        let mut conn = match tx.as_mut() {
+            Some(tx) => Conn::Tx(tx),
+            None => Conn::Db(self.db),
+        };
+        self.links.resolve(&mut conn, self.who, parsed.iter().map(|p| &p.link)).await?;
         let mut linked = Vec::with_capacity(parsed.len());
         for mut p in parsed {
             match self.links.get(&p.link) {
@@ -249,9 +258,9 @@ impl<'a> Importer<'a> {
             .map(|p| p.external.as_str())
             .collect();
         let known: HashMap<String, uuid::Uuid> =
-            imports::lookup(&mut Conn::Db(self.db), ws, "contacts", &fresh).await?.into_iter().collect();
+            imports::lookup(&mut conn, ws, "contacts", &fresh).await?.into_iter().collect();
         let named: Vec<ContactId> = linked.iter().filter_map(|p| p.id).collect();
-        let live: HashSet<ContactId> = contacts::live(self.db, ws, &named).await?.into_iter().collect();
+        let live: HashSet<ContactId> = contacts::live(&mut conn, ws, &named).await?.into_iter().collect();
         let (mut phones, mut emails, mut wechats, mut accts, mut names) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let folded: Vec<String> = linked.iter().map(|p| fold(&p.fields.name)).collect();
@@ -264,7 +273,7 @@ impl<'a> Importer<'a> {
             }
             names.push(n.as_str());
         }
-        let existing = contacts::existing_matching(self.db, ws, &phones, &emails, &wechats, &accts, &names).await?;
+        let existing = contacts::existing_matching(&mut conn, ws, &phones, &emails, &wechats, &accts, &names).await?;
         let mut by: HashMap<u64, usize> = HashMap::new();
         for (i, e) in existing.iter().enumerate() {
             by.entry(cells::key_hash(b'n', &format!("{}\u{1f}{}", e.account_id, e.name_key))).or_insert(i);
@@ -329,12 +338,17 @@ impl<'a> Importer<'a> {
         }
         report.timings.check += started.elapsed();
         let started = std::time::Instant::now();
-        let r = self.apply(plans, report).await;
+        let r = self.apply(plans, report, tx).await;
         report.timings.write += started.elapsed();
         r
     }
 
-    async fn apply(&mut self, plans: Vec<Plan>, report: &mut Report) -> Result<(), ImportError> {
+    async fn apply(
+        &mut self,
+        plans: Vec<Plan>,
+        report: &mut Report,
+        tx: Option<guanxi_store::Tx>,
+    ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
         for plan in &plans {
             match plan {
@@ -344,10 +358,7 @@ impl<'a> Importer<'a> {
                 _ => {}
             }
         }
-        if !self.write {
-            return Ok(());
-        }
-        let mut tx = self.db.begin().await?;
+        let Some(mut tx) = tx else { return Ok(()) };
         let mut rows = Vec::new();
         let mut audited = Vec::new();
         for plan in &plans {

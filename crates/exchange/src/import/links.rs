@@ -10,7 +10,7 @@ use guanxi_domain::dedupe::{self, Verdict};
 use guanxi_domain::AccountId;
 use guanxi_store::accounts;
 use guanxi_store::imports;
-use guanxi_store::{Conn, Db};
+use guanxi_store::Conn;
 use std::collections::{HashMap, HashSet};
 
 /// How a row names its account.
@@ -72,7 +72,7 @@ impl Links {
     /// Finds the accounts of `links` not looked up yet, in a few queries.
     pub async fn resolve<'l>(
         &mut self,
-        db: &Db,
+        conn: &mut Conn<'_>,
         who: &Who,
         links: impl Iterator<Item = &'l Link>,
     ) -> Result<(), ImportError> {
@@ -92,13 +92,13 @@ impl Links {
             }
         }
         let mut wanted: Vec<(Link, AccountId)> = Vec::new();
-        let live: HashSet<AccountId> = accounts::live(db, ws, &ids).await?.into_iter().collect();
+        let live: HashSet<AccountId> = accounts::live(conn, ws, &ids).await?.into_iter().collect();
         // An id of another workspace (its export imported here): the account
         // an earlier import made of that exported row.
         let copies: Vec<String> = ids.iter().filter(|a| !live.contains(a)).map(|a| format!("g:{a}")).collect();
         let copies: Vec<&str> = copies.iter().map(String::as_str).collect();
         let copied: HashMap<String, uuid::Uuid> =
-            imports::lookup(&mut Conn::Db(db), ws, "accounts", &copies).await?.into_iter().collect();
+            imports::lookup(conn, ws, "accounts", &copies).await?.into_iter().collect();
         for a in ids {
             let link = Link::Id(a);
             if live.contains(&a) {
@@ -110,7 +110,7 @@ impl Links {
             }
         }
         let found: HashMap<String, uuid::Uuid> =
-            imports::lookup(&mut Conn::Db(db), ws, "accounts", &externals).await?.into_iter().collect();
+            imports::lookup(conn, ws, "accounts", &externals).await?.into_iter().collect();
         for x in externals {
             let link = Link::External(x.to_owned());
             match found.get(x) {
@@ -127,7 +127,7 @@ impl Links {
         let keyed: Vec<(&str, dedupe::NameKey)> = names.iter().map(|n| (*n, dedupe::company_key(n))).collect();
         let cores: Vec<&str> = keyed.iter().map(|(_, k)| k.core.as_str()).collect();
         let pinyins: Vec<&str> = keyed.iter().map(|(_, k)| k.pinyin.as_str()).filter(|p| !p.is_empty()).collect();
-        let existing = accounts::existing_matching(db, ws, &cores, &pinyins, &[], &[]).await?;
+        let existing = accounts::existing_matching(conn, ws, &cores, &pinyins, &[], &[]).await?;
         for (n, key) in &keyed {
             let link = Link::Name((*n).to_owned());
             let mut best: Option<(f32, AccountId, bool)> = None;
@@ -156,7 +156,7 @@ impl Links {
         }
         // Only accounts the importer sees: a contact of someone else's account is not theirs to add.
         let ids: Vec<AccountId> = wanted.iter().map(|(_, a)| *a).collect();
-        let visible: HashSet<AccountId> = accounts::visible(db, who.viewer, &ids).await?.into_iter().collect();
+        let visible: HashSet<AccountId> = accounts::visible(conn, who.viewer, &ids).await?.into_iter().collect();
         for (link, a) in wanted {
             let r = if visible.contains(&a) {
                 Ok(a)

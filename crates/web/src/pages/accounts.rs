@@ -794,7 +794,9 @@ async fn detail(
         .await
         .map_err(|e| fail(&state, &caller)(e.into()))?;
         let ids: Vec<AccountId> = found.iter().map(|c| c.id).collect();
-        let may_open = accounts::visible(&state.db, viewer, &ids).await.map_err(|e| fail(&state, &caller)(e.into()))?;
+        let may_open = accounts::visible(&mut guanxi_store::Conn::Db(&state.db), viewer, &ids)
+            .await
+            .map_err(|e| fail(&state, &caller)(e.into()))?;
         found
             .into_iter()
             .filter(|c| may_open.contains(&c.id))
