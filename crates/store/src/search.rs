@@ -77,7 +77,7 @@ impl Indexer {
 /// once, short enough that other writers wait a fraction of a second.
 const MERGE_CHUNK: usize = 50_000;
 /// Pending rows deleted per transaction once merged.
-const CLEAR_CHUNK: i64 = 500_000;
+const CLEAR_CHUNK: i64 = 100_000;
 
 /// Merges the terms a bulk write left in `search_pending` into `search_terms`,
 /// in term order and a chunk per transaction, then clears them. Idempotent:

@@ -76,6 +76,8 @@ pub(crate) struct Importer<'a> {
     index: HashMap<u64, u32>,
     /// External ids already handled in this run.
     externals: HashSet<u64>,
+    /// Cities of candidates' division codes: a database names a few thousand.
+    cities: HashMap<String, Option<&'static str>>,
     /// Places already looked up: a file names few, a million times.
     regions: std::sync::Mutex<HashMap<String, Option<String>>>,
     /// Existing records rows of this run matched: a later row matching one
@@ -119,6 +121,7 @@ impl<'a> Importer<'a> {
             externals: HashSet::new(),
             matched: HashSet::new(),
             regions: Default::default(),
+            cities: HashMap::new(),
         })
     }
 
@@ -343,14 +346,8 @@ impl<'a> Importer<'a> {
         // Looked up in the transaction that will write the batch: on SQLite the
         // writer's large page cache holds the very indexes 查重 probes (a
         // reader's small one missed on most probes at a million accounts).
-        let mut tx = match self.write {
-            true => Some(self.db.begin().await?),
-            false => None,
-        };
-        let mut conn = match tx.as_mut() {
-            Some(tx) => Conn::Tx(tx),
-            None => Conn::Db(self.db),
-        };
+        let mut tx = super::batch_tx(self.db, self.write).await?;
+        let mut conn = super::conn(self.db, &mut tx);
         let known: HashMap<String, uuid::Uuid> =
             imports::lookup(&mut conn, ws, "accounts", &fresh).await?.into_iter().collect();
         let named: Vec<AccountId> = parsed.iter().filter_map(|p| p.id).collect();
@@ -374,6 +371,14 @@ impl<'a> Importer<'a> {
             HashSet::new()
         };
         let by_key = Self::existing_index(&existing);
+        // The city of each candidate, looked up once per division code of the run.
+        let cities: Vec<Option<&'static str>> = existing
+            .iter()
+            .map(|e| match e.region_code.as_deref() {
+                Some(code) => *self.cities.entry(code.to_owned()).or_insert_with(|| accounts::city_of(Some(code))),
+                None => None,
+            })
+            .collect();
 
         let mut plans: Vec<Plan> = Vec::with_capacity(parsed.len());
         // Records this batch creates: id → index in `plans`.
@@ -409,7 +414,7 @@ impl<'a> Importer<'a> {
                 }
                 continue;
             }
-            let found = self.same_in_database(&p, &existing, &by_key);
+            let found = self.same_in_database(&p, &existing, &cities, &by_key);
             match found {
                 Found::Same(e) => {
                     if visible.contains(&e.id) {
@@ -461,7 +466,13 @@ impl<'a> Importer<'a> {
         by
     }
 
-    fn same_in_database<'e>(&self, p: &Parsed, existing: &'e [Existing], by: &HashMap<u64, Vec<usize>>) -> Found<'e> {
+    fn same_in_database<'e>(
+        &self,
+        p: &Parsed,
+        existing: &'e [Existing],
+        cities: &[Option<&'static str>],
+        by: &HashMap<u64, Vec<usize>>,
+    ) -> Found<'e> {
         let phones: Vec<String> = p.fields.phones.iter().map(|x| x.number().to_owned()).collect();
         let mut best: Found<'e> = Found::Nothing;
         let mut best_score = 0.0f32;
@@ -476,12 +487,7 @@ impl<'a> Importer<'a> {
                 let other = dedupe::company_key(&e.name);
                 let v = dedupe::compare(
                     &dedupe::Record { name: &p.key, uscc: p.fields.uscc.as_deref(), phones: &phones, city: None },
-                    &dedupe::Record {
-                        name: &other,
-                        uscc: e.uscc.as_deref(),
-                        phones: &e.phones,
-                        city: accounts::city_of(e.region_code.as_deref()),
-                    },
+                    &dedupe::Record { name: &other, uscc: e.uscc.as_deref(), phones: &e.phones, city: cities[i] },
                 );
                 match v {
                     Verdict::Same { score, .. } if !matches!(best, Found::Same(_)) || score > best_score => {

@@ -22,7 +22,7 @@ use guanxi_domain::{
 
 use guanxi_store::contacts::{self, ContactFields};
 use guanxi_store::imports::{self, Keys};
-use guanxi_store::{search, Conn, Db};
+use guanxi_store::{search, Db};
 use std::collections::{HashMap, HashSet};
 
 const MAX_ITEMS: usize = 20;
@@ -222,14 +222,8 @@ impl<'a> Importer<'a> {
         let parsed = report.parse_all(sink, rows, |row| self.parse(mapping, headers, row))?;
         let started = std::time::Instant::now();
         // Looked up in the transaction that will write the batch (see the accounts importer).
-        let mut tx = match self.write {
-            true => Some(self.db.begin().await?),
-            false => None,
-        };
-        let mut conn = match tx.as_mut() {
-            Some(tx) => Conn::Tx(tx),
-            None => Conn::Db(self.db),
-        };
+        let mut tx = super::batch_tx(self.db, self.write).await?;
+        let mut conn = super::conn(self.db, &mut tx);
         self.links.resolve(&mut conn, self.who, parsed.iter().map(|p| &p.link)).await?;
         let mut linked = Vec::with_capacity(parsed.len());
         for mut p in parsed {

@@ -347,6 +347,22 @@ async fn pass(
     Ok(report)
 }
 
+/// The transaction a batch is looked up and written in; none for a dry run.
+pub(crate) async fn batch_tx(db: &Db, write: bool) -> Result<Option<guanxi_store::Tx>, ImportError> {
+    Ok(match write {
+        true => Some(db.begin().await?),
+        false => None,
+    })
+}
+
+/// Reads inside the batch's transaction, or outside any for a dry run.
+pub(crate) fn conn<'a>(db: &'a Db, tx: &'a mut Option<guanxi_store::Tx>) -> guanxi_store::Conn<'a> {
+    match tx.as_mut() {
+        Some(tx) => guanxi_store::Conn::Tx(tx),
+        None => guanxi_store::Conn::Db(db),
+    }
+}
+
 enum State<'a> {
     Accounts(Box<accounts::Importer<'a>>),
     Contacts(Box<contacts::Importer<'a>>),
