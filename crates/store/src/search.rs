@@ -139,9 +139,10 @@ pub async fn pending_batches(db: &Db) -> Result<Vec<Uuid>> {
     }
 }
 
-/// Removes a record's terms, computed again from the record as stored: call
-/// before changing what it is found by (its names, phones, USCC). A change to
-/// what terms are (`guanxi_domain::search`) needs a migration that reindexes.
+/// Removes a record's terms, computed again from the record as stored (a
+/// record merged away leaves search). Updates use [`replace`]. A change to
+/// what terms are (`guanxi_domain::search`) needs a migration that reindexes:
+/// terms are found again by computing them.
 pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
     let (ws, names, uscc, phones): (WorkspaceId, Vec<String>, Option<String>, Vec<(String,)>) = match kind {
         Kind::Account => {
@@ -222,7 +223,7 @@ pub async fn replace(
     b.flush(tx).await
 }
 
-/// Indexes a record written by hand (after [`forget`] if it was indexed before).
+/// Indexes a record not indexed yet.
 async fn index(tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
     let mut ix = Indexer::direct();
     ix.push(tx, ws, kind, id, rec).await?;
