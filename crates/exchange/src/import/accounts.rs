@@ -7,7 +7,7 @@
 use super::cells::{self, Cells};
 use super::plan::{fill_text, join};
 use super::report::{Problem, Report, Severity, Sink};
-use super::{ImportError, Options, Who};
+use super::{Ctx, ImportError, Options, Who};
 use crate::mapping::Mapping;
 use crate::read::Row;
 use chrono::{DateTime, Utc};
@@ -20,13 +20,14 @@ use guanxi_store::accounts::{self, AccountFields, Existing};
 use guanxi_store::imports::{self, Keys};
 use guanxi_store::pool::Pool;
 use guanxi_store::{search, Conn, Db};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 /// Most phones or tags one account keeps.
 const MAX_ITEMS: usize = 20;
 
 /// A row read as an account.
-struct Parsed {
+pub(crate) struct Parsed {
     row: Row,
     /// The source's id of the row (`x:…`), Guanxi's (`g:…`), or a hash of its cells (`h:…`).
     external: String,
@@ -64,11 +65,6 @@ pub(crate) struct Importer<'a> {
     write: bool,
     now: DateTime<Utc>,
     pool: Pool,
-    /// Owners by lower-cased e-mail and by name, with their team.
-    people: HashMap<String, (UserId, Option<TeamId>)>,
-    teams: HashMap<String, TeamId>,
-    /// The importer as an owner (with their team), when a person imports.
-    mine: Option<(UserId, Option<TeamId>)>,
     /// Accounts each owner holds in the pool, counted once and kept up to date.
     owned: HashMap<UserId, i64>,
     seen: Vec<Seen>,
@@ -78,55 +74,31 @@ pub(crate) struct Importer<'a> {
     externals: HashSet<u64>,
     /// Cities of candidates' division codes: a database names a few thousand.
     cities: HashMap<String, Option<&'static str>>,
-    /// Places already looked up: a file names few, a million times.
-    regions: std::sync::Mutex<HashMap<String, Option<String>>>,
     /// Existing records rows of this run matched: a later row matching one
     /// again only fills its gaps, as a duplicate within the file does.
     matched: HashSet<AccountId>,
 }
 
-impl<'a> Importer<'a> {
-    pub async fn new(
-        db: &'a Db,
-        who: &'a Who,
-        import: ImportId,
-        opts: &'a Options,
-        write: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Importer<'a>, ImportError> {
-        let ws = who.actor.workspace_id;
-        let pool = guanxi_store::pool::default_of(Conn::Db(db), ws).await?;
-        let mut people = HashMap::new();
-        for (id, email, name, team) in guanxi_store::users::directory(db, ws).await? {
-            people.insert(email.to_lowercase(), (id, team));
-            people.entry(name).or_insert((id, team));
-        }
-        let teams = guanxi_store::teams::directory(db, ws).await?.into_iter().map(|(id, n)| (n, id)).collect();
-        let mine = who.user_id.and_then(|u| people.values().find(|(id, _)| *id == u).copied());
-        Ok(Importer {
-            db,
-            who,
-            import,
-            terms: search::Indexer::pending(import.uuid()),
-            opts,
-            write,
-            now,
-            pool,
-            people,
-            teams,
-            mine,
-            owned: HashMap::new(),
-            seen: Vec::new(),
-            index: HashMap::new(),
-            externals: HashSet::new(),
-            matched: HashSet::new(),
-            regions: Default::default(),
-            cities: HashMap::new(),
-        })
-    }
+/// Reads rows as accounts, on the reader's thread.
+pub(crate) struct Parser {
+    mapping: Mapping,
+    headers: Vec<String>,
+    who: Who,
+    /// Owners by lower-cased e-mail and by name, with their team.
+    people: HashMap<String, (UserId, Option<TeamId>)>,
+    teams: HashMap<String, TeamId>,
+    /// The importer as an owner (with their team), when a person imports.
+    mine: Option<(UserId, Option<TeamId>)>,
+    /// Places already looked up: a file names few, a million times.
+    regions: RefCell<HashMap<String, Option<String>>>,
+}
 
-    fn parse(&self, mapping: &Mapping, headers: &[String], row: Row) -> Result<Parsed, (Vec<Problem>, Row)> {
-        let mut c = Cells::new(mapping, headers, &row);
+impl super::Parse for Parser {
+    type Parsed = Parsed;
+
+    fn parse(&self, row: Row) -> Result<Parsed, (Vec<Problem>, Row)> {
+        let mapping = &self.mapping;
+        let mut c = Cells::new(mapping, &self.headers, &row);
         let mut present = Vec::new();
         for f in mapping.columns.iter().flatten() {
             if c.get(f.key).is_some() && !present.contains(&f.key) {
@@ -236,9 +208,11 @@ impl<'a> Importer<'a> {
         let key = dedupe::company_key(&fields.name);
         Ok(Parsed { row, external, id, fields, key, present, owner_given })
     }
+}
 
+impl Parser {
     fn region_named(&self, place: &str) -> Option<String> {
-        let mut known = self.regions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut known = self.regions.borrow_mut();
         known.entry(place.to_owned()).or_insert_with(|| guanxi_domain::division_by_names(place)).clone()
     }
 
@@ -269,7 +243,47 @@ impl<'a> Importer<'a> {
             }
         }
     }
+}
 
+impl<'a> Importer<'a> {
+    pub async fn new(ctx: Ctx<'a>, plan: &super::Plan) -> Result<(Importer<'a>, Parser), ImportError> {
+        let Ctx { db, who, import, opts, write, now } = ctx;
+        let ws = who.actor.workspace_id;
+        let pool = guanxi_store::pool::default_of(Conn::Db(db), ws).await?;
+        let mut people = HashMap::new();
+        for (id, email, name, team) in guanxi_store::users::directory(db, ws).await? {
+            people.insert(email.to_lowercase(), (id, team));
+            people.entry(name).or_insert((id, team));
+        }
+        let teams = guanxi_store::teams::directory(db, ws).await?.into_iter().map(|(id, n)| (n, id)).collect();
+        let mine = who.user_id.and_then(|u| people.values().find(|(id, _)| *id == u).copied());
+        let parser = Parser {
+            mapping: plan.mapping.clone(),
+            headers: plan.headers.clone(),
+            who: who.clone(),
+            people,
+            teams,
+            mine,
+            regions: RefCell::default(),
+        };
+        let importer = Importer {
+            db,
+            who,
+            import,
+            terms: search::Indexer::pending(import.uuid()),
+            opts,
+            write,
+            now,
+            pool,
+            owned: HashMap::new(),
+            seen: Vec::new(),
+            index: HashMap::new(),
+            externals: HashSet::new(),
+            matched: HashSet::new(),
+            cities: HashMap::new(),
+        };
+        Ok((importer, parser))
+    }
     fn index_keys(key: &NameKey, uscc: Option<&str>, phones: &[String]) -> Vec<u64> {
         let mut out = vec![cells::key_hash(b'k', &key.core)];
         if !key.pinyin.is_empty() {
@@ -324,133 +338,6 @@ impl<'a> Importer<'a> {
             }
         }
         None
-    }
-
-    pub async fn batch(
-        &mut self,
-        mapping: &Mapping,
-        headers: &[String],
-        rows: Vec<Row>,
-        report: &mut Report,
-        sink: &mut Sink,
-    ) -> Result<(), ImportError> {
-        let ws = self.who.actor.workspace_id;
-        let parsed = report.parse_all(sink, rows, |row| self.parse(mapping, headers, row))?;
-        let started = std::time::Instant::now();
-        // Rows an earlier import (or an earlier run of this file) already made.
-        let fresh: Vec<&str> = parsed
-            .iter()
-            .filter(|p| !self.externals.contains(&cells::key_hash(b'x', &p.external)))
-            .map(|p| p.external.as_str())
-            .collect();
-        // Looked up in the transaction that will write the batch: on SQLite the
-        // writer's large page cache holds the very indexes 查重 probes (a
-        // reader's small one missed on most probes at a million accounts).
-        let mut tx = super::batch_tx(self.db, self.write).await?;
-        let mut conn = super::conn(self.db, &mut tx);
-        let known: HashMap<String, uuid::Uuid> =
-            imports::lookup(&mut conn, ws, "accounts", &fresh).await?.into_iter().collect();
-        let named: Vec<AccountId> = parsed.iter().filter_map(|p| p.id).collect();
-        let live: HashSet<AccountId> = accounts::live(&mut conn, ws, &named).await?.into_iter().collect();
-        // Candidates in the database for everything else, in one go.
-        let (mut keys, mut pinyins, mut usccs, mut phones) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for p in &parsed {
-            keys.push(p.key.core.as_str());
-            if !p.key.pinyin.is_empty() {
-                pinyins.push(p.key.pinyin.as_str());
-            }
-            usccs.extend(p.fields.uscc.as_deref());
-            phones.extend(p.fields.phones.iter().map(|x| x.number()));
-        }
-        let existing = accounts::existing_matching(&mut conn, ws, &keys, &pinyins, &usccs, &phones).await?;
-        // Only an update asks whether the importer may touch a match: one query per batch.
-        let visible: HashSet<AccountId> = if self.opts.update_existing {
-            let ids: Vec<AccountId> = existing.iter().map(|e| e.id).collect();
-            accounts::visible(&mut conn, self.who.viewer, &ids).await?.into_iter().collect()
-        } else {
-            HashSet::new()
-        };
-        let by_key = Self::existing_index(&existing);
-        // The city of each candidate, looked up once per division code of the run.
-        let cities: Vec<Option<&'static str>> = existing
-            .iter()
-            .map(|e| match e.region_code.as_deref() {
-                Some(code) => *self.cities.entry(code.to_owned()).or_insert_with(|| accounts::city_of(Some(code))),
-                None => None,
-            })
-            .collect();
-
-        let mut plans: Vec<Plan> = Vec::with_capacity(parsed.len());
-        // Records this batch creates: id → index in `plans`.
-        let mut creating: HashMap<AccountId, usize> = HashMap::new();
-        for p in parsed {
-            let ext = cells::key_hash(b'x', &p.external);
-            if !self.externals.insert(ext) {
-                report.counts.unchanged += 1;
-                let message = "the same row (or external id) came earlier in the file";
-                report.note(problem(&p.row, None, "repeated_row", message, Severity::Note));
-                continue;
-            }
-            let matched = known
-                .get(&p.external)
-                .map(|u| AccountId::from_uuid(*u))
-                .or_else(|| p.id.filter(|id| live.contains(id)));
-            if let Some(id) = matched {
-                plans.push(super::plan::matched(p, id, self.opts.update_existing, &mut self.matched, report));
-                continue;
-            }
-            if let Some(at) = self.same_in_file(&p) {
-                let s = &self.seen[at];
-                report.counts.merged += 1;
-                let message = format!("the same organisation as line {} ({}): merged into it", s.line, s.name);
-                report.note(problem(&p.row, None, "duplicate_in_file", message, Severity::Note));
-                let id = s.id;
-                match creating.get(&id).map(|i| &mut plans[*i]) {
-                    Some(Plan::Create(_, into)) => {
-                        fill(&mut into.fields, &p.fields);
-                        plans.push(Plan::Merged(p, id));
-                    }
-                    _ => plans.push(Plan::MergeWritten(p, id)),
-                }
-                continue;
-            }
-            let found = self.same_in_database(&p, &existing, &cities, &by_key);
-            match found {
-                Found::Same(e) => {
-                    if visible.contains(&e.id) {
-                        plans.push(super::plan::matched(p, e.id, self.opts.update_existing, &mut self.matched, report));
-                        continue;
-                    }
-                    let whose = match &e.owner_name {
-                        Some(o) => format!("owned by {o}"),
-                        None => "in the pool (公海)".to_owned(),
-                    };
-                    let message = if self.opts.update_existing {
-                        format!("already in Guanxi as {} ({whose}), not yours to update: left as it is", e.name)
-                    } else {
-                        format!("already in Guanxi as {} ({whose}): left as it is", e.name)
-                    };
-                    report.warn(problem(&p.row, None, "duplicate_existing", message, Severity::Warning));
-                    plans.push(Plan::Leave(p, e.id));
-                    continue;
-                }
-                Found::Possible(e) => {
-                    let message =
-                        format!("may be the same organisation as {} (查重): created; check, and merge if so", e.name);
-                    report.warn(problem(&p.row, None, "possible_duplicate", message, Severity::Warning));
-                }
-                Found::Nothing => {}
-            }
-            let id = AccountId::new();
-            self.remember(&p, id);
-            creating.insert(id, plans.len());
-            plans.push(Plan::Create(id, p));
-        }
-        report.timings.check += started.elapsed();
-        let started = std::time::Instant::now();
-        let r = self.apply(plans, report, sink, tx).await;
-        report.timings.write += started.elapsed();
-        r
     }
 
     fn existing_index(existing: &[Existing]) -> HashMap<u64, Vec<usize>> {
@@ -637,6 +524,136 @@ impl<'a> Importer<'a> {
         keys.flush(&mut tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl super::Importer for Importer<'_> {
+    type Parsed = Parsed;
+
+    async fn batch(
+        &mut self,
+        _mapping: &Mapping,
+        _headers: &[String],
+        parsed: Vec<Parsed>,
+        report: &mut Report,
+        sink: &mut Sink,
+    ) -> Result<(), ImportError> {
+        let ws = self.who.actor.workspace_id;
+        let started = std::time::Instant::now();
+        // Rows an earlier import (or an earlier run of this file) already made.
+        let fresh: Vec<&str> = parsed
+            .iter()
+            .filter(|p| !self.externals.contains(&cells::key_hash(b'x', &p.external)))
+            .map(|p| p.external.as_str())
+            .collect();
+        // Looked up in the transaction that will write the batch: on SQLite the
+        // writer's large page cache holds the very indexes 查重 probes (a
+        // reader's small one missed on most probes at a million accounts).
+        let mut tx = super::batch_tx(self.db, self.write).await?;
+        let mut conn = super::conn(self.db, &mut tx);
+        let known: HashMap<String, uuid::Uuid> =
+            imports::lookup(&mut conn, ws, "accounts", &fresh).await?.into_iter().collect();
+        let named: Vec<AccountId> = parsed.iter().filter_map(|p| p.id).collect();
+        let live: HashSet<AccountId> = accounts::live(&mut conn, ws, &named).await?.into_iter().collect();
+        // Candidates in the database for everything else, in one go.
+        let (mut keys, mut pinyins, mut usccs, mut phones) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for p in &parsed {
+            keys.push(p.key.core.as_str());
+            if !p.key.pinyin.is_empty() {
+                pinyins.push(p.key.pinyin.as_str());
+            }
+            usccs.extend(p.fields.uscc.as_deref());
+            phones.extend(p.fields.phones.iter().map(|x| x.number()));
+        }
+        let existing = accounts::existing_matching(&mut conn, ws, &keys, &pinyins, &usccs, &phones).await?;
+        // Only an update asks whether the importer may touch a match: one query per batch.
+        let visible: HashSet<AccountId> = if self.opts.update_existing {
+            let ids: Vec<AccountId> = existing.iter().map(|e| e.id).collect();
+            accounts::visible(&mut conn, self.who.viewer, &ids).await?.into_iter().collect()
+        } else {
+            HashSet::new()
+        };
+        let by_key = Self::existing_index(&existing);
+        // The city of each candidate, looked up once per division code of the run.
+        let cities: Vec<Option<&'static str>> = existing
+            .iter()
+            .map(|e| match e.region_code.as_deref() {
+                Some(code) => *self.cities.entry(code.to_owned()).or_insert_with(|| accounts::city_of(Some(code))),
+                None => None,
+            })
+            .collect();
+
+        let mut plans: Vec<Plan> = Vec::with_capacity(parsed.len());
+        // Records this batch creates: id → index in `plans`.
+        let mut creating: HashMap<AccountId, usize> = HashMap::new();
+        for p in parsed {
+            let ext = cells::key_hash(b'x', &p.external);
+            if !self.externals.insert(ext) {
+                report.counts.unchanged += 1;
+                let message = "the same row (or external id) came earlier in the file";
+                report.note(problem(&p.row, None, "repeated_row", message, Severity::Note));
+                continue;
+            }
+            let matched = known
+                .get(&p.external)
+                .map(|u| AccountId::from_uuid(*u))
+                .or_else(|| p.id.filter(|id| live.contains(id)));
+            if let Some(id) = matched {
+                plans.push(super::plan::matched(p, id, self.opts.update_existing, &mut self.matched, report));
+                continue;
+            }
+            if let Some(at) = self.same_in_file(&p) {
+                let s = &self.seen[at];
+                report.counts.merged += 1;
+                let message = format!("the same organisation as line {} ({}): merged into it", s.line, s.name);
+                report.note(problem(&p.row, None, "duplicate_in_file", message, Severity::Note));
+                let id = s.id;
+                match creating.get(&id).map(|i| &mut plans[*i]) {
+                    Some(Plan::Create(_, into)) => {
+                        fill(&mut into.fields, &p.fields);
+                        plans.push(Plan::Merged(p, id));
+                    }
+                    _ => plans.push(Plan::MergeWritten(p, id)),
+                }
+                continue;
+            }
+            let found = self.same_in_database(&p, &existing, &cities, &by_key);
+            match found {
+                Found::Same(e) => {
+                    if visible.contains(&e.id) {
+                        plans.push(super::plan::matched(p, e.id, self.opts.update_existing, &mut self.matched, report));
+                        continue;
+                    }
+                    let whose = match &e.owner_name {
+                        Some(o) => format!("owned by {o}"),
+                        None => "in the pool (公海)".to_owned(),
+                    };
+                    let message = if self.opts.update_existing {
+                        format!("already in Guanxi as {} ({whose}), not yours to update: left as it is", e.name)
+                    } else {
+                        format!("already in Guanxi as {} ({whose}): left as it is", e.name)
+                    };
+                    report.warn(problem(&p.row, None, "duplicate_existing", message, Severity::Warning));
+                    plans.push(Plan::Leave(p, e.id));
+                    continue;
+                }
+                Found::Possible(e) => {
+                    let message =
+                        format!("may be the same organisation as {} (查重): created; check, and merge if so", e.name);
+                    report.warn(problem(&p.row, None, "possible_duplicate", message, Severity::Warning));
+                }
+                Found::Nothing => {}
+            }
+            let id = AccountId::new();
+            self.remember(&p, id);
+            creating.insert(id, plans.len());
+            plans.push(Plan::Create(id, p));
+        }
+        report.timings.check += started.elapsed();
+        let started = std::time::Instant::now();
+        let r = self.apply(plans, report, sink, tx).await;
+        report.timings.write += started.elapsed();
+        r
     }
 }
 

@@ -10,7 +10,7 @@
 use super::cells::{self, Cells};
 use super::links::{Link, Links};
 use super::report::{Problem, Report, Severity, Sink};
-use super::{ImportError, Options, Who};
+use super::{Ctx, ImportError, Who};
 use crate::mapping::Mapping;
 use crate::read::Row;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
@@ -41,7 +41,7 @@ pub(crate) fn when(v: &str) -> Option<DateTime<Utc>> {
     china().from_local_datetime(&local).single().map(|t| t.with_timezone(&Utc))
 }
 
-struct Parsed {
+pub(crate) struct Parsed {
     row: Row,
     external: String,
     link: Link,
@@ -58,30 +58,25 @@ pub(crate) struct Importer<'a> {
     write: bool,
     now: DateTime<Utc>,
     links: Links,
-    /// People by lower-cased e-mail and by name.
-    people: HashMap<String, UserId>,
     externals: HashSet<u64>,
 }
 
-impl<'a> Importer<'a> {
-    pub async fn new(
-        db: &'a Db,
-        who: &'a Who,
-        import: ImportId,
-        _opts: &'a Options,
-        write: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Importer<'a>, ImportError> {
-        let mut people = HashMap::new();
-        for (id, email, name, _) in guanxi_store::users::directory(db, who.actor.workspace_id).await? {
-            people.insert(email.to_lowercase(), id);
-            people.entry(name).or_insert(id);
-        }
-        Ok(Importer { db, who, import, write, now, links: Links::default(), people, externals: HashSet::new() })
-    }
+/// Reads rows as activities, on the reader's thread.
+pub(crate) struct Parser {
+    mapping: Mapping,
+    headers: Vec<String>,
+    who: Who,
+    now: DateTime<Utc>,
+    /// People by lower-cased e-mail and by name.
+    people: HashMap<String, UserId>,
+}
 
-    fn parse(&self, mapping: &Mapping, headers: &[String], row: Row) -> Result<Parsed, (Vec<Problem>, Row)> {
-        let mut c = Cells::new(mapping, headers, &row);
+impl super::Parse for Parser {
+    type Parsed = Parsed;
+
+    fn parse(&self, row: Row) -> Result<Parsed, (Vec<Problem>, Row)> {
+        let mapping = &self.mapping;
+        let mut c = Cells::new(mapping, &self.headers, &row);
         let link = Link::of(&mut c, mapping, "activity");
         let kind = c.word("kind", ActivityKind::read, ActivityKind::ALL, ActivityKind::label_zh);
         if kind.is_none() && c.get("kind").is_none() {
@@ -190,17 +185,34 @@ impl<'a> Importer<'a> {
         };
         Ok(Parsed { row, external, link, contact, author, activity, hook_note })
     }
+}
 
-    pub async fn batch(
+impl<'a> Importer<'a> {
+    pub async fn new(ctx: Ctx<'a>, plan: &super::Plan) -> Result<(Importer<'a>, Parser), ImportError> {
+        let Ctx { db, who, import, write, now, .. } = ctx;
+        let mut people = HashMap::new();
+        for (id, email, name, _) in guanxi_store::users::directory(db, who.actor.workspace_id).await? {
+            people.insert(email.to_lowercase(), id);
+            people.entry(name).or_insert(id);
+        }
+        let parser =
+            Parser { mapping: plan.mapping.clone(), headers: plan.headers.clone(), who: who.clone(), now, people };
+        Ok((Importer { db, who, import, write, now, links: Links::default(), externals: HashSet::new() }, parser))
+    }
+}
+
+impl super::Importer for Importer<'_> {
+    type Parsed = Parsed;
+
+    async fn batch(
         &mut self,
         mapping: &Mapping,
         headers: &[String],
-        rows: Vec<Row>,
+        parsed: Vec<Parsed>,
         report: &mut Report,
         sink: &mut Sink,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
-        let parsed = report.parse_all(sink, rows, |row| self.parse(mapping, headers, row))?;
         let started = std::time::Instant::now();
         self.links.resolve(&mut Conn::Db(self.db), self.who, parsed.iter().map(|p| &p.link)).await?;
         let mut linked = Vec::with_capacity(parsed.len());

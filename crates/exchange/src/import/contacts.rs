@@ -8,7 +8,7 @@ use super::cells::{self, Cells};
 use super::links::{Link, Links};
 use super::plan::{fill_text, join};
 use super::report::{Problem, Report, Severity, Sink};
-use super::{ImportError, Options, Who};
+use super::{Ctx, ImportError, Options, Who};
 use crate::mapping::Mapping;
 use crate::read::Row;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -27,7 +27,7 @@ use std::collections::{HashMap, HashSet};
 
 const MAX_ITEMS: usize = 20;
 
-struct Parsed {
+pub(crate) struct Parsed {
     row: Row,
     external: String,
     id: Option<ContactId>,
@@ -47,7 +47,6 @@ pub(crate) struct Importer<'a> {
     opts: &'a Options,
     write: bool,
     now: DateTime<Utc>,
-    today: NaiveDate,
     /// Accounts found for a link, kept: many rows name the same account.
     links: Links,
     /// Key hash → (contact, line, name) of earlier rows.
@@ -57,33 +56,20 @@ pub(crate) struct Importer<'a> {
     matched: HashSet<ContactId>,
 }
 
-impl<'a> Importer<'a> {
-    pub async fn new(
-        db: &'a Db,
-        who: &'a Who,
-        import: ImportId,
-        opts: &'a Options,
-        write: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Importer<'a>, ImportError> {
-        Ok(Importer {
-            db,
-            who,
-            import,
-            terms: search::Indexer::pending(import.uuid()),
-            opts,
-            write,
-            now,
-            today: now.date_naive(),
-            links: Links::default(),
-            index: HashMap::new(),
-            externals: HashSet::new(),
-            matched: HashSet::new(),
-        })
-    }
+/// Reads rows as contacts, on the reader's thread.
+pub(crate) struct Parser {
+    mapping: Mapping,
+    headers: Vec<String>,
+    /// Birthdays are read relative to it.
+    today: NaiveDate,
+}
 
-    fn parse(&self, mapping: &Mapping, headers: &[String], row: Row) -> Result<Parsed, (Vec<Problem>, Row)> {
-        let mut c = Cells::new(mapping, headers, &row);
+impl super::Parse for Parser {
+    type Parsed = Parsed;
+
+    fn parse(&self, row: Row) -> Result<Parsed, (Vec<Problem>, Row)> {
+        let mapping = &self.mapping;
+        let mut c = Cells::new(mapping, &self.headers, &row);
         let mut present = Vec::new();
         for f in mapping.columns.iter().flatten() {
             if c.get(f.key).is_some() && !present.contains(&f.key) {
@@ -199,6 +185,27 @@ impl<'a> Importer<'a> {
         };
         Ok(Parsed { row, external, id, link, fields, present })
     }
+}
+
+impl<'a> Importer<'a> {
+    pub fn new(ctx: Ctx<'a>, plan: &super::Plan) -> (Importer<'a>, Parser) {
+        let Ctx { db, who, import, opts, write, now } = ctx;
+        let parser = Parser { mapping: plan.mapping.clone(), headers: plan.headers.clone(), today: now.date_naive() };
+        let importer = Importer {
+            db,
+            who,
+            import,
+            terms: search::Indexer::pending(import.uuid()),
+            opts,
+            write,
+            now,
+            links: Links::default(),
+            index: HashMap::new(),
+            externals: HashSet::new(),
+            matched: HashSet::new(),
+        };
+        (importer, parser)
+    }
 
     fn keys_of(f: &ContactFields) -> Vec<u64> {
         let mut out = vec![cells::key_hash(b'n', &format!("{}\u{1f}{}", f.account_id, fold(&f.name)))];
@@ -210,16 +217,78 @@ impl<'a> Importer<'a> {
         out
     }
 
-    pub async fn batch(
+    async fn apply(
+        &mut self,
+        plans: Vec<Plan>,
+        report: &mut Report,
+        tx: Option<guanxi_store::Tx>,
+    ) -> Result<(), ImportError> {
+        let ws = self.who.actor.workspace_id;
+        for plan in &plans {
+            match plan {
+                Plan::Create(..) => report.counts.created += 1,
+                Plan::Leave(..) => report.counts.unchanged += 1,
+                Plan::Update(..) if !self.write => report.counts.updated += 1,
+                _ => {}
+            }
+        }
+        let Some(mut tx) = tx else { return Ok(()) };
+        let mut rows = Vec::new();
+        let mut audited = Vec::new();
+        for plan in &plans {
+            if let Plan::Create(id, p) = plan {
+                rows.push((*id, p.fields.clone()));
+                audited.push((*id, p.row.line));
+            }
+        }
+        contacts::insert_many(&mut tx, ws, &rows, &mut self.terms, self.now).await?;
+        contacts::audit_imported(&mut tx, &self.who.actor, self.import, &audited, self.now).await?;
+        let mut keys = Keys::new(ws, "contacts", self.import);
+        for plan in &plans {
+            let (p, id, created) = plan.key();
+            keys.push(&mut tx, &p.external, id.uuid(), created).await?;
+        }
+        keys.flush(&mut tx).await?;
+        for plan in plans {
+            match plan {
+                Plan::Update(p, id) => {
+                    let before = contacts::fields_in_tx(&mut tx, ws, id).await?;
+                    let after = overlay(&before, &p);
+                    if after != before {
+                        contacts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
+                        report.counts.updated += 1;
+                    } else {
+                        report.counts.unchanged += 1;
+                    }
+                }
+                Plan::MergeWritten(p, id) => {
+                    let before = contacts::fields_in_tx(&mut tx, ws, id).await?;
+                    let mut after = before.clone();
+                    fill(&mut after, &p.fields);
+                    if after != before {
+                        contacts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl super::Importer for Importer<'_> {
+    type Parsed = Parsed;
+
+    async fn batch(
         &mut self,
         mapping: &Mapping,
         headers: &[String],
-        rows: Vec<Row>,
+        parsed: Vec<Parsed>,
         report: &mut Report,
         sink: &mut Sink,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
-        let parsed = report.parse_all(sink, rows, |row| self.parse(mapping, headers, row))?;
         let started = std::time::Instant::now();
         // Looked up in the transaction that will write the batch (see the accounts importer).
         let mut tx = super::batch_tx(self.db, self.write).await?;
@@ -335,65 +404,6 @@ impl<'a> Importer<'a> {
         let r = self.apply(plans, report, tx).await;
         report.timings.write += started.elapsed();
         r
-    }
-
-    async fn apply(
-        &mut self,
-        plans: Vec<Plan>,
-        report: &mut Report,
-        tx: Option<guanxi_store::Tx>,
-    ) -> Result<(), ImportError> {
-        let ws = self.who.actor.workspace_id;
-        for plan in &plans {
-            match plan {
-                Plan::Create(..) => report.counts.created += 1,
-                Plan::Leave(..) => report.counts.unchanged += 1,
-                Plan::Update(..) if !self.write => report.counts.updated += 1,
-                _ => {}
-            }
-        }
-        let Some(mut tx) = tx else { return Ok(()) };
-        let mut rows = Vec::new();
-        let mut audited = Vec::new();
-        for plan in &plans {
-            if let Plan::Create(id, p) = plan {
-                rows.push((*id, p.fields.clone()));
-                audited.push((*id, p.row.line));
-            }
-        }
-        contacts::insert_many(&mut tx, ws, &rows, &mut self.terms, self.now).await?;
-        contacts::audit_imported(&mut tx, &self.who.actor, self.import, &audited, self.now).await?;
-        let mut keys = Keys::new(ws, "contacts", self.import);
-        for plan in &plans {
-            let (p, id, created) = plan.key();
-            keys.push(&mut tx, &p.external, id.uuid(), created).await?;
-        }
-        keys.flush(&mut tx).await?;
-        for plan in plans {
-            match plan {
-                Plan::Update(p, id) => {
-                    let before = contacts::fields_in_tx(&mut tx, ws, id).await?;
-                    let after = overlay(&before, &p);
-                    if after != before {
-                        contacts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
-                        report.counts.updated += 1;
-                    } else {
-                        report.counts.unchanged += 1;
-                    }
-                }
-                Plan::MergeWritten(p, id) => {
-                    let before = contacts::fields_in_tx(&mut tx, ws, id).await?;
-                    let mut after = before.clone();
-                    fill(&mut after, &p.fields);
-                    if after != before {
-                        contacts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
-                    }
-                }
-                _ => {}
-            }
-        }
-        tx.commit().await?;
-        Ok(())
     }
 }
 

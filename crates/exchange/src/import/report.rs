@@ -80,9 +80,9 @@ pub struct Report {
 /// Time spent per phase of an import (summed over batches).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Timings {
-    /// Waiting for the reader thread (reading and decoding the file).
+    /// Waiting for the reader thread (reading, decoding and parsing the file).
     pub read: std::time::Duration,
-    /// Parsing rows into fields.
+    /// Parsing rows into fields, on the reader's thread (beside the rest).
     pub parse: std::time::Duration,
     /// Looking up external ids, links and 查重 candidates, and deciding.
     pub check: std::time::Duration,
@@ -97,7 +97,7 @@ impl std::fmt::Display for Timings {
         let s = |d: std::time::Duration| d.as_secs_f64();
         write!(
             f,
-            "waiting for the file {:.1} s, parsing {:.1} s, 查重 and lookups {:.1} s, writing {:.1} s, search index {:.1} s",
+            "waiting for the file {:.1} s, parsing (beside) {:.1} s, 查重 and lookups {:.1} s, writing {:.1} s, search index {:.1} s",
             s(self.read),
             s(self.parse),
             s(self.check),
@@ -109,26 +109,6 @@ impl std::fmt::Display for Timings {
 
 impl Report {
     /// An empty report.
-    /// Parses a batch's rows with `parse`; rows it refuses fail with their
-    /// problems (and go to the file of bad rows). Timed as parsing.
-    pub(crate) fn parse_all<P>(
-        &mut self,
-        sink: &mut Sink,
-        rows: Vec<crate::read::Row>,
-        mut parse: impl FnMut(crate::read::Row) -> Result<P, (Vec<Problem>, crate::read::Row)>,
-    ) -> Result<Vec<P>, super::ImportError> {
-        let started = std::time::Instant::now();
-        let mut parsed = Vec::with_capacity(rows.len());
-        for row in rows {
-            match parse(row) {
-                Ok(p) => parsed.push(p),
-                Err((problems, row)) => self.fail_all(sink, problems, &row)?,
-            }
-        }
-        self.timings.parse += started.elapsed();
-        Ok(parsed)
-    }
-
     pub fn new(kind: Kind, wrote: bool) -> Self {
         Report {
             kind,
