@@ -217,6 +217,27 @@ pub async fn log(tx: &mut Tx, actor: &Actor, author: UserId, a: &NewActivity, no
     out.pop().ok_or(Error::NotFound)
 }
 
+/// Brings back a touch removed with the import that brought it, as the
+/// viewer (who must see its account). Its cancelled hook stays cancelled:
+/// the next step is planned again by hand.
+pub async fn restore(
+    tx: &mut Tx,
+    actor: &Actor,
+    viewer: Viewer,
+    id: ActivityId,
+    now: DateTime<Utc>,
+) -> Result<Activity> {
+    let mut q = Sql::new(&format!("{ACTIVITY} WHERE v.id = "));
+    q.bind(id).push(" AND v.deleted_at IS NOT NULL AND ");
+    push_visible(&mut q, viewer, accounts::SCOPE);
+    let row: ActivityRow = tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
+    tx.execute(Sql::new("UPDATE activities SET deleted_at = NULL WHERE id = $1").arg(id)).await?;
+    let changes = serde_json::json!({"deleted": {"before": true, "after": false}});
+    audit::record(tx, actor, audit::Action::Restore, "activity", id.uuid(), changes, now).await?;
+    let mut out = complete(&mut crate::db::Conn::Tx(tx), vec![row]).await?;
+    out.pop().ok_or(Error::NotFound)
+}
+
 /// Logs a touch read from a file (an import): as [`log`], but the account's
 /// activity clock moves only forward, to when the touch happened — an old
 /// touch imported today does not keep an account from the pool.
@@ -412,7 +433,7 @@ pub async fn timeline(
             q.push("v.workspace_id = ").bind(viewer.workspace_id);
         }
     }
-    q.push(" AND ");
+    q.push(" AND v.deleted_at IS NULL AND ");
     push_visible(&mut q, viewer, accounts::SCOPE);
     if let Some((at, id)) = before {
         q.push(" AND (v.started_at < ").bind(at).push(" OR (v.started_at = ").bind(at);
@@ -543,10 +564,10 @@ crate::from_row!(Discipline { user_id, name, activities, with_hook, hooks_due, k
 pub async fn discipline(db: &Db, viewer: Viewer, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Discipline>> {
     let mut q = Sql::new(
         "SELECT u.id AS user_id, u.display_name AS name, \
-         (SELECT COUNT(*) FROM activities v WHERE v.author_id = u.id AND v.started_at >= ",
+         (SELECT COUNT(*) FROM activities v WHERE v.author_id = u.id AND v.deleted_at IS NULL AND v.started_at >= ",
     );
     q.bind(since)
-        .push(") AS activities, (SELECT COUNT(*) FROM activities v WHERE v.author_id = u.id AND v.no_hook_reason IS NULL AND v.started_at >= ")
+        .push(") AS activities, (SELECT COUNT(*) FROM activities v WHERE v.author_id = u.id AND v.deleted_at IS NULL AND v.no_hook_reason IS NULL AND v.started_at >= ")
         .bind(since)
         .push(") AS with_hook, (SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.kind = 'hook' AND t.due_at >= ")
         .bind(since)
@@ -569,7 +590,7 @@ pub async fn discipline(db: &Db, viewer: Viewer, since: DateTime<Utc>, now: Date
 pub async fn calls_since(db: &Db, ws: WorkspaceId, since: DateTime<Utc>) -> Result<Vec<(DateTime<Utc>, bool)>> {
     let rows: Vec<(DateTime<Utc>, Outcome)> = db
         .fetch_all(
-            Sql::new("SELECT started_at, outcome FROM activities WHERE workspace_id = $1 AND kind = 'call' AND started_at >= $2")
+            Sql::new("SELECT started_at, outcome FROM activities WHERE workspace_id = $1 AND kind = 'call' AND deleted_at IS NULL AND started_at >= $2")
                 .arg(ws)
                 .arg(since),
         )
@@ -640,7 +661,7 @@ pub async fn feed_entries(
         .fetch_all(
             Sql::new(&format!(
                 "{ACTIVITY} WHERE v.author_id = $1 AND v.workspace_id = $2 AND v.kind IN ('visit', 'meeting') \
-                 AND v.started_at >= $3 ORDER BY v.started_at LIMIT 1000"
+                 AND v.deleted_at IS NULL AND v.started_at >= $3 ORDER BY v.started_at LIMIT 1000"
             ))
             .arg(user)
             .arg(ws)

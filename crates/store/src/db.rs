@@ -142,7 +142,6 @@ impl Sql {
         self
     }
 
-    /// Appends the next placeholder and its value.
     /// Appends `v1, v2, …` as bound arguments (the inside of an `IN (…)`).
     pub fn bind_list<T: Into<Val> + Copy>(&mut self, values: &[T]) -> &mut Self {
         for (i, v) in values.iter().enumerate() {
@@ -172,6 +171,7 @@ impl Sql {
         any
     }
 
+    /// Appends the next placeholder and its value.
     pub fn bind(&mut self, v: impl Into<Val>) -> &mut Self {
         self.args.push(v.into());
         self.text.push('$');

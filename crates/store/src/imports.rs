@@ -285,12 +285,15 @@ pub async fn get(db: &Db, ws: WorkspaceId, id: ImportId) -> Result<Option<Import
 /// Undoes an import: what it created and is still live goes to the recycle
 /// bin (restorable, one audit entry each naming the import), and the import
 /// is marked undone. Records it updated or merged into keep their changes
-/// (their history shows them). Returns how many records were removed;
-/// `None` when the import was already undone (a second click does nothing).
+/// (their history shows them); the open hooks of the activities it removes
+/// are cancelled. Returns how many records were removed; `None` when the
+/// import was already undone (a second click does nothing).
 pub async fn undo(db: &Db, actor: &Actor, id: ImportId, kind: &str, now: DateTime<Utc>) -> Result<Option<u64>> {
-    let (table, entity) = match kind {
-        "accounts" => ("accounts", "account"),
-        "contacts" => ("contacts", "contact"),
+    let (table, entity, touched) = match kind {
+        "accounts" => ("accounts", "account", ", updated_at = "),
+        "contacts" => ("contacts", "contact", ", updated_at = "),
+        // Activities are never edited, so they keep no time of change.
+        "activities" => ("activities", "activity", ""),
         _ => return Err(Error::Db(format!("no undo for {kind}"))),
     };
     let mut tx = db.begin().await?;
@@ -318,12 +321,15 @@ pub async fn undo(db: &Db, actor: &Actor, id: ImportId, kind: &str, now: DateTim
     let mut audit = crate::audit::batch();
     for chunk in ids.chunks(1000) {
         let mut q = Sql::new(&format!("UPDATE {table} SET deleted_at = "));
-        q.bind(now).push(", updated_at = ").bind(now).push(" WHERE id IN (");
-        for (i, (e,)) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "" } else { ", " }).bind(*e);
+        q.bind(now);
+        if !touched.is_empty() {
+            q.push(touched).bind(now);
         }
-        q.push(")");
+        q.push(" WHERE id IN (").bind_list(&chunk.iter().map(|(e,)| *e).collect::<Vec<_>>()).push(")");
         tx.execute(q).await?;
+        if kind == "activities" {
+            cancel_hooks_of(&mut tx, actor, chunk, now).await?;
+        }
         for (e,) in chunk {
             let changes = serde_json::json!({"deleted": {"before": false, "after": true}, "undone_import": {"before": null, "after": id}});
             crate::audit::push(&mut audit, &mut tx, actor, crate::audit::Action::Delete, entity, *e, changes, now)
@@ -335,6 +341,27 @@ pub async fn undo(db: &Db, actor: &Actor, id: ImportId, kind: &str, now: DateTim
     crate::audit::record(&mut tx, actor, crate::audit::Action::Update, "import", id.uuid(), changes, now).await?;
     tx.commit().await?;
     Ok(Some(ids.len() as u64))
+}
+
+/// Cancels the open hooks (and tasks) that `activities` left.
+async fn cancel_hooks_of(tx: &mut Tx, actor: &Actor, activities: &[(Uuid,)], now: DateTime<Utc>) -> Result<()> {
+    let ids: Vec<Uuid> = activities.iter().map(|(a,)| *a).collect();
+    let mut q = Sql::new("SELECT id FROM tasks WHERE status = 'open' AND source_activity_id IN (");
+    q.bind_list(&ids).push(")");
+    let tasks: Vec<(Uuid,)> = tx.fetch_all(q).await?;
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let task_ids: Vec<Uuid> = tasks.iter().map(|(t,)| *t).collect();
+    let mut q = Sql::new("UPDATE tasks SET status = 'cancelled', remind_at = NULL, updated_at = ");
+    q.bind(now).push(" WHERE id IN (").bind_list(&task_ids).push(")");
+    tx.execute(q).await?;
+    let mut audit = crate::audit::batch();
+    for t in task_ids {
+        let changes = serde_json::json!({"status": {"before": "open", "after": "cancelled"}});
+        crate::audit::push(&mut audit, tx, actor, crate::audit::Action::Update, "task", t, changes, now).await?;
+    }
+    audit.flush(tx).await
 }
 
 /// A saved column mapping.
@@ -460,18 +487,15 @@ pub async fn lookup(
     kind: &str,
     external: &[&str],
 ) -> Result<Vec<(String, Uuid)>> {
-    // Activities are never deleted: a logged touch stays in the history.
-    let (table, live) = match kind {
-        "accounts" => ("accounts", "r.deleted_at IS NULL AND "),
-        "contacts" => ("contacts", "r.deleted_at IS NULL AND "),
-        "activities" => ("activities", ""),
+    let table = match kind {
+        "accounts" | "contacts" | "activities" => kind,
         _ => return Err(Error::Db(format!("no import keys for {kind}"))),
     };
     let mut out = Vec::new();
     for chunk in external.chunks(2000) {
         let mut q = Sql::new(&format!(
             "SELECT k.external_id, k.entity_id FROM import_keys k JOIN {table} r ON r.id = k.entity_id \
-             WHERE {live}k.workspace_id = "
+             WHERE r.deleted_at IS NULL AND k.workspace_id = "
         ));
         q.bind(ws).push(" AND k.kind = ").bind(kind).push(" AND k.external_id IN (");
         for (i, e) in chunk.iter().enumerate() {

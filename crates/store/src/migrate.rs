@@ -128,6 +128,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_search_pending.sql"),
         postgres: include_str!("../migrations/postgres/0018_search_pending.sql"),
     },
+    Migration {
+        version: 19,
+        name: "activities_deleted",
+        sqlite: include_str!("../migrations/sqlite/0019_activities_deleted.sql"),
+        postgres: include_str!("../migrations/postgres/0019_activities_deleted.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

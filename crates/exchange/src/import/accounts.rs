@@ -357,7 +357,7 @@ impl<'a> Importer<'a> {
         &self,
         p: &Parsed,
         existing: &'e [Existing],
-        cities: &[Option<&'static str>],
+        others: &[(NameKey, Option<&'static str>)],
         by: &HashMap<u64, Vec<usize>>,
     ) -> Found<'e> {
         let phones: Vec<String> = p.fields.phones.iter().map(|x| x.number().to_owned()).collect();
@@ -371,10 +371,10 @@ impl<'a> Importer<'a> {
                 }
                 tried.push(i);
                 let e = &existing[i];
-                let other = dedupe::company_key(&e.name);
+                let (other, city) = &others[i];
                 let v = dedupe::compare(
                     &dedupe::Record { name: &p.key, uscc: p.fields.uscc.as_deref(), phones: &phones, city: None },
-                    &dedupe::Record { name: &other, uscc: e.uscc.as_deref(), phones: &e.phones, city: cities[i] },
+                    &dedupe::Record { name: other, uscc: e.uscc.as_deref(), phones: &e.phones, city: *city },
                 );
                 match v {
                     Verdict::Same { score, .. } if !matches!(best, Found::Same(_)) || score > best_score => {
@@ -574,12 +574,15 @@ impl super::Importer for Importer<'_> {
             HashSet::new()
         };
         let by_key = Self::existing_index(&existing);
-        // The city of each candidate, looked up once per division code of the run.
-        let cities: Vec<Option<&'static str>> = existing
+        // Each candidate's name key and city, worked out once however many rows it is compared with.
+        let others: Vec<(NameKey, Option<&'static str>)> = existing
             .iter()
-            .map(|e| match e.region_code.as_deref() {
-                Some(code) => *self.cities.entry(code.to_owned()).or_insert_with(|| accounts::city_of(Some(code))),
-                None => None,
+            .map(|e| {
+                let city = match e.region_code.as_deref() {
+                    Some(code) => *self.cities.entry(code.to_owned()).or_insert_with(|| accounts::city_of(Some(code))),
+                    None => None,
+                };
+                (dedupe::company_key(&e.name), city)
             })
             .collect();
 
@@ -617,7 +620,7 @@ impl super::Importer for Importer<'_> {
                 }
                 continue;
             }
-            let found = self.same_in_database(&p, &existing, &cities, &by_key);
+            let found = self.same_in_database(&p, &existing, &others, &by_key);
             match found {
                 Found::Same(e) => {
                     if visible.contains(&e.id) {

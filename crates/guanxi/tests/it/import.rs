@@ -535,6 +535,44 @@ async fn activities_from_a_spreadsheet(app: &TestApp) {
     let c = r.unwrap().counts;
     assert_eq!((c.created, c.unchanged), (0, 3));
     assert_eq!(app.count("activities").await, 3);
+
+    // Undone, the touches leave the timeline (kept, restorable) and the hook
+    // they left is cancelled; the file imports afresh afterwards.
+    let account = a["id"].as_str().unwrap();
+    let timeline = || async {
+        let (s, t) = app.get(&w.sales_x.token, &format!("/api/v1/activities?account_id={account}")).await;
+        assert_eq!(s, 200, "{t}");
+        t["items"].as_array().unwrap().len()
+    };
+    assert_eq!(timeline().await, 2);
+    let q = Sql::new("SELECT id FROM imports WHERE kind = 'activities' ORDER BY created_at, id LIMIT 1");
+    let (first,): (uuid::Uuid,) = app.db.fetch_one(q).await.unwrap();
+    let (s, undone) =
+        app.send("POST", &app.admin.token, &format!("/api/v1/imports/{first}/undo"), serde_json::json!({})).await;
+    assert_eq!((s, undone["status"].as_str()), (200, Some("undone")), "{undone}");
+    assert_eq!(timeline().await, 0);
+    assert_eq!(app.count("activities").await, 3, "removed, not deleted");
+    let q = Sql::new("SELECT status FROM tasks WHERE purpose = $1").arg("送技术方案");
+    let (status,): (String,) = app.db.fetch_one(q).await.unwrap();
+    assert_eq!(status, "cancelled");
+    let (_, work) = app.get(&w.sales_x.token, "/api/v1/tasks?until=2100-01-01T00:00:00Z").await;
+    assert!(!work.to_string().contains("送技术方案"), "{work}");
+    // One is brought back (its hook stays cancelled); a colleague may not.
+    let q = Sql::new("SELECT source_activity_id FROM tasks WHERE purpose = $1").arg("送技术方案");
+    let (visit,): (uuid::Uuid,) = app.db.fetch_one(q).await.unwrap();
+    let restore = format!("/api/v1/activities/{visit}/restore");
+    let (s, _) = app.send("POST", &w.sales_y.token, &restore, serde_json::json!({})).await;
+    assert_eq!(s, 404, "not theirs to see");
+    let (s, back) = app.send("POST", &app.admin.token, &restore, serde_json::json!({})).await;
+    assert_eq!((s, back["kind"].as_str()), (200, Some("visit")), "{back}");
+    assert_eq!(timeline().await, 1);
+    let (s, _) = app.send("POST", &app.admin.token, &restore, serde_json::json!({})).await;
+    assert_eq!(s, 404, "already back");
+    // The file imports afresh what is still removed.
+    let (r, _) = run(app, &path, &opts).await;
+    let c = r.unwrap().counts;
+    assert_eq!((c.created, c.unchanged), (2, 1));
+    assert_eq!(timeline().await, 2);
 }
 both!(activities_from_a_spreadsheet);
 

@@ -168,6 +168,26 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(log_activity(&state, &caller, input).await?)))
 }
 
+/// Brings back a touch that undoing its import removed (an admin, a
+/// manager, or who logged it; its cancelled hook stays cancelled).
+#[utoipa::path(post, path = "/api/v1/activities/{id}/restore", tag = "activities", security(("bearer" = [])),
+    responses((status = 200, body = Activity), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Activity>> {
+    let p = &caller.principal;
+    let mut tx = state.db.begin().await?;
+    let activity =
+        activities::restore(&mut tx, &caller.actor(), p.viewer(), ActivityId::from_uuid(id), state.clock.now()).await?;
+    if activity.author_id != p.user_id && !matches!(p.role, guanxi_domain::Role::Admin | guanxi_domain::Role::Manager) {
+        return Err(ApiError::Forbidden("restore touches others logged"));
+    }
+    tx.commit().await?;
+    Ok(Json(activity))
+}
+
 /// Whose timeline.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

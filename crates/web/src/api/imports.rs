@@ -355,9 +355,6 @@ pub(crate) fn undo_refusal(state: &AppState, import: &Import) -> Option<String> 
     if dry {
         return Some("a dry run wrote nothing to undo".into());
     }
-    if import.kind == "activities" {
-        return Some("logged touches stay in the history: an import of activities cannot be undone".into());
-    }
     if import.status == "undone" {
         return Some("this import is already undone".into());
     }
@@ -375,7 +372,8 @@ pub(crate) fn undo_refusal(state: &AppState, import: &Import) -> Option<String> 
 }
 
 /// Undoes an import: the records it created go to the recycle bin (each
-/// restorable; records it updated keep their changes, which their history shows).
+/// restorable; records it updated keep their changes, which their history
+/// shows); the open hooks of activities it removes are cancelled.
 #[utoipa::path(post, path = "/api/v1/imports/{id}/undo", tag = "imports", security(("bearer" = [])),
     responses((status = 200, body = Import), (status = 404, body = Problem),
         (status = 409, description = "`not_undoable`: a dry run, not finished, already undone, or past the undo window", body = Problem)))]
