@@ -2,10 +2,12 @@
 //! encoding (`read`), mapping columns to fields by hand, by another CRM's
 //! preset or by guess (`fields`, `mapping`), importing with 查重, a dry run
 //! and a report of every bad row (`import`); exporting in Guanxi's own stable
-//! column layout, the one its importer reads back (`accounts`, `contacts`),
+//! column layout, the one its importer reads back (`accounts`, `contacts`,
+//! `activities`),
 //! as CSV or XLSX (`sheet`), and contacts as vCards.
 
 pub mod accounts;
+pub mod activities;
 pub mod contacts;
 pub mod fields;
 pub mod import;

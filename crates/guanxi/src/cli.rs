@@ -73,11 +73,11 @@ pub enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
-    /// Export a workspace's accounts or contacts in Guanxi's column layout, which imports
+    /// Export a workspace's accounts, contacts or activities in Guanxi's column layout, which imports
     /// back with `--preset guanxi`: CSV (UTF-8 with a BOM; cells a spreadsheet would run as
     /// formulas are neutralised), XLSX, or, for contacts, vCard.
     Export {
-        /// What to export: accounts or contacts.
+        /// What to export: accounts, contacts or activities.
         #[arg(long, default_value = "accounts")]
         kind: String,
         /// The file to write (`-` for standard output, CSV only).
@@ -281,7 +281,10 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Export { kind, output, format, workspace } => {
-            anyhow::ensure!(kind == "accounts" || kind == "contacts", "--kind {kind:?}: use accounts or contacts");
+            anyhow::ensure!(
+                ["accounts", "contacts", "activities"].contains(&kind.as_str()),
+                "--kind {kind:?}: use accounts, contacts or activities"
+            );
             let format = format.unwrap_or_else(|| {
                 let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
                 if ext == "xlsx" || ext == "vcf" {
@@ -503,13 +506,17 @@ async fn export(
     output: &std::path::Path,
 ) -> anyhow::Result<u64> {
     use guanxi_exchange::sheet::{Format, Sheet};
-    use guanxi_exchange::{accounts, contacts};
+    use guanxi_exchange::{accounts, activities, contacts};
     let ws = workspace_named(db, workspace).await?;
     let viewer = guanxi_store::Viewer::whole(ws);
     let stdout = output == std::path::Path::new("-");
     anyhow::ensure!(!stdout || format == "csv", "--output -: only CSV goes to standard output");
     let create = || std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()));
-    let header: &[&str] = if kind == "contacts" { &contacts::COLUMNS } else { &accounts::COLUMNS };
+    let header: &[&str] = match kind {
+        "contacts" => &contacts::COLUMNS,
+        "activities" => &activities::COLUMNS,
+        _ => &accounts::COLUMNS,
+    };
     let mut sheet = match format {
         "csv" if stdout => Sheet::csv(Box::new(std::io::stdout()), header)?,
         "csv" => Sheet::open(Format::Csv, create()?, header)?,
@@ -526,10 +533,12 @@ async fn export(
         }
         other => anyhow::bail!("--format {other:?}: use csv or xlsx (or vcf for contacts)"),
     };
-    let n = if kind == "contacts" {
-        contacts::export(db, viewer, &guanxi_store::contacts::ContactFilter::default(), &mut sheet).await?
-    } else {
-        accounts::export(db, viewer, &guanxi_store::accounts::AccountFilter::default(), &mut sheet).await?
+    let n = match kind {
+        "contacts" => {
+            contacts::export(db, viewer, &guanxi_store::contacts::ContactFilter::default(), &mut sheet).await?
+        }
+        "activities" => activities::export(db, viewer, guanxi_store::activities::Of::Visible, &mut sheet).await?,
+        _ => accounts::export(db, viewer, &guanxi_store::accounts::AccountFilter::default(), &mut sheet).await?,
     };
     sheet.finish()?;
     Ok(n)

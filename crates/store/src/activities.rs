@@ -238,6 +238,18 @@ pub async fn restore(
     out.pop().ok_or(Error::NotFound)
 }
 
+/// Those of `ids` that are live touches of the workspace (rows of Guanxi's
+/// own export name them).
+pub async fn live(db: &Db, ws: WorkspaceId, ids: &[ActivityId]) -> Result<Vec<ActivityId>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(2000) {
+        let mut q = Sql::new("SELECT id FROM activities WHERE deleted_at IS NULL AND workspace_id = ");
+        q.bind(ws).push(" AND id IN (").bind_list(chunk).push(")");
+        out.extend(db.fetch_all::<(ActivityId,)>(q).await?.into_iter().map(|r| r.0));
+    }
+    Ok(out)
+}
+
 /// Logs a touch read from a file (an import): as [`log`], but the account's
 /// activity clock moves only forward, to when the touch happened — an old
 /// touch imported today does not keep an account from the pool.

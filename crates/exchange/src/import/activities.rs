@@ -5,7 +5,8 @@
 //! logged it (an e-mail or a name; by default the account's owner), and may
 //! leave a hook (钩子) when its time is still ahead. A row is recognised by
 //! its external id (or a hash of its cells), so a file imported twice logs
-//! nothing twice; touches are never merged or updated.
+//! nothing twice; an external id that is a live touch's own id (Guanxi's
+//! export) is that touch. Touches are never merged or updated.
 
 use super::cells::{self, Cells};
 use super::links::{Link, Links};
@@ -15,11 +16,17 @@ use crate::mapping::Mapping;
 use crate::read::Row;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use guanxi_domain::search::fold;
-use guanxi_domain::{ActivityKind, ContactId, ImportId, Notes, Outcome, ShortText, UserId};
+use guanxi_domain::{ActivityId, ActivityKind, ContactId, ImportId, Notes, Outcome, ShortText, UserId};
 use guanxi_store::activities::{self, NewActivity, NewHook};
 use guanxi_store::imports::{self, Keys};
 use guanxi_store::{accounts, contacts, Conn, Db};
 use std::collections::{HashMap, HashSet};
+
+/// The touch an external id names when it is a Guanxi id (`x:` and a UUID).
+fn own_id(external: &str) -> Option<ActivityId> {
+    let id = external.strip_prefix("x:")?;
+    uuid::Uuid::parse_str(id).ok().map(ActivityId::from_uuid)
+}
 
 /// Dates and times without a zone are China's (UTC+8, no daylight saving).
 fn china() -> FixedOffset {
@@ -237,6 +244,8 @@ impl super::Importer for Importer<'_> {
             .collect();
         let known: HashSet<String> =
             imports::lookup(&mut Conn::Db(self.db), ws, "activities", &fresh).await?.into_iter().map(|r| r.0).collect();
+        let named: Vec<ActivityId> = fresh.iter().filter_map(|e| own_id(e)).collect();
+        let own: HashSet<ActivityId> = activities::live(self.db, ws, &named).await?.into_iter().collect();
         let accts: Vec<guanxi_domain::AccountId> = {
             let mut v: Vec<_> = linked.iter().map(|p| p.activity.account_id).collect();
             v.sort();
@@ -251,7 +260,10 @@ impl super::Importer for Importer<'_> {
             people.iter().map(|e| ((e.account_id, e.name_key.as_str()), e.id)).collect();
         let mut plans: Vec<(Parsed, UserId)> = Vec::with_capacity(linked.len());
         for mut p in linked {
-            if !self.externals.insert(cells::key_hash(b'x', &p.external)) || known.contains(&p.external) {
+            if !self.externals.insert(cells::key_hash(b'x', &p.external))
+                || known.contains(&p.external)
+                || own_id(&p.external).is_some_and(|id| own.contains(&id))
+            {
                 report.counts.unchanged += 1;
                 continue;
             }

@@ -573,6 +573,23 @@ async fn activities_from_a_spreadsheet(app: &TestApp) {
     let c = r.unwrap().counts;
     assert_eq!((c.created, c.unchanged), (2, 1));
     assert_eq!(timeline().await, 2);
+
+    // Exported, the touches import back: into the same workspace nothing changes.
+    let url = app.url(&format!("/api/v1/activities/export?account_id={account}"));
+    let res = app.client().get(url).bearer_auth(&w.sales_x.token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let bytes = res.bytes().await.unwrap();
+    let out = dir.path().join("activities.csv");
+    std::fs::write(&out, &bytes).unwrap();
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert!(text.starts_with("external_id,account_id,account_name,contact_name,kind,started_at"), "{text}");
+    assert!(text.contains(",visit,2026-03-01T06:30:00Z,45,connected,谈了明年技改,"), "{text}");
+    let guanxi = Options { preset: Some("guanxi".into()), ..Options::default() };
+    let before = app.count("activities").await;
+    let (r, _) = run(app, &out, &guanxi).await;
+    let c = r.unwrap().counts;
+    assert_eq!((c.created, c.unchanged, c.failed), (0, 2, 0));
+    assert_eq!(app.count("activities").await, before);
 }
 both!(activities_from_a_spreadsheet);
 

@@ -168,6 +168,50 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(log_activity(&state, &caller, input).await?)))
 }
 
+/// Which touches to export.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// An account's touches.
+    pub account_id: Option<Uuid>,
+    /// Or a contact's; neither: every touch the caller sees.
+    pub contact_id: Option<Uuid>,
+    /// csv (default) or xlsx.
+    pub format: Option<String>,
+}
+
+/// Exports touches, newest first, as CSV or XLSX in the column layout the
+/// `guanxi` preset imports back (each row's `external_id` is the touch's id:
+/// imported into the same workspace it changes nothing).
+#[utoipa::path(get, path = "/api/v1/activities/export", tag = "activities", security(("bearer" = [])), params(ExportQuery),
+    responses((status = 200, description = "the file",
+        content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 422, body = Problem)))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<axum::response::Response> {
+    use crate::api::export::{failed, format_of, scratch, send_file};
+    use guanxi_exchange::activities as x;
+    use guanxi_exchange::sheet::{Format, Sheet};
+    let format = if format_of(q.format.as_deref(), &["csv", "xlsx"])? == "xlsx" { Format::Xlsx } else { Format::Csv };
+    let of = match (q.account_id, q.contact_id) {
+        (Some(a), None) => Of::Account(AccountId::from_uuid(a)),
+        (None, Some(c)) => Of::Contact(ContactId::from_uuid(c)),
+        (None, None) => Of::Visible,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::field("contact_id", "conflict", "give account_id or contact_id, not both"))
+        }
+    };
+    let (file, out) = scratch()?;
+    let mut sheet = Sheet::open(format, out, &x::COLUMNS).map_err(|e| failed(e.into()))?;
+    x::export(&state.db, caller.principal.viewer(), of, &mut sheet).await.map_err(failed)?;
+    sheet.finish().map_err(|e| failed(e.into()))?;
+    send_file(file, &format!("activities.{}", format.extension()), format.content_type()).await
+}
+
 /// Brings back a touch that undoing its import removed (an admin, a
 /// manager, or who logged it; its cancelled hook stays cancelled).
 #[utoipa::path(post, path = "/api/v1/activities/{id}/restore", tag = "activities", security(("bearer" = [])),

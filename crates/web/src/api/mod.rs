@@ -55,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/restore", post(accounts::restore))
         .route("/accounts/{id}/merge", post(accounts::merge))
         .route("/activities", get(activities::timeline).post(activities::create))
+        .route("/activities/export", get(activities::export))
         .route("/activities/{id}/restore", post(activities::restore))
         .route("/tasks", get(activities::worklist).post(activities::create_task))
         .route("/scripts", get(scripts::list).post(scripts::create))
@@ -143,7 +144,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         pool::notifications, pool::read,
         requests::register, requests::registrations, requests::decide_registration,
         requests::transfer, requests::transfers, requests::decide_transfer, requests::handover,
-        activities::create, activities::restore, activities::timeline, activities::worklist, activities::done, activities::reschedule,
+        activities::create, activities::export, activities::restore, activities::timeline, activities::worklist, activities::done, activities::reschedule,
         activities::discipline, activities::call_hours, activities::issue_calendar, activities::revoke_calendar,
         activities::create_task, scripts::list, scripts::create, scripts::update, scripts::delete,
         purchases::create, purchases::list,
