@@ -289,11 +289,11 @@ pub async fn get(db: &Db, ws: WorkspaceId, id: ImportId) -> Result<Option<Import
 /// are cancelled. Returns how many records were removed; `None` when the
 /// import was already undone (a second click does nothing).
 pub async fn undo(db: &Db, actor: &Actor, id: ImportId, kind: &str, now: DateTime<Utc>) -> Result<Option<u64>> {
-    let (table, entity, touched) = match kind {
-        "accounts" => ("accounts", "account", ", updated_at = "),
-        "contacts" => ("contacts", "contact", ", updated_at = "),
-        // Activities are never edited, so they keep no time of change.
-        "activities" => ("activities", "activity", ""),
+    // Activities are never edited, so they keep no time of change.
+    let (table, entity, edited) = match kind {
+        "accounts" => ("accounts", "account", true),
+        "contacts" => ("contacts", "contact", true),
+        "activities" => ("activities", "activity", false),
         _ => return Err(Error::Db(format!("no undo for {kind}"))),
     };
     let mut tx = db.begin().await?;
@@ -322,8 +322,8 @@ pub async fn undo(db: &Db, actor: &Actor, id: ImportId, kind: &str, now: DateTim
     for chunk in ids.chunks(1000) {
         let mut q = Sql::new(&format!("UPDATE {table} SET deleted_at = "));
         q.bind(now);
-        if !touched.is_empty() {
-            q.push(touched).bind(now);
+        if edited {
+            q.push(", updated_at = ").bind(now);
         }
         q.push(" WHERE id IN (").bind_list(&chunk.iter().map(|(e,)| *e).collect::<Vec<_>>()).push(")");
         tx.execute(q).await?;

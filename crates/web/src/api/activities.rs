@@ -225,6 +225,7 @@ pub async fn restore(
     let mut tx = state.db.begin().await?;
     let activity =
         activities::restore(&mut tx, &caller.actor(), p.viewer(), ActivityId::from_uuid(id), state.clock.now()).await?;
+    // Who logged it is known only once it is read: a refusal returns before commit, so nothing is written.
     if activity.author_id != p.user_id && !matches!(p.role, guanxi_domain::Role::Admin | guanxi_domain::Role::Manager) {
         return Err(ApiError::Forbidden("restore touches others logged"));
     }
