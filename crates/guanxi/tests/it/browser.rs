@@ -331,6 +331,20 @@ both!(claim_from_the_pool_in_a_browser);
 /// 导入 in a browser: the file goes up through the page's script (chunks,
 /// progress), the mapping editor shows the columns as read, a dry run's
 /// report follows its progress, then the import for real and its undo.
+/// The element with `id` on a page that reloads itself until the job it
+/// follows ends: a lookup during a reload fails ("aborted by navigation")
+/// and is tried again, for up to 20 s.
+async fn across_reloads(c: &fantoccini::Client, id: &str) -> fantoccini::elements::Element {
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match c.find(Locator::Id(id)).await {
+            Ok(e) => return e,
+            Err(e) if std::time::Instant::now() > until => panic!("no #{id} within 20 s: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 async fn import_in_a_browser(app: &TestApp) {
     let w = app.world().await;
     let dir = tempfile::tempdir().unwrap();
@@ -368,7 +382,7 @@ async fn import_in_a_browser(app: &TestApp) {
 
     // The dry run: its page follows it to the end and offers to import for real.
     c.find(Locator::Id("i_dry")).await.unwrap().click().await.unwrap();
-    let commit = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("import-commit")).await.unwrap();
+    let commit = across_reloads(&c, "import-commit").await;
     let problems = c.find(Locator::Id("import-problems")).await.unwrap().text().await.unwrap();
     assert!(problems.contains("电话") && problems.contains("3"), "{problems}");
     std::fs::write(
@@ -378,7 +392,7 @@ async fn import_in_a_browser(app: &TestApp) {
     .unwrap();
     assert_eq!(app.count("accounts").await, 0, "a dry run writes nothing");
     commit.click().await.unwrap();
-    let undo = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("import-undo")).await.unwrap();
+    let undo = across_reloads(&c, "import-undo").await;
     let created = c.find(Locator::Css("[data-count=created]")).await.unwrap().text().await.unwrap();
     assert_eq!(created, "1");
     assert_eq!(app.count("accounts").await, 1);
