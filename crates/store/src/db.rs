@@ -18,6 +18,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow
 use sqlx::{Arguments, Postgres};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
@@ -128,12 +129,22 @@ impl Conn<'_> {
 pub struct Sql {
     text: String,
     args: Vec<Val>,
+    /// The same text comes again and again: keep it prepared however long it is.
+    reused: bool,
 }
 
 impl Sql {
     /// Starts a statement. Placeholders written by hand are `$1, $2, ...` in argument order.
     pub fn new(text: &str) -> Self {
-        Self { text: text.to_owned(), args: Vec::new() }
+        Self { text: text.to_owned(), args: Vec::new(), reused: false }
+    }
+
+    /// Marks a long statement whose text repeats (a multi-row insert of a
+    /// fixed number of rows): SQLite keeps it prepared instead of parsing it
+    /// again each time, which was a tenth of a large import.
+    pub fn reused(mut self) -> Self {
+        self.reused = true;
+        self
     }
 
     /// Appends SQL text (never user input: that goes through [`Sql::bind`]).
@@ -460,19 +471,22 @@ fn sqlite_value(v: Val) -> rusqlite::types::Value {
 /// of thousands of arguments quadratic. (Our SQL has no `$` in literals: every
 /// value is bound.)
 fn sqlite_prepare<'c>(conn: &'c rusqlite::Connection, sql: Sql) -> Result<rusqlite::CachedStatement<'c>, Error> {
-    let Sql { text, args } = sql;
-    let mut numbered = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        numbered.push(if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) { '?' } else { c });
+    let Sql { text, args, .. } = sql;
+    // Byte by byte: `$` and digits are ASCII, so the text stays UTF-8.
+    let mut numbered = text.clone().into_bytes();
+    for i in 0..numbered.len().saturating_sub(1) {
+        if numbered[i] == b'$' && numbered[i + 1].is_ascii_digit() {
+            numbered[i] = b'?';
+        }
     }
+    let numbered = String::from_utf8(numbered).map_err(|e| Error::Db(e.to_string()))?;
     let mut stmt = conn.prepare_cached(&numbered).map_err(sqlite_err)?;
-    for i in 1..=stmt.parameter_count() {
-        let v = args
-            .get(i - 1)
-            .cloned()
-            .ok_or_else(|| Error::Db(format!("placeholder ${i} has no argument in: {text}")))?;
-        stmt.raw_bind_parameter(i, sqlite_value(v)).map_err(sqlite_err)?;
+    let wanted = stmt.parameter_count();
+    if args.len() < wanted {
+        return Err(Error::Db(format!("placeholder ${} has no argument in: {text}", args.len() + 1)));
+    }
+    for (i, v) in args.into_iter().take(wanted).enumerate() {
+        stmt.raw_bind_parameter(i + 1, sqlite_value(v)).map_err(sqlite_err)?;
     }
     Ok(stmt)
 }
@@ -483,15 +497,15 @@ fn sqlite_prepare<'c>(conn: &'c rusqlite::Connection, sql: Sql) -> Result<rusqli
 /// took an import of a million rows past half a gigabyte.
 const CACHE_MAX_ARGS: usize = 256;
 
-/// Returns a small statement to the cache, discards a large one.
-fn sqlite_done(stmt: rusqlite::CachedStatement<'_>, args: usize) {
-    if args > CACHE_MAX_ARGS {
+/// Returns a small or reused statement to the cache, discards another large one.
+fn sqlite_done(stmt: rusqlite::CachedStatement<'_>, args: usize, reused: bool) {
+    if args > CACHE_MAX_ARGS && !reused {
         stmt.discard();
     }
 }
 
 fn sqlite_all<T: FromRow>(conn: &rusqlite::Connection, sql: Sql, limit: Option<usize>) -> Result<Vec<T>, Error> {
-    let args = sql.args.len();
+    let (args, reused) = (sql.args.len(), sql.reused);
     let mut stmt = sqlite_prepare(conn, sql)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
@@ -502,7 +516,7 @@ fn sqlite_all<T: FromRow>(conn: &rusqlite::Connection, sql: Sql, limit: Option<u
         }
     }
     drop(rows);
-    sqlite_done(stmt, args);
+    sqlite_done(stmt, args, reused);
     Ok(out)
 }
 
@@ -513,7 +527,7 @@ fn sqlite_chunks<T: FromRow>(
     chunk: usize,
     out: &tokio::sync::mpsc::Sender<Result<Vec<T>, Error>>,
 ) -> Result<(), Error> {
-    let args = sql.args.len();
+    let (args, reused) = (sql.args.len(), sql.reused);
     let mut stmt = sqlite_prepare(conn, sql)?;
     let mut rows = stmt.raw_query();
     let mut part = Vec::with_capacity(chunk);
@@ -526,7 +540,7 @@ fn sqlite_chunks<T: FromRow>(
         }
     }
     drop(rows);
-    sqlite_done(stmt, args);
+    sqlite_done(stmt, args, reused);
     if !part.is_empty() {
         let _ = out.blocking_send(Ok(part));
     }
@@ -534,13 +548,13 @@ fn sqlite_chunks<T: FromRow>(
 }
 
 fn sqlite_execute(conn: &rusqlite::Connection, sql: Sql) -> Result<u64, Error> {
-    let args = sql.args.len();
+    let (args, reused) = (sql.args.len(), sql.reused);
     let mut stmt = sqlite_prepare(conn, sql)?;
     // Step through any rows (e.g. RETURNING) so the statement completes.
     let mut rows = stmt.raw_query();
     while rows.next().map_err(sqlite_err)?.is_some() {}
     drop(rows);
-    sqlite_done(stmt, args);
+    sqlite_done(stmt, args, reused);
     Ok(conn.changes())
 }
 
@@ -548,6 +562,9 @@ fn sqlite_execute(conn: &rusqlite::Connection, sql: Sql) -> Result<u64, Error> {
 pub struct Sqlite {
     path: PathBuf,
     writer: Arc<tokio::sync::Mutex<rusqlite::Connection>>,
+    /// Tasks of this process waiting for the writer: a long bulk transaction
+    /// commits early for them (see [`Tx::others_waiting`]).
+    waiting: Arc<AtomicUsize>,
     readers: Mutex<Vec<rusqlite::Connection>>,
     max_idle_readers: usize,
 }
@@ -713,7 +730,7 @@ async fn pg_chunks<T: FromRow>(
     out: &tokio::sync::mpsc::Sender<Result<Vec<T>, Error>>,
 ) -> Result<(), Error> {
     use futures_util::TryStreamExt;
-    let Sql { text, args } = sql;
+    let Sql { text, args, .. } = sql;
     let mut rows = sqlx::query_with::<Postgres, _>(&text, pg_args(args)?).fetch(pg);
     let mut part = Vec::with_capacity(chunk);
     while let Some(row) = rows.try_next().await? {
@@ -730,18 +747,18 @@ async fn pg_chunks<T: FromRow>(
 
 macro_rules! pg_ops {
     ($ex:expr, $sql:expr, all) => {{
-        let Sql { text, args } = $sql;
+        let Sql { text, args, .. } = $sql;
         pg_rows(sqlx::query_with::<Postgres, _>(&text, pg_args(args)?).fetch_all($ex).await?)
     }};
     ($ex:expr, $sql:expr, optional) => {{
-        let Sql { text, args } = $sql;
+        let Sql { text, args, .. } = $sql;
         match sqlx::query_with::<Postgres, _>(&text, pg_args(args)?).fetch_optional($ex).await? {
             Some(r) => Some(T::from_row(&Row::Postgres(&r))).transpose(),
             None => Ok(None),
         }
     }};
     ($ex:expr, $sql:expr, execute) => {{
-        let Sql { text, args } = $sql;
+        let Sql { text, args, .. } = $sql;
         Ok(sqlx::query_with::<Postgres, _>(&text, pg_args(args)?).execute($ex).await?.rows_affected())
     }};
 }
@@ -818,6 +835,7 @@ impl Db {
         let db = Arc::new(Sqlite {
             path: path.to_owned(),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            waiting: Arc::default(),
             readers: Mutex::new(vec![first_reader]),
             max_idle_readers: pool.max_connections.max(1) as usize,
         });
@@ -905,7 +923,10 @@ impl Db {
     pub async fn execute(&self, sql: Sql) -> Result<u64, Error> {
         match self {
             Db::Sqlite(s) => {
-                let writer = s.writer.lock().await;
+                let writer = {
+                    let _queued = Queued::on(&s.waiting);
+                    s.writer.lock().await
+                };
                 sqlite_execute(&writer, sql)
             }
             Db::Postgres(pg) => pg_ops!(pg, sql, execute),
@@ -917,9 +938,12 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, Error> {
         Ok(match self {
             Db::Sqlite(s) => {
-                let conn = s.writer.clone().lock_owned().await;
+                let conn = {
+                    let _queued = Queued::on(&s.waiting);
+                    s.writer.clone().lock_owned().await
+                };
                 conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_err)?;
-                Tx::Sqlite(SqliteTx { conn, open: true })
+                Tx::Sqlite(SqliteTx { conn, open: true, waiting: s.waiting.clone() })
             }
             Db::Postgres(pg) => Tx::Postgres(pg.begin().await?),
         })
@@ -988,10 +1012,27 @@ impl Db {
     }
 }
 
+/// Counts a task as waiting for the writer while it lives (also when the wait is cancelled).
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn on(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Queued(waiting)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A SQLite transaction holding the writer; rolled back on drop unless committed.
 pub struct SqliteTx {
     conn: tokio::sync::OwnedMutexGuard<rusqlite::Connection>,
     open: bool,
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Drop for SqliteTx {
@@ -1069,6 +1110,15 @@ impl Tx {
         match self {
             Tx::Sqlite(_) => Dialect::Sqlite,
             Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Whether other tasks of this process wait for this transaction to end
+    /// (SQLite's one writer); always false on PostgreSQL, where they do not.
+    pub fn others_waiting(&self) -> bool {
+        match self {
+            Tx::Sqlite(t) => t.waiting.load(Ordering::Relaxed) > 0,
+            Tx::Postgres(_) => false,
         }
     }
 
@@ -1150,5 +1200,34 @@ mod tests {
         assert_eq!(n, 1);
         // Readers cannot write.
         assert!(db.fetch_all::<(i64,)>(Sql::new("DELETE FROM t RETURNING n")).await.is_err());
+    }
+
+    /// A long bulk transaction learns that a write of this process waits for it.
+    #[tokio::test]
+    async fn sqlite_transaction_sees_writers_waiting_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open_sqlite(&dir.path().join("t.db"), &PoolConfig::default()).await.unwrap());
+        db.execute(Sql::new("CREATE TABLE t (n INTEGER)")).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.execute(Sql::new("INSERT INTO t (n) VALUES (1)")).await.unwrap();
+        assert!(!tx.others_waiting(), "nobody else writes yet");
+        let other = tokio::spawn({
+            let db = db.clone();
+            async move { db.execute(Sql::new("INSERT INTO t (n) VALUES (2)")).await }
+        });
+        while !tx.others_waiting() {
+            tokio::task::yield_now().await;
+            assert!(!other.is_finished(), "the other write cannot finish while the transaction holds the writer");
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(other.await.unwrap().unwrap(), 1);
+        let (n,): (i64,) = db.fetch_one(Sql::new("SELECT SUM(n) FROM t")).await.unwrap();
+        assert_eq!(n, 3);
+        // A wait given up is no longer counted.
+        let tx = db.begin().await.unwrap();
+        let gave_up = tokio::time::timeout(Duration::from_millis(1), db.begin()).await;
+        assert!(gave_up.is_err(), "the writer is taken");
+        assert!(!tx.others_waiting());
+        tx.commit().await.unwrap();
     }
 }

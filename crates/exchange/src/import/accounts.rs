@@ -424,7 +424,7 @@ impl<'a> Importer<'a> {
         plans: Vec<Plan>,
         report: &mut Report,
         sink: &mut Sink,
-        tx: Option<guanxi_store::Tx>,
+        tx: &mut Option<guanxi_store::Tx>,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
         // Owners' limits, counted once per owner and kept up to date.
@@ -467,7 +467,7 @@ impl<'a> Importer<'a> {
             s.written = true;
             s.dead = refused.contains(&s.id);
         }
-        let Some(mut tx) = tx else { return Ok(()) };
+        let Some(tx) = tx.as_mut() else { return Ok(()) };
         let mut rows: Vec<(AccountId, AccountFields)> = Vec::new();
         let mut audited: Vec<(AccountId, u64)> = Vec::new();
         for plan in &kept {
@@ -476,8 +476,8 @@ impl<'a> Importer<'a> {
                 audited.push((*id, p.row.line));
             }
         }
-        accounts::insert_many(&mut tx, ws, &self.pool, &rows, &mut self.terms, self.now).await?;
-        accounts::audit_imported(&mut tx, &self.who.actor, self.import, &audited, self.now).await?;
+        accounts::insert_many(tx, ws, &self.pool, &rows, &mut self.terms, self.now).await?;
+        accounts::audit_imported(tx, &self.who.actor, self.import, &audited, self.now).await?;
         // Updates first: a row whose update would give an owner more
         // accounts than the pool allows fails and gets no import key.
         let mut written = Vec::with_capacity(kept.len());
@@ -490,7 +490,7 @@ impl<'a> Importer<'a> {
                     continue;
                 }
             };
-            let before = accounts::fields_in_tx(&mut tx, ws, id).await?;
+            let before = accounts::fields_in_tx(tx, ws, id).await?;
             let after = if merging {
                 let mut a = before.clone();
                 fill(&mut a, &p.fields);
@@ -509,7 +509,7 @@ impl<'a> Importer<'a> {
                 report.fail(sink, problem(&p.row, None, "limit_reached", message, Severity::Error), &p.row.cells)?;
                 continue;
             } else {
-                accounts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
+                accounts::update(tx, &self.who.actor, id, &after, self.now).await?;
                 if !merging {
                     report.counts.updated += 1;
                 }
@@ -519,10 +519,9 @@ impl<'a> Importer<'a> {
         let mut keys = Keys::new(ws, "accounts", self.import);
         for plan in &written {
             let (p, id, created) = plan.key();
-            keys.push(&mut tx, &p.external, id.uuid(), created).await?;
+            keys.push(tx, &p.external, id.uuid(), created).await?;
         }
-        keys.flush(&mut tx).await?;
-        tx.commit().await?;
+        keys.flush(tx).await?;
         Ok(())
     }
 }
@@ -537,6 +536,7 @@ impl super::Importer for Importer<'_> {
         parsed: Vec<Parsed>,
         report: &mut Report,
         sink: &mut Sink,
+        tx: &mut Option<guanxi_store::Tx>,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
         let started = std::time::Instant::now();
@@ -549,8 +549,7 @@ impl super::Importer for Importer<'_> {
         // Looked up in the transaction that will write the batch: on SQLite the
         // writer's large page cache holds the very indexes 查重 probes (a
         // reader's small one missed on most probes at a million accounts).
-        let mut tx = super::batch_tx(self.db, self.write).await?;
-        let mut conn = super::conn(self.db, &mut tx);
+        let mut conn = super::conn(self.db, tx);
         let known: HashMap<String, uuid::Uuid> =
             imports::lookup(&mut conn, ws, "accounts", &fresh).await?.into_iter().collect();
         let named: Vec<AccountId> = parsed.iter().filter_map(|p| p.id).collect();

@@ -19,7 +19,7 @@ use guanxi_domain::search::fold;
 use guanxi_domain::{ActivityId, ActivityKind, ContactId, ImportId, Notes, Outcome, ShortText, UserId};
 use guanxi_store::activities::{self, NewActivity, NewHook};
 use guanxi_store::imports::{self, Keys};
-use guanxi_store::{accounts, contacts, Conn, Db};
+use guanxi_store::{accounts, contacts, Db};
 use std::collections::{HashMap, HashSet};
 
 /// The touch an external id names when it is a Guanxi id (`x:` and a UUID).
@@ -62,7 +62,6 @@ pub(crate) struct Importer<'a> {
     db: &'a Db,
     who: &'a Who,
     import: ImportId,
-    write: bool,
     now: DateTime<Utc>,
     links: Links,
     externals: HashSet<u64>,
@@ -196,7 +195,7 @@ impl super::Parse for Parser {
 
 impl<'a> Importer<'a> {
     pub async fn new(ctx: Ctx<'a>, plan: &super::Plan) -> Result<(Importer<'a>, Parser), ImportError> {
-        let Ctx { db, who, import, write, now, .. } = ctx;
+        let Ctx { db, who, import, now, .. } = ctx;
         let mut people = HashMap::new();
         for (id, email, name, _) in guanxi_store::users::directory(db, who.actor.workspace_id).await? {
             people.insert(email.to_lowercase(), id);
@@ -204,7 +203,7 @@ impl<'a> Importer<'a> {
         }
         let parser =
             Parser { mapping: plan.mapping.clone(), headers: plan.headers.clone(), who: who.clone(), now, people };
-        Ok((Importer { db, who, import, write, now, links: Links::default(), externals: HashSet::new() }, parser))
+        Ok((Importer { db, who, import, now, links: Links::default(), externals: HashSet::new() }, parser))
     }
 }
 
@@ -218,10 +217,11 @@ impl super::Importer for Importer<'_> {
         parsed: Vec<Parsed>,
         report: &mut Report,
         sink: &mut Sink,
+        tx: &mut Option<guanxi_store::Tx>,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
         let started = std::time::Instant::now();
-        self.links.resolve(&mut Conn::Db(self.db), self.who, parsed.iter().map(|p| &p.link)).await?;
+        self.links.resolve(&mut super::conn(self.db, tx), self.who, parsed.iter().map(|p| &p.link)).await?;
         let mut linked = Vec::with_capacity(parsed.len());
         for mut p in parsed {
             match self.links.get(&p.link) {
@@ -242,8 +242,11 @@ impl super::Importer for Importer<'_> {
             .filter(|p| !self.externals.contains(&cells::key_hash(b'x', &p.external)))
             .map(|p| p.external.as_str())
             .collect();
-        let known: HashSet<String> =
-            imports::lookup(&mut Conn::Db(self.db), ws, "activities", &fresh).await?.into_iter().map(|r| r.0).collect();
+        let known: HashSet<String> = imports::lookup(&mut super::conn(self.db, tx), ws, "activities", &fresh)
+            .await?
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
         let named: Vec<ActivityId> = fresh.iter().filter_map(|e| own_id(e)).collect();
         let own: HashSet<ActivityId> = activities::live(self.db, ws, &named).await?.into_iter().collect();
         let accts: Vec<guanxi_domain::AccountId> = {
@@ -255,7 +258,8 @@ impl super::Importer for Importer<'_> {
         let owners: HashMap<_, _> = accounts::owners(self.db, ws, &accts).await?.into_iter().collect();
         let folded: Vec<String> = linked.iter().filter_map(|p| p.contact.as_deref().map(fold)).collect();
         let names: Vec<&str> = folded.iter().map(String::as_str).collect();
-        let people = contacts::existing_matching(&mut Conn::Db(self.db), ws, &[], &[], &[], &accts, &names).await?;
+        let people =
+            contacts::existing_matching(&mut super::conn(self.db, tx), ws, &[], &[], &[], &accts, &names).await?;
         let person: HashMap<(guanxi_domain::AccountId, &str), ContactId> =
             people.iter().map(|e| ((e.account_id, e.name_key.as_str()), e.id)).collect();
         let mut plans: Vec<(Parsed, UserId)> = Vec::with_capacity(linked.len());
@@ -303,15 +307,13 @@ impl super::Importer for Importer<'_> {
         }
         report.timings.check += started.elapsed();
         let started = std::time::Instant::now();
-        if self.write && !plans.is_empty() {
-            let mut tx = self.db.begin().await?;
+        if let Some(tx) = tx.as_mut().filter(|_| !plans.is_empty()) {
             let mut keys = Keys::new(ws, "activities", self.import);
             for (p, author) in &plans {
-                let id = activities::log_imported(&mut tx, &self.who.actor, *author, &p.activity, self.now).await?;
-                keys.push(&mut tx, &p.external, id.uuid(), true).await?;
+                let id = activities::log_imported(tx, &self.who.actor, *author, &p.activity, self.now).await?;
+                keys.push(tx, &p.external, id.uuid(), true).await?;
             }
-            keys.flush(&mut tx).await?;
-            tx.commit().await?;
+            keys.flush(tx).await?;
         }
         report.timings.write += started.elapsed();
         Ok(())

@@ -221,7 +221,7 @@ impl<'a> Importer<'a> {
         &mut self,
         plans: Vec<Plan>,
         report: &mut Report,
-        tx: Option<guanxi_store::Tx>,
+        tx: &mut Option<guanxi_store::Tx>,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
         for plan in &plans {
@@ -232,7 +232,7 @@ impl<'a> Importer<'a> {
                 _ => {}
             }
         }
-        let Some(mut tx) = tx else { return Ok(()) };
+        let Some(tx) = tx.as_mut() else { return Ok(()) };
         let mut rows = Vec::new();
         let mut audited = Vec::new();
         for plan in &plans {
@@ -241,38 +241,37 @@ impl<'a> Importer<'a> {
                 audited.push((*id, p.row.line));
             }
         }
-        contacts::insert_many(&mut tx, ws, &rows, &mut self.terms, self.now).await?;
-        contacts::audit_imported(&mut tx, &self.who.actor, self.import, &audited, self.now).await?;
+        contacts::insert_many(tx, ws, &rows, &mut self.terms, self.now).await?;
+        contacts::audit_imported(tx, &self.who.actor, self.import, &audited, self.now).await?;
         let mut keys = Keys::new(ws, "contacts", self.import);
         for plan in &plans {
             let (p, id, created) = plan.key();
-            keys.push(&mut tx, &p.external, id.uuid(), created).await?;
+            keys.push(tx, &p.external, id.uuid(), created).await?;
         }
-        keys.flush(&mut tx).await?;
+        keys.flush(tx).await?;
         for plan in plans {
             match plan {
                 Plan::Update(p, id) => {
-                    let before = contacts::fields_in_tx(&mut tx, ws, id).await?;
+                    let before = contacts::fields_in_tx(tx, ws, id).await?;
                     let after = overlay(&before, &p);
                     if after != before {
-                        contacts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
+                        contacts::update(tx, &self.who.actor, id, &after, self.now).await?;
                         report.counts.updated += 1;
                     } else {
                         report.counts.unchanged += 1;
                     }
                 }
                 Plan::MergeWritten(p, id) => {
-                    let before = contacts::fields_in_tx(&mut tx, ws, id).await?;
+                    let before = contacts::fields_in_tx(tx, ws, id).await?;
                     let mut after = before.clone();
                     fill(&mut after, &p.fields);
                     if after != before {
-                        contacts::update(&mut tx, &self.who.actor, id, &after, self.now).await?;
+                        contacts::update(tx, &self.who.actor, id, &after, self.now).await?;
                     }
                 }
                 _ => {}
             }
         }
-        tx.commit().await?;
         Ok(())
     }
 }
@@ -287,12 +286,12 @@ impl super::Importer for Importer<'_> {
         parsed: Vec<Parsed>,
         report: &mut Report,
         sink: &mut Sink,
+        tx: &mut Option<guanxi_store::Tx>,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
         let started = std::time::Instant::now();
         // Looked up in the transaction that will write the batch (see the accounts importer).
-        let mut tx = super::batch_tx(self.db, self.write).await?;
-        let mut conn = super::conn(self.db, &mut tx);
+        let mut conn = super::conn(self.db, tx);
         self.links.resolve(&mut conn, self.who, parsed.iter().map(|p| &p.link)).await?;
         let mut linked = Vec::with_capacity(parsed.len());
         for mut p in parsed {

@@ -29,6 +29,15 @@ use std::path::{Path, PathBuf};
 /// Rows read, checked and written together.
 pub const BATCH: usize = 2000;
 
+/// How long one transaction keeps writing batches before it commits. Each
+/// commit writes every index page its batches touched (then the checkpoint
+/// writes them again): batches inserting at random places of a large index
+/// touch many of the same pages, so fewer commits write far less. On SQLite
+/// other writers wait meanwhile: those of this process make the import
+/// commit after the batch at hand; another process (`guanxi import` beside
+/// `guanxi serve`) waits up to its 5 s busy timeout, which this stays under.
+pub const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// What to do with a bad row.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -370,7 +379,8 @@ pub(crate) struct Ctx<'a> {
 pub(crate) trait Importer {
     /// A row as its parser reads it.
     type Parsed: Send + 'static;
-    /// Checks and writes one batch.
+    /// Checks one batch and writes it in `tx` (`None` for a dry run), which
+    /// the caller commits: a transaction spans several batches.
     async fn batch(
         &mut self,
         mapping: &Mapping,
@@ -378,6 +388,7 @@ pub(crate) trait Importer {
         parsed: Vec<Self::Parsed>,
         report: &mut Report,
         sink: &mut Sink,
+        tx: &mut Option<guanxi_store::Tx>,
     ) -> Result<(), ImportError>;
 }
 
@@ -394,6 +405,10 @@ async fn drive<I: Importer, P: Parse<Parsed = I::Parsed>>(
     let mut report = Report::new(plan.kind, write);
     let mut rx = reader(plan.path.clone(), parser)?;
     let mut batches: u64 = 0;
+    let mut tx: Option<guanxi_store::Tx> = None;
+    let mut opened = std::time::Instant::now();
+    // Batches written when the planner's statistics were last refreshed.
+    let mut analysed: u64 = 0;
     loop {
         let waited = std::time::Instant::now();
         let Some(batch) = rx.recv().await else { break };
@@ -416,26 +431,44 @@ async fn drive<I: Importer, P: Parse<Parsed = I::Parsed>>(
                 }
             }
         }
-        importer.batch(&plan.mapping, &plan.headers, good, &mut report, sink).await?;
+        if write && tx.is_none() {
+            tx = Some(db.begin().await?);
+            opened = std::time::Instant::now();
+        }
+        importer.batch(&plan.mapping, &plan.headers, good, &mut report, sink, &mut tx).await?;
         report.bytes = batch.bytes as i64;
         batches += 1;
-        // After the 1st, 2nd, 4th, 8th… batch: the tables have doubled since the planner last looked.
-        if write && batches.is_power_of_two() {
-            imports::refresh_statistics(db).await?;
-        }
-        if write || report.rows % (BATCH as i64 * 5) == 0 {
-            imports::progress(db, import, report.bytes, report.rows, &report.counts, clock.now()).await?;
+        if !write {
+            if report.rows % (BATCH as i64 * 5) == 0 {
+                imports::progress(db, import, report.bytes, report.rows, &report.counts, clock.now()).await?;
+            }
+        } else if opened.elapsed() >= COMMIT_EVERY || tx.as_ref().is_some_and(guanxi_store::Tx::others_waiting) {
+            commit(db, import, &mut tx, &mut report, clock).await?;
+            // The tables have doubled since the planner last looked.
+            if analysed == 0 || batches >= 2 * analysed {
+                imports::refresh_statistics(db).await?;
+                analysed = batches;
+            }
         }
     }
+    commit(db, import, &mut tx, &mut report, clock).await?;
     Ok(report)
 }
 
-/// The transaction a batch is looked up and written in; none for a dry run.
-pub(crate) async fn batch_tx(db: &Db, write: bool) -> Result<Option<guanxi_store::Tx>, ImportError> {
-    Ok(match write {
-        true => Some(db.begin().await?),
-        false => None,
-    })
+/// Commits the open transaction, if any, and records the progress it made.
+async fn commit(
+    db: &Db,
+    import: ImportId,
+    tx: &mut Option<guanxi_store::Tx>,
+    report: &mut Report,
+    clock: &dyn guanxi_domain::Clock,
+) -> Result<(), ImportError> {
+    let Some(open) = tx.take() else { return Ok(()) };
+    let started = std::time::Instant::now();
+    open.commit().await?;
+    report.timings.write += started.elapsed();
+    imports::progress(db, import, report.bytes, report.rows, &report.counts, clock.now()).await?;
+    Ok(())
 }
 
 /// Reads inside the batch's transaction, or outside any for a dry run.
