@@ -922,8 +922,23 @@ async fn log_a_touch_and_work_the_day(app: &TestApp) {
     let html =
         c.get(app.url(&format!("/accounts/{account}?tab=activities"))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("延迟完成") && html.contains("约到拜访"), "{html}");
+    // Its touches download from the tab (the signed-in session suffices), as CSV and Excel.
+    let csv_link = format!("/api/v1/activities/export?account_id={account}");
+    assert!(html.contains(&format!("href=\"{csv_link}\"")), "{html}");
+    assert!(
+        html.contains(&format!("href=\"/api/v1/activities/export?format=xlsx&amp;account_id={account}\"")),
+        "{html}"
+    );
+    let res = c.get(app.url(&csv_link)).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let csv = res.text().await.unwrap();
+    assert!(csv.contains("谈了技改") && csv.lines().count() >= 3, "{csv}");
     let html = c.get(app.url(&format!("/contacts/{boss}"))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("谈了技改") && html.contains("明年预算 800 万"), "{html}");
+    let csv_link = format!("/api/v1/activities/export?contact_id={boss}");
+    assert!(html.contains(&format!("href=\"{csv_link}\"")), "{html}");
+    let csv = c.get(app.url(&csv_link)).send().await.unwrap().text().await.unwrap();
+    assert!(csv.contains("谈了技改"), "{csv}");
     // 活动: the feed of every visible account's touches; another team sees none of them.
     let html = c.get(app.url("/activities")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("谈了技改") && html.contains(&format!("/accounts/{account}?tab=activities")), "{html}");
