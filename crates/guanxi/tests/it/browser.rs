@@ -423,3 +423,62 @@ async fn import_in_a_browser(app: &TestApp) {
     let _ = d.child.kill().await;
 }
 both!(import_in_a_browser);
+
+/// An upload on a link that drops: the page's script sends the file in 1 MB
+/// chunks; one chunk's connection fails (the browser's request errors, as
+/// on a lost mobile link), and the script asks the server how much it has
+/// and goes on from there instead of starting over. The server ends up
+/// with the file byte for byte, and the mapping editor opens on it.
+async fn an_upload_resumes_after_a_dropped_connection(app: &TestApp) {
+    let w = app.world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("大名单.csv");
+    let mut text = String::from("客户名称,电话\n");
+    let mut i = 0;
+    while text.len() < 2_600_000 {
+        text.push_str(&format!("沈阳第{i}电气设备有限公司,024-{:08}\n", 20_000_000 + i));
+        i += 1;
+    }
+    std::fs::write(&path, &text).unwrap();
+    let d = driver().await;
+    let c = browser(&d, 1280, 1000).await;
+    log_in(app, &c, &w.sales_x.email).await;
+    c.goto(&app.url("/imports?kind=accounts")).await.unwrap();
+    c.wait().for_element(Locator::Id("import-form")).await.unwrap();
+    // The upload's second chunk (its second XMLHttpRequest) loses its connection.
+    c.execute(
+        "const send = XMLHttpRequest.prototype.send; let n = 0; window.dropped = 0;
+         XMLHttpRequest.prototype.send = function (body) {
+           n += 1;
+           if (n === 2) { window.dropped += 1; setTimeout(() => this.onerror(), 10); return; }
+           return send.call(this, body);
+         };",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Id("i_file")).await.unwrap().send_keys(&path.display().to_string()).await.unwrap();
+    c.find(Locator::Id("i_upload")).await.unwrap().click().await.unwrap();
+    let first = c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#i_columns tr:first-child select"));
+    assert_eq!(first.await.unwrap().prop("value").await.unwrap().as_deref(), Some("name"));
+    let dropped = c.execute("return window.dropped;", vec![]).await.unwrap();
+    assert_eq!(dropped, serde_json::json!(1), "one chunk's connection was dropped");
+    let bar = c.find(Locator::Id("i_bar")).await.unwrap().attr("value").await.unwrap();
+    assert_eq!(bar.as_deref(), Some("100"));
+    // The same upload went on: the file was not started again.
+    let q = guanxi_store::Sql::new("SELECT id, size, received FROM files WHERE purpose = 'import'");
+    assert_eq!(app.db.fetch_all::<(uuid::Uuid, i64, i64)>(q.clone()).await.unwrap().len(), 1);
+    let (id, size, received): (uuid::Uuid, i64, i64) = app.db.fetch_one(q).await.unwrap();
+    assert_eq!((size, received), (text.len() as i64, text.len() as i64));
+    let mut stored: Vec<u8> = Vec::new();
+    let mut next = 0;
+    loop {
+        let page = guanxi_store::files::chunks_from(&app.db, id, next).await.unwrap();
+        let Some((last, _)) = page.last() else { break };
+        next = last + 1;
+        stored.extend(page.into_iter().flat_map(|(_, b)| b));
+    }
+    assert!(stored == text.as_bytes(), "the stored file is the one sent, byte for byte");
+    c.close().await.unwrap();
+}
+both!(an_upload_resumes_after_a_dropped_connection);
