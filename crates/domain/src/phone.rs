@@ -117,10 +117,14 @@ impl Phone {
         let invalid =
             || FieldError::new(field, "invalid_phone", format!("{field} is not a valid phone number: {}", raw.trim()));
         let parsed = phonenumber::parse(Some(country::Id::CN), &digits).map_err(|_| invalid())?;
-        if !parsed.is_valid() {
+        // Valid means of a known type in its region's metadata: that is what
+        // `is_valid` works out, so asking it as well matched the number
+        // against the same patterns twice (most of a contacts import's parsing).
+        let number_type = parsed.number_type(&phonenumber::metadata::DATABASE);
+        if number_type == Type::Unknown {
             return Err(invalid());
         }
-        let kind = match parsed.number_type(&phonenumber::metadata::DATABASE) {
+        let kind = match number_type {
             Type::Mobile => PhoneKind::Mobile,
             Type::FixedLine | Type::FixedLineOrMobile => PhoneKind::FixedLine,
             Type::TollFree | Type::Uan | Type::SharedCost => PhoneKind::TollFree,
