@@ -326,11 +326,12 @@ impl super::Importer for Importer<'_> {
         let (mut phones, mut emails, mut wechats, mut accts, mut names) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let folded: Vec<String> = linked.iter().map(|p| fold(&p.fields.name)).collect();
+        let mut listed = HashSet::new();
         for (p, n) in linked.iter().zip(&folded) {
             phones.extend(personal(&p.fields.phones));
             emails.extend(p.fields.emails.iter().map(String::as_str));
             wechats.extend(p.fields.wechat.as_deref());
-            if !accts.contains(&p.fields.account_id) {
+            if listed.insert(p.fields.account_id) {
                 accts.push(p.fields.account_id);
             }
             names.push(n.as_str());

@@ -452,6 +452,10 @@ async fn drive<I: Importer, P: Parse<Parsed = I::Parsed>>(
         }
     }
     commit(db, import, &mut tx, &mut report, clock).await?;
+    // What the next import (and every list) plans with.
+    if write && batches > analysed {
+        imports::refresh_statistics(db).await?;
+    }
     Ok(report)
 }
 

@@ -700,3 +700,39 @@ async fn an_update_past_the_ownership_limit_fails_its_row_not_the_import(app: &T
     assert_eq!(owner, Some(w.sales_x.id.uuid()));
 }
 both!(an_update_past_the_ownership_limit_fails_its_row_not_the_import);
+
+/// After an import the planner knows how large the tables became: plans made
+/// from a database's first, tiny statistics scanned whole tables once per
+/// batch (SQLite kept the demo's six contacts as the contacts' size).
+async fn an_import_leaves_fresh_planner_statistics(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    let mut text = String::from("客户名称,电话\n");
+    for i in 0..2500 {
+        text.push_str(&format!("鞍山第{i}机械制造有限公司,0412-{:07}\n", 6_000_000 + i));
+    }
+    std::fs::write(&path, text).unwrap();
+    assert!(planned_accounts(app).await < 100, "the planner starts from an empty workspace");
+    let (r, _) = run(app, &path, &Options::default()).await;
+    assert!(r.unwrap().counts.created > 2000);
+    let seen = planned_accounts(app).await;
+    assert!((2000..=3000).contains(&seen), "the planner counts {seen} accounts");
+}
+both!(an_import_leaves_fresh_planner_statistics);
+
+/// How many accounts the planner's statistics count.
+async fn planned_accounts(app: &TestApp) -> i64 {
+    let q = match app.db.dialect() {
+        guanxi_store::Dialect::Sqlite => {
+            let q = Sql::new("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'");
+            if app.db.fetch_one::<(i64,)>(q).await.unwrap().0 == 0 {
+                return 0; // never analysed
+            }
+            "SELECT CAST(substr(stat, 1, instr(stat, ' ') - 1) AS BIGINT) FROM sqlite_stat1 WHERE idx = 'accounts_name_key'"
+        }
+        guanxi_store::Dialect::Postgres => {
+            "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = 'accounts'::regclass"
+        }
+    };
+    app.db.fetch_optional::<(i64,)>(Sql::new(q)).await.unwrap().map_or(0, |r| r.0)
+}
