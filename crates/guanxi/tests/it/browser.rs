@@ -174,6 +174,18 @@ async fn log_in_and_open_the_user_settings(app: &TestApp) {
     search.send_keys("\u{E007}").await.unwrap(); // Enter
     c.wait().for_url(account_url).await.unwrap();
 
+    // 活动 tab: its touches download from the 导出 menu.
+    c.find(Locator::Css("nav.tabs a[href$='tab=activities']")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("#activities details.menu-button summary")).await.unwrap().click().await.unwrap();
+    let export = c.find(Locator::Id("activities-export")).await.unwrap();
+    assert!(export.is_displayed().await.unwrap(), "the export menu opens");
+    assert!(export.attr("href").await.unwrap().unwrap().contains("/api/v1/activities/export?account_id="));
+    std::fs::write(
+        shot_path(&format!("account-activities-export-{:?}", app.backend).to_lowercase()),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
     // Typing the same organisation in another spelling warns before saving.
     c.goto(&app.url("/accounts/new")).await.unwrap();
     c.wait().for_element(Locator::Id("a_name")).await.unwrap().send_keys("國網遼寧省電力有限公司").await.unwrap();
