@@ -1,8 +1,9 @@
 //! Background jobs of `guanxi serve`: the pool's release job (idle accounts
 //! back to the pool, warnings before), reminders of hooks falling due,
-//! greetings (holidays, birthdays), and the
-//! delivery worker that sends the outbox to WeCom, DingTalk, Feishu and
-//! e-mail, and the sweep that marks imports whose server stopped as failed. Every instance may run them: each job's updates re-check their
+//! greetings (holidays, birthdays), the delivery worker that sends the outbox
+//! to WeCom, DingTalk, Feishu and e-mail, the sweep that marks imports whose
+//! server stopped as failed, and (hourly) fresh planner statistics for tables
+//! that grew. Every instance may run them: each job's updates re-check their
 //! conditions and deliveries are claimed under a lease, so running them twice
 //! at once does nothing twice. `guanxi jobs run-once` runs them from cron instead.
 
@@ -35,6 +36,7 @@ pub async fn run_once(db: &Db, clock: &dyn Clock, sender: &Sender) -> anyhow::Re
     let greeted = greetings::run(db, clock.now()).await?;
     let delivered = guanxi_notify::deliver_due(db, sender, clock).await?;
     let interrupted = guanxi_exchange::import::stored::sweep(db, clock).await?;
+    db.optimize().await?;
     Ok(Report { pool, reminded, greeted, delivered, interrupted })
 }
 
@@ -64,11 +66,17 @@ pub fn spawn(
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "release job failed; trying again next round"),
                 },
-                _ = greet_tick.tick() => match greetings::run(&db, clock.now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(greetings = n, "greeting reminders"),
-                    Err(e) => tracing::warn!(error = %e, "greeting job failed; trying again next round"),
-                },
+                _ = greet_tick.tick() => {
+                    match greetings::run(&db, clock.now()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(greetings = n, "greeting reminders"),
+                        Err(e) => tracing::warn!(error = %e, "greeting job failed; trying again next round"),
+                    }
+                    // Also hourly: the planner's statistics of tables that grew.
+                    if let Err(e) = db.optimize().await {
+                        tracing::warn!(error = %e, "refreshing planner statistics failed; trying again next hour");
+                    }
+                }
                 _ = deliver_tick.tick() => {
                     match activities::remind_due(&db, clock.now()).await {
                         Ok(0) => {}
