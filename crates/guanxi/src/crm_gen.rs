@@ -171,7 +171,8 @@ pub async fn generate(db: &Db, clock: &dyn Clock, accounts: u64, contacts: u64) 
     let pool = guanxi_store::pool::default_of(guanxi_store::Conn::Db(db), ws).await?;
     let mut i = have;
     // Terms merged in term order at the end (see `search::Indexer`).
-    let mut terms = search::Indexer::pending(uuid::Uuid::now_v7());
+    // (Should `gen` stop before the merge, what it wrote is not found by search: generate again.)
+    let mut terms = search::Indexer::spool(ws, now);
     while i < accounts {
         let end = (i + PER_TX as u64).min(accounts);
         let rows: Vec<(AccountId, AccountFields)> = (i..end).map(|k| (AccountId::new(), account(k, &owners))).collect();

@@ -265,6 +265,19 @@ pub async fn fail_stale(db: &Db, before: DateTime<Utc>, now: DateTime<Utc>) -> R
     db.execute(q).await
 }
 
+/// Marks an import as having written records whose search terms are not
+/// merged yet (`true`, as it starts writing), or as having none (`false`).
+pub async fn set_unindexed(db: &Db, id: ImportId, unindexed: bool) -> Result<()> {
+    db.execute(Sql::new("UPDATE imports SET unindexed = $1 WHERE id = $2").arg(unindexed).arg(id)).await?;
+    Ok(())
+}
+
+/// Imports that stopped (their server with them) before their records'
+/// search terms were merged: (id, kind).
+pub async fn unindexed(db: &Db) -> Result<Vec<(Uuid, String)>> {
+    db.fetch_all(Sql::new("SELECT id, kind FROM imports WHERE unindexed AND status NOT IN ('queued', 'running')")).await
+}
+
 /// Whether `id` is an import still queued or running.
 pub async fn active(db: &Db, id: Uuid) -> Result<bool> {
     let q = Sql::new("SELECT 1 FROM imports WHERE id = $1 AND status IN ('queued', 'running')").arg(id);

@@ -134,6 +134,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_activities_deleted.sql"),
         postgres: include_str!("../migrations/postgres/0019_activities_deleted.sql"),
     },
+    Migration {
+        version: 20,
+        name: "search_spool",
+        sqlite: include_str!("../migrations/sqlite/0020_search_spool.sql"),
+        postgres: include_str!("../migrations/postgres/0020_search_spool.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

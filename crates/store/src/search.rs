@@ -8,10 +8,11 @@ use crate::batch::Batch;
 use crate::db::{Db, Sql, Tx, Val};
 use crate::scope::{push_visible, Viewer};
 use crate::Result;
+use chrono::{DateTime, Utc};
 use guanxi_domain::search::{self as terms, Indexed, Kind, Plan};
 use guanxi_domain::{AccountId, ContactId, WorkspaceId};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// A batch of `search_terms` rows.
@@ -21,129 +22,227 @@ fn term_batch() -> Batch {
 
 /// Where the terms of records being written go: straight into
 /// `search_terms`, so that a record saved by hand is found at once, or, for a
-/// bulk write, into `search_pending`, appended in the order written, to be
-/// merged in term order by [`merge_pending`] when the bulk write ends. A
-/// million records' terms inserted one record at a time land all over a large
-/// index: each lands on a page of its own, and that page is written again.
+/// bulk write, into a sorter in the writing process, to be merged in term
+/// order by [`Indexer::merge`] when the bulk write ends. A million records'
+/// terms inserted one record at a time land all over a large index: each
+/// lands on a page of its own, and that page is written again.
 pub struct Indexer {
-    batch: Batch,
-    /// The bulk write's id and the last sequence number it used.
-    pending: Option<(Uuid, i64)>,
+    mode: Mode,
+}
+
+enum Mode {
+    Direct(Batch),
+    Spool(Box<Spool>),
+}
+
+/// A bulk write's terms, sorted in memory a segment at a time and kept in
+/// temporary files (`extsort`), so that memory stays flat at any size.
+struct Spool {
+    ws: WorkspaceId,
+    /// The bulk write's time: its records carry it as `updated_at`, so a later
+    /// one means someone changed the record before its terms were merged.
+    since: DateTime<Utc>,
+    sorter: extsort::PushExternalSorter<Spooled, fn(&Spooled, &Spooled) -> std::cmp::Ordering>,
+    kinds: HashSet<&'static str>,
+}
+
+/// Terms sorted in memory before a segment goes to disk (about 10 MB).
+const SPOOL_SEGMENT: usize = 150_000;
+
+/// One term of one record, as the sorter keeps it: ordered as `search_terms` is.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Spooled {
+    term: String,
+    entity: [u8; 16],
+}
+
+impl extsort::Sortable for Spooled {
+    fn encode<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(&(self.term.len() as u32).to_le_bytes())?;
+        w.write_all(self.term.as_bytes())?;
+        w.write_all(&self.entity)
+    }
+
+    fn decode<R: std::io::Read>(r: &mut R) -> std::io::Result<Self> {
+        let mut len = [0u8; 4];
+        r.read_exact(&mut len)?;
+        let mut term = vec![0u8; u32::from_le_bytes(len) as usize];
+        r.read_exact(&mut term)?;
+        let mut entity = [0u8; 16];
+        r.read_exact(&mut entity)?;
+        let term = String::from_utf8(term).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        Ok(Spooled { term, entity })
+    }
+}
+
+fn spool_error(e: std::io::Error) -> crate::Error {
+    crate::Error::Db(format!("sorting search terms in temporary files: {e}"))
 }
 
 impl Indexer {
     /// Terms go into `search_terms` as the records are written.
     pub fn direct() -> Self {
-        Self { batch: term_batch(), pending: None }
+        Self { mode: Mode::Direct(term_batch()) }
     }
 
-    /// Terms wait in `search_pending` under `batch_id` (an import's id). One
-    /// `Indexer` per id: it numbers the rows it writes.
-    pub fn pending(batch_id: Uuid) -> Self {
-        let batch = Batch::new("search_pending", "batch_id, seq, workspace_id, term, entity_id");
-        Self { batch, pending: Some((batch_id, 0)) }
+    /// Terms of a bulk write in workspace `ws` that stamps its records with
+    /// `since` wait in this process until [`Indexer::merge`]. Should the
+    /// process stop first, the records are not found by search until indexed
+    /// again (an import's are by the sweep: [`index_created`]).
+    pub fn spool(ws: WorkspaceId, since: DateTime<Utc>) -> Self {
+        Self::spool_sorting(ws, since, SPOOL_SEGMENT)
+    }
+
+    fn spool_sorting(ws: WorkspaceId, since: DateTime<Utc>, segment: usize) -> Self {
+        let sorter = extsort::ExternalSorter::new()
+            .with_segment_size(segment)
+            .pushed_by(Spooled::cmp as fn(&Spooled, &Spooled) -> std::cmp::Ordering);
+        Self { mode: Mode::Spool(Box::new(Spool { ws, since, sorter, kinds: HashSet::new() })) }
     }
 
     /// Adds a new record's terms (sent with the next full statement or [`Indexer::flush`]).
     pub async fn push(&mut self, tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
-        for t in terms::terms(kind, rec) {
-            let row = match &mut self.pending {
-                None => vec![Val::from(ws), t.into(), id.into()],
-                Some((batch, seq)) => {
-                    *seq += 1;
-                    vec![Val::from(*batch), Val::from(*seq), ws.into(), t.into(), id.into()]
+        match &mut self.mode {
+            Mode::Direct(batch) => {
+                for t in terms::terms(kind, rec) {
+                    batch.push(tx, vec![Val::from(ws), t.into(), id.into()]).await?;
                 }
-            };
-            self.batch.push(tx, row).await?;
+            }
+            Mode::Spool(s) => {
+                if ws != s.ws {
+                    return Err(crate::Error::Invalid("workspace_id", "a bulk write stays in one workspace".into()));
+                }
+                s.kinds.insert(table_of(kind));
+                for term in terms::terms(kind, rec) {
+                    s.sorter.push(Spooled { term, entity: id.into_bytes() }).map_err(spool_error)?;
+                }
+            }
         }
         Ok(())
     }
 
     /// Sends what is left; call before the transaction commits.
     pub async fn flush(&mut self, tx: &mut Tx) -> Result<()> {
-        self.batch.flush(tx).await
-    }
-
-    /// Merges the pending terms written so far (see [`merge_pending`]).
-    pub async fn merge(&self, db: &Db) -> Result<u64> {
-        match self.pending {
-            Some((batch_id, _)) => merge_pending(db, batch_id).await,
-            None => Ok(0),
+        match &mut self.mode {
+            Mode::Direct(batch) => batch.flush(tx).await,
+            Mode::Spool(_) => Ok(()),
         }
     }
+
+    /// Merges a bulk write's terms into `search_terms` in term order, a chunk
+    /// per transaction. A record someone changed (or removed) after the bulk
+    /// write made it is indexed as it is now instead: its own terms may be
+    /// out of date. Returns the terms merged.
+    pub async fn merge(self, db: &Db) -> Result<u64> {
+        let Mode::Spool(s) = self.mode else { return Ok(0) };
+        let Spool { ws, since, sorter, kinds } = *s;
+        let changed = changed_since(db, ws, since, &kinds).await?;
+        let sorted = sorter.done().map_err(spool_error)?;
+        // Temporary files are read on a thread of their own.
+        let (out, mut chunks) = tokio::sync::mpsc::channel::<std::io::Result<Vec<Spooled>>>(2);
+        let reading = tokio::task::spawn_blocking(move || {
+            let mut chunk = Vec::with_capacity(MERGE_CHUNK);
+            for item in sorted {
+                match item {
+                    Ok(t) => chunk.push(t),
+                    Err(e) => {
+                        let _ = out.blocking_send(Err(e));
+                        return;
+                    }
+                }
+                if chunk.len() == MERGE_CHUNK && out.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
+                    return;
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = out.blocking_send(Ok(chunk));
+            }
+        });
+        let mut n = 0;
+        let mut stale: HashMap<Uuid, Kind> = HashMap::new();
+        while let Some(chunk) = chunks.recv().await {
+            let chunk = chunk.map_err(spool_error)?;
+            let mut tx = db.begin().await?;
+            let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
+            for t in chunk {
+                let id = Uuid::from_bytes(t.entity);
+                if let Some(kind) = changed.get(&id) {
+                    stale.insert(id, *kind);
+                    continue;
+                }
+                b.push(&mut tx, vec![Val::from(ws), t.term.into(), id.into()]).await?;
+                n += 1;
+            }
+            b.flush(&mut tx).await?;
+            tx.commit().await?;
+        }
+        reading.await.map_err(|e| crate::Error::Db(format!("sorting search terms: {e}")))?;
+        let mut tx = db.begin().await?;
+        for (id, kind) in stale {
+            index_current(&mut tx, kind, id).await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+fn table_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Account => "accounts",
+        Kind::Contact => "contacts",
+    }
+}
+
+/// Records of the tables `kinds` in `ws` changed after `since`.
+async fn changed_since(
+    db: &Db,
+    ws: WorkspaceId,
+    since: DateTime<Utc>,
+    kinds: &HashSet<&'static str>,
+) -> Result<HashMap<Uuid, Kind>> {
+    let mut out = HashMap::new();
+    for (kind, table) in [(Kind::Account, "accounts"), (Kind::Contact, "contacts")] {
+        if kinds.contains(table) {
+            let q = Sql::new(&format!("SELECT id FROM {table} WHERE workspace_id = $1 AND updated_at > $2"));
+            for (id,) in db.fetch_all::<(Uuid,)>(q.arg(ws).arg(since)).await? {
+                out.insert(id, kind);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Pending terms merged per transaction: long enough to write each index page
 /// once, short enough that other writers wait a fraction of a second.
 const MERGE_CHUNK: usize = 50_000;
-/// Pending rows deleted per transaction once merged.
-const CLEAR_CHUNK: i64 = 100_000;
 
-/// Merges the terms a bulk write left in `search_pending` into `search_terms`,
-/// in term order and a chunk per transaction, then clears them. Idempotent:
-/// a merge cut off part-way is finished by running it again (the sweep does,
-/// for imports whose server stopped). Returns the terms merged.
-pub async fn merge_pending(db: &Db, batch_id: Uuid) -> Result<u64> {
-    // Up to the rows written so far: the writer may still be adding more (a
-    // sweep merging a stopped import's terms while it is in fact alive).
-    let (last,): (Option<i64>,) =
-        db.fetch_one(Sql::new("SELECT MAX(seq) FROM search_pending WHERE batch_id = $1").arg(batch_id)).await?;
-    let Some(last) = last else { return Ok(0) };
-    let sorted = Sql::new(
-        "SELECT workspace_id, term, entity_id FROM search_pending WHERE batch_id = $1 AND seq <= $2 \
-         ORDER BY workspace_id, term, entity_id",
-    )
-    .arg(batch_id)
-    .arg(last);
-    let mut chunks = db.stream::<(WorkspaceId, String, Uuid)>(sorted, MERGE_CHUNK);
-    let mut n = 0;
-    while let Some(chunk) = chunks.recv().await {
-        let chunk = chunk?;
+/// Records an import created, per transaction, when indexed after the fact.
+const INDEX_CHUNK: usize = 5_000;
+
+/// Indexes what import `import` created of `kind` (`accounts`, `contacts`):
+/// the records of an import whose process stopped before it merged their
+/// terms. Removed ones too, as a removal keeps a record's terms for its
+/// restore. Idempotent. Returns the records indexed.
+pub async fn index_created(db: &Db, import: Uuid, kind: &str) -> Result<u64> {
+    let kind = match kind {
+        "accounts" => Kind::Account,
+        "contacts" => Kind::Contact,
+        _ => return Ok(0),
+    };
+    let q = Sql::new("SELECT entity_id FROM import_keys WHERE import_id = $1 AND created").arg(import);
+    let ids: Vec<(Uuid,)> = db.fetch_all(q).await?;
+    for chunk in ids.chunks(INDEX_CHUNK) {
         let mut tx = db.begin().await?;
-        let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
-        for (ws, term, id) in chunk {
-            b.push(&mut tx, vec![Val::from(ws), term.into(), id.into()]).await?;
-            n += 1;
+        for (id,) in chunk {
+            index_current(&mut tx, kind, *id).await?;
         }
-        b.flush(&mut tx).await?;
         tx.commit().await?;
     }
-    let mut upto = 0;
-    while upto < last {
-        upto = (upto + CLEAR_CHUNK).min(last);
-        db.execute(Sql::new("DELETE FROM search_pending WHERE batch_id = $1 AND seq <= $2").arg(batch_id).arg(upto))
-            .await?;
-    }
-    Ok(n)
+    Ok(ids.len() as u64)
 }
 
-/// Bulk writes whose terms still wait (their writer stopped before merging).
-pub async fn pending_batches(db: &Db) -> Result<Vec<Uuid>> {
-    // One index probe per batch, not a scan of the millions of rows a running import may have there.
-    let mut out = Vec::new();
-    let mut after = Uuid::nil();
-    loop {
-        let next: Option<(Uuid,)> = db
-            .fetch_optional(
-                Sql::new("SELECT batch_id FROM search_pending WHERE batch_id > $1 ORDER BY batch_id LIMIT 1")
-                    .arg(after),
-            )
-            .await?;
-        match next {
-            Some((id,)) => {
-                out.push(id);
-                after = id;
-            }
-            None => return Ok(out),
-        }
-    }
-}
-
-/// Removes a record's terms, computed again from the record as stored (a
-/// record merged away leaves search). Updates use [`replace`]. A change to
-/// what terms are (`guanxi_domain::search`) needs a migration that reindexes:
-/// terms are found again by computing them.
-pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
+/// A record's workspace and its terms as stored now; `None` when there is no such record.
+async fn stored_terms(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<Option<(WorkspaceId, Vec<String>)>> {
     let (ws, names, uscc, phones): (WorkspaceId, Vec<String>, Option<String>, Vec<(String,)>) = match kind {
         Kind::Account => {
             let row: Option<(WorkspaceId, String, Option<String>, Option<String>)> = tx
@@ -151,7 +250,7 @@ pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
                     Sql::new("SELECT workspace_id, name, short_name, uscc FROM accounts WHERE id = $1").arg(id),
                 )
                 .await?;
-            let Some((ws, name, short, uscc)) = row else { return Ok(()) };
+            let Some((ws, name, short, uscc)) = row else { return Ok(None) };
             let phones = tx
                 .fetch_all(
                     Sql::new("SELECT number FROM account_phones WHERE account_id = $1 ORDER BY position").arg(id),
@@ -162,7 +261,7 @@ pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
         Kind::Contact => {
             let row: Option<(WorkspaceId, String)> =
                 tx.fetch_optional(Sql::new("SELECT workspace_id, name FROM contacts WHERE id = $1").arg(id)).await?;
-            let Some((ws, name)) = row else { return Ok(()) };
+            let Some((ws, name)) = row else { return Ok(None) };
             let phones = tx
                 .fetch_all(
                     Sql::new("SELECT number FROM contact_phones WHERE contact_id = $1 ORDER BY position").arg(id),
@@ -176,7 +275,25 @@ pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
         phones: phones.iter().map(|p| p.0.as_str()).collect(),
         uscc: uscc.as_deref(),
     };
-    let old = terms::terms(kind, &rec);
+    Ok(Some((ws, terms::terms(kind, &rec))))
+}
+
+/// Indexes a record under its terms as stored now; terms it already has stay.
+async fn index_current(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
+    let Some((ws, terms)) = stored_terms(tx, kind, id).await? else { return Ok(()) };
+    let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
+    for t in terms {
+        b.push(tx, vec![Val::from(ws), t.into(), id.into()]).await?;
+    }
+    b.flush(tx).await
+}
+
+/// Removes a record's terms, computed again from the record as stored (a
+/// record merged away leaves search). Updates use [`replace`]. A change to
+/// what terms are (`guanxi_domain::search`) needs a migration that reindexes:
+/// terms are found again by computing them.
+pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
+    let Some((ws, old)) = stored_terms(tx, kind, id).await? else { return Ok(()) };
     if !old.is_empty() {
         let mut q = Sql::new("DELETE FROM search_terms WHERE workspace_id = ");
         q.bind(ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
@@ -186,13 +303,13 @@ pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
         q.push(")");
         tx.execute(q).await?;
     }
-    tx.execute(Sql::new("DELETE FROM search_pending WHERE entity_id = $1").arg(id)).await?;
     Ok(())
 }
 
 /// Re-indexes a record whose indexed values go from `old` to `new`: the
-/// terms only `old` has leave the index (and the terms still waiting for a
-/// bulk write's merge), those only `new` has join it. An import filling in a
+/// terms only `old` has leave the index, those only `new` has join it (a
+/// record whose bulk write has not merged its terms yet gets them all then:
+/// see [`Indexer::merge`]). An import filling in a
 /// phone writes two rows instead of deleting and writing all twenty.
 pub async fn replace(
     tx: &mut Tx,
@@ -205,15 +322,13 @@ pub async fn replace(
     let (old, new) = (terms::terms(kind, old), terms::terms(kind, new));
     let gone: Vec<&String> = old.iter().filter(|t| !new.contains(t)).collect();
     if !gone.is_empty() {
-        for table in ["search_terms", "search_pending"] {
-            let mut q = Sql::new(&format!("DELETE FROM {table} WHERE workspace_id = "));
-            q.bind(ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
-            for (i, t) in gone.iter().enumerate() {
-                q.push(if i == 0 { "" } else { ", " }).bind(t.as_str());
-            }
-            q.push(")");
-            tx.execute(q).await?;
+        let mut q = Sql::new("DELETE FROM search_terms WHERE workspace_id = ");
+        q.bind(ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
+        for (i, t) in gone.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(t.as_str());
         }
+        q.push(")");
+        tx.execute(q).await?;
     }
     // Already there when the record was indexed under another version of `terms`: kept.
     let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
@@ -497,5 +612,50 @@ fn join(a: Option<&str>, b: Option<&str>) -> Option<String> {
         (Some(a), Some(b)) => Some(format!("{a} · {b}")),
         (Some(x), None) | (None, Some(x)) => Some(x.to_owned()),
         (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::PoolConfig;
+
+    /// A bulk write's terms that fill many temporary files all reach the
+    /// index, each once, under their records.
+    #[tokio::test]
+    async fn a_spool_larger_than_its_memory_merges_every_term() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(&dir.path().join("t.db"), &PoolConfig::default()).await.unwrap();
+        db.execute(Sql::new(
+            "CREATE TABLE search_terms (workspace_id BLOB NOT NULL, term TEXT NOT NULL, entity_id BLOB NOT NULL, \
+             PRIMARY KEY (workspace_id, term, entity_id)) WITHOUT ROWID",
+        ))
+        .await
+        .unwrap();
+        db.execute(Sql::new("CREATE TABLE accounts (id BLOB PRIMARY KEY, workspace_id BLOB, updated_at TEXT)"))
+            .await
+            .unwrap();
+        let ws = WorkspaceId::new();
+        let mut ix = Indexer::spool_sorting(ws, Utc::now(), 7);
+        let mut tx = db.begin().await.unwrap();
+        let mut expected = Vec::new();
+        for (name, phone) in [
+            ("国网辽宁省电力有限公司", "+862423131234"),
+            ("华为技术有限公司", "+8675528780808"),
+            ("中兴通讯股份有限公司", "+8613912345678"),
+            ("许继电气股份有限公司", "+863743212345"),
+        ] {
+            let id = Uuid::now_v7();
+            let rec = Indexed { names: vec![name], phones: vec![phone], uscc: None };
+            ix.push(&mut tx, ws, Kind::Account, id, &rec).await.unwrap();
+            expected.extend(terms::terms(Kind::Account, &rec).into_iter().map(|t| (t, id)));
+        }
+        tx.commit().await.unwrap();
+        assert!(expected.len() > 7 * 4, "several temporary files: {}", expected.len());
+        assert_eq!(ix.merge(&db).await.unwrap(), expected.len() as u64);
+        expected.sort();
+        let stored: Vec<(String, Uuid)> =
+            db.fetch_all(Sql::new("SELECT term, entity_id FROM search_terms ORDER BY term, entity_id")).await.unwrap();
+        assert_eq!(stored, expected);
     }
 }

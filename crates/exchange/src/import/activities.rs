@@ -210,6 +210,7 @@ impl<'a> Importer<'a> {
 impl super::Importer for Importer<'_> {
     type Parsed = Parsed;
 
+    #[allow(clippy::too_many_arguments)]
     async fn batch(
         &mut self,
         mapping: &Mapping,
@@ -218,6 +219,7 @@ impl super::Importer for Importer<'_> {
         report: &mut Report,
         sink: &mut Sink,
         tx: &mut Option<guanxi_store::Tx>,
+        _terms: &mut guanxi_store::search::Indexer,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
         let started = std::time::Instant::now();

@@ -42,8 +42,6 @@ pub(crate) struct Importer<'a> {
     db: &'a Db,
     who: &'a Who,
     import: ImportId,
-    /// Where the new records' search terms wait until the import ends.
-    terms: search::Indexer,
     opts: &'a Options,
     write: bool,
     now: DateTime<Utc>,
@@ -195,7 +193,6 @@ impl<'a> Importer<'a> {
             db,
             who,
             import,
-            terms: search::Indexer::pending(import.uuid()),
             opts,
             write,
             now,
@@ -222,6 +219,7 @@ impl<'a> Importer<'a> {
         plans: Vec<Plan>,
         report: &mut Report,
         tx: &mut Option<guanxi_store::Tx>,
+        terms: &mut search::Indexer,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
         for plan in &plans {
@@ -241,7 +239,7 @@ impl<'a> Importer<'a> {
                 audited.push((*id, p.row.line));
             }
         }
-        contacts::insert_many(tx, ws, &rows, &mut self.terms, self.now).await?;
+        contacts::insert_many(tx, ws, &rows, terms, self.now).await?;
         contacts::audit_imported(tx, &self.who.actor, self.import, &audited, self.now).await?;
         let mut keys = Keys::new(ws, "contacts", self.import);
         for plan in &plans {
@@ -279,6 +277,7 @@ impl<'a> Importer<'a> {
 impl super::Importer for Importer<'_> {
     type Parsed = Parsed;
 
+    #[allow(clippy::too_many_arguments)]
     async fn batch(
         &mut self,
         mapping: &Mapping,
@@ -287,6 +286,7 @@ impl super::Importer for Importer<'_> {
         report: &mut Report,
         sink: &mut Sink,
         tx: &mut Option<guanxi_store::Tx>,
+        terms: &mut search::Indexer,
     ) -> Result<(), ImportError> {
         let ws = self.who.actor.workspace_id;
         let started = std::time::Instant::now();
@@ -401,7 +401,7 @@ impl super::Importer for Importer<'_> {
         }
         report.timings.check += started.elapsed();
         let started = std::time::Instant::now();
-        let r = self.apply(plans, report, tx).await;
+        let r = self.apply(plans, report, tx, terms).await;
         report.timings.write += started.elapsed();
         r
     }

@@ -294,14 +294,24 @@ async fn run_passes(
     clock: &dyn guanxi_domain::Clock,
 ) -> Result<Report, ImportError> {
     let write = !opts.dry_run;
+    let now = clock.now();
+    // The new records' search terms, sorted here and merged when the rows are written.
+    let mut terms = search::Indexer::spool(who.actor.workspace_id, now);
     if write {
         imports::writer_cache(db, IMPORT_CACHE_MIB).await?;
+        imports::set_unindexed(db, import, true).await?;
     }
-    let mut result = passes(db, who, import, plan, opts, errors, clock).await;
+    let mut result = passes(db, who, import, plan, opts, errors, clock, now, &mut terms).await;
     if write {
         // Whatever was written, also when the import failed part-way, becomes searchable.
         let started = std::time::Instant::now();
-        search::merge_pending(db, import.uuid()).await?;
+        match &result {
+            Ok(_) => terms.merge(db).await?,
+            // The terms of the transaction that failed are in the sorter too: the
+            // records committed before are indexed from what they are instead.
+            Err(_) => search::index_created(db, import.uuid(), plan.kind.as_str()).await?,
+        };
+        imports::set_unindexed(db, import, false).await?;
         if let Ok(report) = &mut result {
             report.timings.index += started.elapsed();
         }
@@ -310,6 +320,7 @@ async fn run_passes(
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn passes(
     db: &Db,
     who: &Who,
@@ -318,46 +329,44 @@ async fn passes(
     opts: &Options,
     errors: Option<&Path>,
     clock: &dyn guanxi_domain::Clock,
+    now: chrono::DateTime<chrono::Utc>,
+    terms: &mut search::Indexer,
 ) -> Result<Report, ImportError> {
     let write = !opts.dry_run;
     if write && opts.on_error == OnError::Abort {
         let mut sink = Sink::new(errors, &plan.headers)?;
-        let check = pass(db, who, import, plan, opts, false, &mut sink, clock).await?;
+        let ctx = Ctx { db, who, import, opts, write: false, now };
+        let check = pass(ctx, plan, &mut sink, clock, terms).await?;
         if check.counts.failed > 0 {
             sink.finish()?;
             return Err(ImportError::Aborted(check.counts.failed));
         }
     }
     let mut sink = Sink::new(errors, &plan.headers)?;
-    let report = pass(db, who, import, plan, opts, write, &mut sink, clock).await?;
+    let report = pass(Ctx { db, who, import, opts, write, now }, plan, &mut sink, clock, terms).await?;
     sink.finish()?;
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn pass(
-    db: &Db,
-    who: &Who,
-    import: ImportId,
+    ctx: Ctx<'_>,
     plan: &Plan,
-    opts: &Options,
-    write: bool,
     sink: &mut Sink,
     clock: &dyn guanxi_domain::Clock,
+    terms: &mut search::Indexer,
 ) -> Result<Report, ImportError> {
-    let ctx = Ctx { db, who, import, opts, write, now: clock.now() };
     match plan.kind {
         Kind::Accounts => {
             let (importer, parser) = accounts::Importer::new(ctx, plan).await?;
-            drive(ctx, plan, clock, importer, parser, sink).await
+            drive(ctx, plan, clock, importer, parser, sink, terms).await
         }
         Kind::Contacts => {
             let (importer, parser) = contacts::Importer::new(ctx, plan);
-            drive(ctx, plan, clock, importer, parser, sink).await
+            drive(ctx, plan, clock, importer, parser, sink, terms).await
         }
         Kind::Activities => {
             let (importer, parser) = activities::Importer::new(ctx, plan).await?;
-            drive(ctx, plan, clock, importer, parser, sink).await
+            drive(ctx, plan, clock, importer, parser, sink, terms).await
         }
     }
 }
@@ -380,7 +389,9 @@ pub(crate) trait Importer {
     /// A row as its parser reads it.
     type Parsed: Send + 'static;
     /// Checks one batch and writes it in `tx` (`None` for a dry run), which
-    /// the caller commits: a transaction spans several batches.
+    /// the caller commits: a transaction spans several batches. New records'
+    /// search terms go to `terms`.
+    #[allow(clippy::too_many_arguments)]
     async fn batch(
         &mut self,
         mapping: &Mapping,
@@ -389,6 +400,7 @@ pub(crate) trait Importer {
         report: &mut Report,
         sink: &mut Sink,
         tx: &mut Option<guanxi_store::Tx>,
+        terms: &mut search::Indexer,
     ) -> Result<(), ImportError>;
 }
 
@@ -400,6 +412,7 @@ async fn drive<I: Importer, P: Parse<Parsed = I::Parsed>>(
     mut importer: I,
     parser: P,
     sink: &mut Sink,
+    terms: &mut search::Indexer,
 ) -> Result<Report, ImportError> {
     let Ctx { db, import, write, .. } = ctx;
     let mut report = Report::new(plan.kind, write);
@@ -435,7 +448,7 @@ async fn drive<I: Importer, P: Parse<Parsed = I::Parsed>>(
             tx = Some(db.begin().await?);
             opened = std::time::Instant::now();
         }
-        importer.batch(&plan.mapping, &plan.headers, good, &mut report, sink, &mut tx).await?;
+        importer.batch(&plan.mapping, &plan.headers, good, &mut report, sink, &mut tx, terms).await?;
         report.bytes = batch.bytes as i64;
         batches += 1;
         if !write {

@@ -162,11 +162,10 @@ pub async fn sweep(db: &Db, clock: &dyn Clock) -> Result<u64, ImportError> {
     let now = clock.now();
     let stale = chrono::Duration::from_std(STALE).unwrap_or_default();
     let n = imports::fail_stale(db, now - stale, now).await?;
-    // Search terms an import (or `guanxi gen`) left waiting when its process stopped.
-    for batch in guanxi_store::search::pending_batches(db).await? {
-        if !imports::active(db, batch).await? {
-            guanxi_store::search::merge_pending(db, batch).await?;
-        }
+    // Records of imports whose process stopped before it merged their search terms.
+    for (id, kind) in imports::unindexed(db).await? {
+        guanxi_store::search::index_created(db, id, &kind).await?;
+        imports::set_unindexed(db, ImportId::from_uuid(id), false).await?;
     }
     if let Ok(mut dir) = tokio::fs::read_dir(cache_dir()).await {
         while let Ok(Some(entry)) = dir.next_entry().await {

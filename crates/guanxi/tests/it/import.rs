@@ -613,7 +613,7 @@ async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(ap
     assert_eq!(found(app, "钢铁").await, vec!["本溪钢铁集团有限公司", "鞍山钢铁集团有限公司"]);
     assert_eq!(found(app, "asgt").await, vec!["鞍山钢铁集团有限公司"]);
     assert_eq!(found(app, "6723000").await, vec!["鞍山钢铁集团有限公司"]);
-    assert_eq!(app.count("search_pending").await, 0, "the waiting terms were merged and cleared");
+    assert!(guanxi_store::imports::unindexed(&app.db).await.unwrap().is_empty(), "the import's terms are merged");
 
     // Renamed, it is found by its new name only: its old terms were worked out again and removed.
     let (id,): (uuid::Uuid,) =
@@ -632,21 +632,56 @@ async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(ap
     assert_eq!(found(app, "6723000").await, vec!["鞍钢股份有限公司"]);
     assert_eq!(found(app, "钢铁").await, vec!["本溪钢铁集团有限公司"]);
 
-    // A bulk write whose process stopped before merging: its records are not
-    // found until the sweep (every server runs it) merges what it left.
+    // A record a bulk write created and someone renamed before the write
+    // merged its terms is found by its new name only.
     let pool = guanxi_store::pool::default_of(guanxi_store::Conn::Db(&app.db), app.workspace).await.unwrap();
-    let fields =
-        guanxi_store::accounts::AccountFields::new("抚顺特殊钢股份有限公司", guanxi_domain::AccountSource::Other);
-    let mut terms = guanxi_store::search::Indexer::pending(uuid::Uuid::now_v7());
+    let account = |name: &str| {
+        (
+            guanxi_domain::AccountId::new(),
+            guanxi_store::accounts::AccountFields::new(name, guanxi_domain::AccountSource::Other),
+        )
+    };
+    let mut terms = guanxi_store::search::Indexer::spool(app.workspace, app.now());
     let mut tx = app.db.begin().await.unwrap();
-    let rows = [(guanxi_domain::AccountId::new(), fields)];
+    let rows = [account("辽阳石油化纤有限公司")];
     guanxi_store::accounts::insert_many(&mut tx, app.workspace, &pool, &rows, &mut terms, app.now()).await.unwrap();
     tx.commit().await.unwrap();
+    assert_eq!(found(app, "辽阳").await, Vec::<String>::new(), "not merged yet");
+    app.clock.advance(chrono::Duration::seconds(1));
+    let renamed = serde_json::json!({"name": "辽化集团有限公司"});
+    let (s, body) = app.send("PATCH", &app.admin.token, &format!("/api/v1/accounts/{}", rows[0].0), renamed).await;
+    assert_eq!(s, 200, "{body}");
+    terms.merge(&app.db).await.unwrap();
+    assert_eq!(found(app, "辽阳").await, Vec::<String>::new());
+    assert_eq!(found(app, "辽化").await, vec!["辽化集团有限公司"]);
+
+    // An import whose process stopped after writing, before merging its
+    // terms: its records are not found until the sweep (every server runs
+    // it) indexes what the import created.
+    let who = Who::system(app.workspace);
+    let gone = Path::new("gone.csv");
+    let opts = Options::default();
+    let import =
+        import::record(&app.db, &who, "gone.csv", import::Kept::Path(gone), 10, Kind::Accounts, &opts, app.now())
+            .await
+            .unwrap();
+    guanxi_store::imports::set_unindexed(&app.db, import, true).await.unwrap();
+    let mut terms = guanxi_store::search::Indexer::spool(app.workspace, app.now());
+    let mut tx = app.db.begin().await.unwrap();
+    let rows = [account("抚顺特殊钢股份有限公司")];
+    guanxi_store::accounts::insert_many(&mut tx, app.workspace, &pool, &rows, &mut terms, app.now()).await.unwrap();
+    let mut keys = guanxi_store::imports::Keys::new(app.workspace, "accounts", import);
+    keys.push(&mut tx, "x:1", rows[0].0.uuid(), true).await.unwrap();
+    keys.flush(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    drop(terms);
     assert_eq!(found(app, "抚顺").await, Vec::<String>::new());
-    assert!(app.count("search_pending").await > 0);
+    guanxi_exchange::import::stored::sweep(&app.db, app.clock.as_ref()).await.unwrap();
+    assert_eq!(found(app, "抚顺").await, Vec::<String>::new(), "a running import is left alone");
+    app.clock.advance(chrono::Duration::minutes(11));
     guanxi_exchange::import::stored::sweep(&app.db, app.clock.as_ref()).await.unwrap();
     assert_eq!(found(app, "抚顺").await, vec!["抚顺特殊钢股份有限公司"]);
-    assert_eq!(app.count("search_pending").await, 0);
+    assert!(guanxi_store::imports::unindexed(&app.db).await.unwrap().is_empty(), "and only once");
 }
 both!(imported_records_are_found_by_search_and_a_stopped_import_catches_up);
 
