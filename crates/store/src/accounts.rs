@@ -10,7 +10,7 @@ use crate::lifecycle;
 use crate::pool::Pool;
 use crate::scope::{push_visible, ScopeColumns, Viewer};
 use crate::search;
-use crate::{Error, Result};
+use crate::{Dialect, Error, Result};
 use chrono::{DateTime, Utc};
 use guanxi_domain::dedupe::{self, NameKey};
 use guanxi_domain::pool::{release_due, IdleClocks};
@@ -1141,16 +1141,31 @@ pub async fn existing_matching(
     let mut q = Sql::new(
         "SELECT a.id, a.name, a.name_key, a.name_pinyin, a.uscc, a.owner_id, o.display_name AS owner_name, a.region_code FROM (",
     );
-    q.push_union_of_ids(
-        &[
-            ("SELECT id FROM accounts WHERE name_key", keys),
-            ("SELECT id FROM accounts WHERE name_pinyin", pinyins),
-            ("SELECT id FROM accounts WHERE uscc", usccs),
-            ("SELECT account_id AS id FROM account_phones WHERE number", phones),
-        ],
-        ws,
-    );
-    q.push(") m JOIN accounts a ON a.id = m.id LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL");
+    // SQLite: by rowid, which every index entry holds, rather than by id,
+    // which is one more B-tree to descend per candidate (35 % of the query).
+    let (parts, join) = match conn.dialect() {
+        Dialect::Sqlite => (
+            [
+                "SELECT rowid AS id FROM accounts WHERE name_key",
+                "SELECT rowid AS id FROM accounts WHERE name_pinyin",
+                "SELECT rowid AS id FROM accounts WHERE uscc",
+                "SELECT (SELECT rowid FROM accounts WHERE id = account_phones.account_id) AS id FROM account_phones WHERE number",
+            ],
+            "a.rowid",
+        ),
+        Dialect::Postgres => (
+            [
+                "SELECT id FROM accounts WHERE name_key",
+                "SELECT id FROM accounts WHERE name_pinyin",
+                "SELECT id FROM accounts WHERE uscc",
+                "SELECT account_id AS id FROM account_phones WHERE number",
+            ],
+            "a.id",
+        ),
+    };
+    q.push_union_of_ids(&[(parts[0], keys), (parts[1], pinyins), (parts[2], usccs), (parts[3], phones)], ws);
+    q.push(") m JOIN accounts a ON ").push(join);
+    q.push(" = m.id LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL");
     let rows: Vec<ExistingRow> = conn.fetch_all(q).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id.uuid()).collect();
     let mut stored: HashMap<Uuid, Vec<String>> = HashMap::new();

@@ -107,6 +107,14 @@ pub enum Conn<'a> {
 }
 
 impl Conn<'_> {
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Conn::Db(db) => db.dialect(),
+            Conn::Tx(tx) => tx.dialect(),
+        }
+    }
+
     /// Every row.
     pub async fn fetch_all<T: FromRow>(&mut self, q: Sql) -> Result<Vec<T>, Error> {
         match self {
