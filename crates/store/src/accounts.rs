@@ -1108,7 +1108,7 @@ pub struct Existing {
     pub owner_name: Option<String>,
     /// Division code.
     pub region_code: Option<String>,
-    /// Phones (E.164).
+    /// Those of its phones (E.164) that were asked about: all that 查重 compares.
     pub phones: Vec<String>,
 }
 
@@ -1126,7 +1126,8 @@ crate::from_row!(ExistingRow { id, name, name_key, name_pinyin, uscc, owner_id, 
 
 /// Live accounts of the workspace sharing a name key, pinyin key, USCC or
 /// phone with any of the given: the candidates of [`duplicates`] for a whole
-/// batch in two queries, to be weighed by the caller.
+/// batch in two queries, to be weighed by the caller. Each candidate's
+/// `phones` are those of its phones that are among `phones`.
 pub async fn existing_matching(
     conn: &mut Conn<'_>,
     ws: WorkspaceId,
@@ -1167,14 +1168,13 @@ pub async fn existing_matching(
     q.push(") m JOIN accounts a ON ").push(join);
     q.push(" = m.id LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL");
     let rows: Vec<ExistingRow> = conn.fetch_all(q).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id.uuid()).collect();
+    // Of the candidates' phones only those among `phones` can count (查重
+    // asks whether two records share one): found by the number index, not by
+    // reading every phone of thousands of candidates (a third of the time).
     let mut stored: HashMap<Uuid, Vec<String>> = HashMap::new();
-    for chunk in ids.chunks(4000) {
-        let mut pq = Sql::new("SELECT account_id, number FROM account_phones WHERE account_id IN (");
-        for (i, id) in chunk.iter().enumerate() {
-            pq.push(if i == 0 { "" } else { ", " }).bind(*id);
-        }
-        pq.push(")");
+    if !phones.is_empty() {
+        let mut pq = Sql::new("SELECT account_id, number FROM account_phones WHERE number IN (");
+        pq.bind_list(phones).push(") AND workspace_id = ").bind(ws);
         for (id, n) in conn.fetch_all::<(Uuid, String)>(pq).await? {
             stored.entry(id).or_default().push(n);
         }

@@ -685,6 +685,35 @@ async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(ap
 }
 both!(imported_records_are_found_by_search_and_a_stopped_import_catches_up);
 
+/// 查重 against the database by phone: a row whose name differs from an
+/// account's by a word is that account when they share a phone, whichever
+/// of the account's phones it is.
+async fn a_shared_phone_finds_the_existing_account(app: &TestApp) {
+    let account = serde_json::json!({
+        "name": "大连华锐重工集团股份有限公司", "source": "referral",
+        "phones": ["0411-8642 8888", "0411-8685 2222"],
+    });
+    let (s, a) = app.send("POST", &app.admin.token, "/api/v1/accounts", account).await;
+    assert_eq!(s, 201, "{a}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.csv");
+    std::fs::write(
+        &path,
+        "客户名称,电话\n大连华锐重工装备有限公司,0411-8685 2222\n大连华锐重工装备有限公司,0411-8000 0000\n",
+    )
+    .unwrap();
+    let (r, _) = run(app, &path, &Options::default()).await;
+    let report = r.unwrap();
+    let c = report.counts;
+    assert_eq!((c.created, c.unchanged), (1, 1), "{report:?}");
+    let p = report.problems.iter().find(|p| p.code == "duplicate_existing").expect("matched by its phone");
+    assert!(p.message.contains("大连华锐重工集团股份有限公司"), "{p:?}");
+    // A word apart and no phone in common: another organisation.
+    assert_eq!(p.line, 2, "{report:?}");
+    assert!(report.problems.iter().all(|p| p.line != 3), "{report:?}");
+}
+both!(a_shared_phone_finds_the_existing_account);
+
 async fn an_update_past_the_ownership_limit_fails_its_row_not_the_import(app: &TestApp) {
     let w = app.world().await;
     let (_, pools) = app.get(&app.admin.token, "/api/v1/pools").await;
