@@ -554,14 +554,11 @@ impl super::Importer for Importer<'_> {
             imports::lookup(&mut conn, ws, "accounts", &fresh).await?.into_iter().collect();
         let named: Vec<AccountId> = parsed.iter().filter_map(|p| p.id).collect();
         let live: HashSet<AccountId> = accounts::live(&mut conn, ws, &named).await?.into_iter().collect();
-        // A row that is the same organisation as a record an earlier batch
-        // made merges into it whatever the database holds: it is not looked
-        // for there (two rows in five of a typical dirty list).
-        let in_file: Vec<Option<usize>> = parsed.iter().map(|p| self.same_in_file(p)).collect();
-        // Candidates in the database for everything else, in one go.
+        // Candidates in the database for everything else (a second run of a
+        // file looks for none), in one go.
         let (mut keys, mut pinyins, mut usccs, mut phones) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (p, earlier) in parsed.iter().zip(&in_file) {
-            if earlier.is_some() || known.contains_key(&p.external) || p.id.is_some_and(|id| live.contains(&id)) {
+        for p in &parsed {
+            if known.contains_key(&p.external) || p.id.is_some_and(|id| live.contains(&id)) {
                 continue;
             }
             keys.push(p.key.core.as_str());
@@ -595,7 +592,7 @@ impl super::Importer for Importer<'_> {
         let mut plans: Vec<Plan> = Vec::with_capacity(parsed.len());
         // Records this batch creates: id → index in `plans`.
         let mut creating: HashMap<AccountId, usize> = HashMap::new();
-        for (p, earlier) in parsed.into_iter().zip(in_file) {
+        for p in parsed {
             let ext = cells::key_hash(b'x', &p.external);
             if !self.externals.insert(ext) {
                 report.counts.unchanged += 1;
@@ -611,8 +608,7 @@ impl super::Importer for Importer<'_> {
                 plans.push(super::plan::matched(p, id, self.opts.update_existing, &mut self.matched, report));
                 continue;
             }
-            // Rows of this batch count too: those before this one are in `seen` by now.
-            if let Some(at) = earlier.or_else(|| self.same_in_file(&p)) {
+            if let Some(at) = self.same_in_file(&p) {
                 let s = &self.seen[at];
                 report.counts.merged += 1;
                 let message = format!("the same organisation as line {} ({}): merged into it", s.line, s.name);
