@@ -305,17 +305,19 @@ async fn run_passes(
     if write {
         // Whatever was written, also when the import failed part-way, becomes searchable.
         let started = std::time::Instant::now();
-        match &result {
-            Ok(_) => terms.merge(db).await?,
+        let indexed = match &result {
+            Ok(_) => terms.merge(db).await,
             // The terms of the transaction that failed are in the sorter too: the
             // records committed before are indexed from what they are instead.
-            Err(_) => search::index_created(db, import.uuid(), plan.kind.as_str()).await?,
+            Err(_) => search::index_created(db, import.uuid(), plan.kind.as_str()).await,
         };
+        // The normal cache again, also when indexing failed (the sweep then tries again).
+        imports::writer_cache(db, imports::NORMAL_CACHE_MIB).await?;
+        indexed?;
         imports::set_unindexed(db, import, false).await?;
         if let Ok(report) = &mut result {
             report.timings.index += started.elapsed();
         }
-        imports::writer_cache(db, imports::NORMAL_CACHE_MIB).await?;
     }
     result
 }
