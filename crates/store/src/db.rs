@@ -575,6 +575,8 @@ pub struct Sqlite {
     waiting: Arc<AtomicUsize>,
     readers: Mutex<Vec<rusqlite::Connection>>,
     max_idle_readers: usize,
+    /// Page cache of each read connection, in KiB.
+    reader_cache_kib: i64,
 }
 
 impl std::fmt::Debug for Sqlite {
@@ -591,7 +593,14 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// Past this many pages in the write-ahead log the writer checkpoints itself.
 const WAL_MAX_FRAMES: i64 = 10_000;
 
+/// The page cache of a connection unless told otherwise, in KiB.
+const CACHE_KIB: i64 = 16 * 1024;
+
 fn open_conn(path: &Path, read_only: bool) -> Result<rusqlite::Connection, Error> {
+    open_conn_cached(path, read_only, CACHE_KIB)
+}
+
+fn open_conn_cached(path: &Path, read_only: bool, cache_kib: i64) -> Result<rusqlite::Connection, Error> {
     use rusqlite::OpenFlags as F;
     let flags = if read_only {
         F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX
@@ -603,11 +612,11 @@ fn open_conn(path: &Path, read_only: bool) -> Result<rusqlite::Connection, Error
     conn.busy_timeout(BUSY_TIMEOUT).map_err(cannot)?;
     conn.set_prepared_statement_cache_capacity(256);
     if read_only {
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;").map_err(cannot)?;
+        conn.execute_batch(&format!("PRAGMA foreign_keys = ON; PRAGMA cache_size = -{cache_kib};")).map_err(cannot)?;
     } else {
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;",
-        )
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -{cache_kib};"
+        ))
         .map_err(cannot)?;
     }
     Ok(conn)
@@ -635,7 +644,7 @@ impl Sqlite {
         let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match idle {
             Some(c) => c,
-            None => open_conn(&self.path, true)?,
+            None => open_conn_cached(&self.path, true, self.reader_cache_kib)?,
         };
         Ok(Reader { db: self, conn: Some(conn) })
     }
@@ -846,6 +855,7 @@ impl Db {
             waiting: Arc::default(),
             readers: Mutex::new(vec![first_reader]),
             max_idle_readers: pool.max_connections.max(1) as usize,
+            reader_cache_kib: CACHE_KIB,
         });
         let alive = Arc::downgrade(&db);
         std::thread::Builder::new()
@@ -861,6 +871,27 @@ impl Db {
             })
             .map_err(|e| Error::Config(format!("cannot start the SQLite checkpoint thread: {e}")))?;
         Ok(Db::Sqlite(db))
+    }
+
+    /// The same database, read through a connection of its own with a page
+    /// cache of `mib`: for a long job that reads on one thread while it
+    /// writes on another (an import looks up the next batch's duplicates
+    /// while it writes this one), so that the reads neither evict the
+    /// writer's cache nor miss in the small one of the shared readers. The
+    /// connection opens at the first read and closes with the handle.
+    /// PostgreSQL: the same pool.
+    pub fn with_own_reader(&self, mib: i64) -> Db {
+        match self {
+            Db::Sqlite(s) => Db::Sqlite(Arc::new(Sqlite {
+                path: s.path.clone(),
+                writer: s.writer.clone(),
+                waiting: s.waiting.clone(),
+                readers: Mutex::new(Vec::new()),
+                max_idle_readers: 1,
+                reader_cache_kib: mib.max(1) * 1024,
+            })),
+            Db::Postgres(pg) => Db::Postgres(pg.clone()),
+        }
     }
 
     /// The dialect, for the few statements that differ.

@@ -26,6 +26,14 @@ use std::collections::{HashMap, HashSet};
 /// Most phones or tags one account keeps.
 const MAX_ITEMS: usize = 20;
 
+/// The end of a chain of `Importer::links`.
+const NO_LINK: u32 = u32::MAX;
+
+/// Earlier records of the file a row is weighed against per key, the latest
+/// first: a key many share (a switchboard, a group's branches) would
+/// otherwise make a large file's 查重 quadratic.
+const MAX_CHAIN: usize = 64;
+
 /// A row read as an account.
 pub(crate) struct Parsed {
     row: Row,
@@ -66,12 +74,16 @@ pub(crate) struct Importer<'a> {
     /// Accounts each owner holds in the pool, counted once and kept up to date.
     owned: HashMap<UserId, i64>,
     seen: Vec<Seen>,
-    /// Key hash → index into `seen`.
+    /// Key hash → the last entry of `links` with that key.
     index: HashMap<u64, u32>,
+    /// (index into `seen`, the entry before with the same key, or `NO_LINK`):
+    /// every earlier record sharing a key with a row is weighed, as 查重
+    /// against the database weighs every candidate.
+    links: Vec<(u32, u32)>,
     /// External ids already handled in this run.
     externals: HashSet<u64>,
-    /// Cities of candidates' division codes: a database names a few thousand.
-    cities: HashMap<String, Option<&'static str>>,
+    /// Looks up batches in the writer's transaction when the reader's thread does not.
+    lookup: Lookup,
     /// Existing records rows of this run matched: a later row matching one
     /// again only fills its gaps, as a duplicate within the file does.
     matched: HashSet<AccountId>,
@@ -89,10 +101,111 @@ pub(crate) struct Parser {
     mine: Option<(UserId, Option<TeamId>)>,
     /// Places already looked up: a file names few, a million times.
     regions: RefCell<HashMap<String, Option<String>>>,
+    /// Looks up each batch in the database beside the writing, if it may.
+    beside: Option<Beside>,
+}
+
+/// Whether batches are looked up on the reader's thread: not for an
+/// update, which must see the updates of the batches before it (only the
+/// writer's transaction holds them).
+pub(crate) fn looks_up_beside(opts: &Options) -> bool {
+    !opts.update_existing
+}
+
+/// Looking up batches on the reader's thread, through a connection of its own.
+struct Beside {
+    lookup: RefCell<Lookup>,
+    db: Db,
+    rt: tokio::runtime::Handle,
+}
+
+/// The page cache of the connection that looks up batches beside the
+/// writing, in MiB: small, as the pages it misses come from the operating
+/// system's cache on a thread that has time to wait (64 MB looked up no
+/// faster at a million accounts, and would push the import past its memory).
+const LOOKUP_CACHE_MIB: i64 = 8;
+
+/// What a batch's rows find in the database.
+pub(crate) struct Found {
+    /// Records of external ids an earlier import made.
+    known: HashMap<String, uuid::Uuid>,
+    /// The Guanxi ids rows name that are live accounts.
+    live: HashSet<AccountId>,
+    /// 查重's candidates for the other rows.
+    candidates: Vec<Candidate>,
+    /// Candidates the importer may update (asked only with `--update-existing`).
+    visible: HashSet<AccountId>,
+}
+
+/// A stored account 查重 weighs a row against.
+struct Candidate {
+    e: Existing,
+    /// Its name key, worked out once however many rows it is compared with.
+    key: NameKey,
+    city: Option<&'static str>,
+}
+
+/// Looks up what a batch's rows find in the database.
+struct Lookup {
+    ws: guanxi_domain::WorkspaceId,
+    viewer: guanxi_store::Viewer,
+    update_existing: bool,
+    /// Cities of candidates' division codes: a database names a few thousand.
+    cities: HashMap<String, Option<&'static str>>,
+}
+
+impl Lookup {
+    async fn run(&mut self, conn: &mut Conn<'_>, parsed: &[&Parsed]) -> Result<Found, guanxi_store::Error> {
+        let ws = self.ws;
+        let externals: Vec<&str> = parsed.iter().map(|p| p.external.as_str()).collect();
+        let known: HashMap<String, uuid::Uuid> =
+            imports::lookup(conn, ws, "accounts", &externals).await?.into_iter().collect();
+        let named: Vec<AccountId> = parsed.iter().filter_map(|p| p.id).collect();
+        let live: HashSet<AccountId> = accounts::live(conn, ws, &named).await?.into_iter().collect();
+        // Candidates for everything else (a second run of a file looks for none), in one go.
+        let (mut keys, mut pinyins, mut usccs, mut phones) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for p in parsed {
+            if known.contains_key(&p.external) || p.id.is_some_and(|id| live.contains(&id)) {
+                continue;
+            }
+            keys.push(p.key.core.as_str());
+            if !p.key.pinyin.is_empty() {
+                pinyins.push(p.key.pinyin.as_str());
+            }
+            usccs.extend(p.fields.uscc.as_deref());
+            phones.extend(p.fields.phones.iter().map(|x| x.number()));
+        }
+        let existing = accounts::existing_matching(conn, ws, &keys, &pinyins, &usccs, &phones).await?;
+        // Only an update asks whether the importer may touch a match: one query per batch.
+        let visible: HashSet<AccountId> = if self.update_existing {
+            let ids: Vec<AccountId> = existing.iter().map(|e| e.id).collect();
+            accounts::visible(conn, self.viewer, &ids).await?.into_iter().collect()
+        } else {
+            HashSet::new()
+        };
+        let candidates = existing
+            .into_iter()
+            .map(|e| {
+                let city = match e.region_code.as_deref() {
+                    Some(code) => *self.cities.entry(code.to_owned()).or_insert_with(|| accounts::city_of(Some(code))),
+                    None => None,
+                };
+                Candidate { key: dedupe::company_key(&e.name), city, e }
+            })
+            .collect();
+        Ok(Found { known, live, candidates, visible })
+    }
 }
 
 impl super::Parse for Parser {
     type Parsed = Parsed;
+    type Found = Found;
+
+    fn look_up(&self, rows: &[&Parsed]) -> Option<Result<Found, guanxi_store::Error>> {
+        let b = self.beside.as_ref()?;
+        let mut lookup = b.lookup.borrow_mut();
+        Some(b.rt.block_on(lookup.run(&mut Conn::Db(&b.db), rows)))
+    }
 
     fn parse(&self, row: Row) -> Result<Parsed, (Vec<Problem>, Row)> {
         let mapping = &self.mapping;
@@ -255,6 +368,15 @@ impl<'a> Importer<'a> {
         }
         let teams = guanxi_store::teams::directory(db, ws).await?.into_iter().map(|(id, n)| (n, id)).collect();
         let mine = who.user_id.and_then(|u| people.values().find(|(id, _)| *id == u).copied());
+        let lookup =
+            || Lookup { ws, viewer: who.viewer, update_existing: opts.update_existing, cities: HashMap::new() };
+        // Beside the writing, a batch's lookups see only what has been
+        // committed (this import's own records are told apart, see `batch`).
+        let beside = looks_up_beside(opts).then(|| Beside {
+            lookup: RefCell::new(lookup()),
+            db: db.with_own_reader(LOOKUP_CACHE_MIB),
+            rt: tokio::runtime::Handle::current(),
+        });
         let parser = Parser {
             mapping: plan.mapping.clone(),
             headers: plan.headers.clone(),
@@ -263,6 +385,7 @@ impl<'a> Importer<'a> {
             teams,
             mine,
             regions: RefCell::default(),
+            beside,
         };
         let importer = Importer {
             db,
@@ -275,9 +398,10 @@ impl<'a> Importer<'a> {
             owned: HashMap::new(),
             seen: Vec::new(),
             index: HashMap::new(),
+            links: Vec::new(),
             externals: HashSet::new(),
             matched: HashSet::new(),
-            cities: HashMap::new(),
+            lookup: lookup(),
         };
         Ok((importer, parser))
     }
@@ -293,11 +417,18 @@ impl<'a> Importer<'a> {
         out
     }
 
+    /// Whether this run created `id`: ids are made in order (UUIDv7, ordered
+    /// within the process), so `seen` is sorted by them.
+    fn created_here(&self, id: AccountId) -> bool {
+        self.seen.binary_search_by(|s| s.id.cmp(&id)).is_ok()
+    }
+
     fn remember(&mut self, p: &Parsed, id: AccountId) {
         let at = self.seen.len() as u32;
         let phones: Vec<String> = p.fields.phones.iter().map(|x| x.number().to_owned()).collect();
         for k in Self::index_keys(&p.key, p.fields.uscc.as_deref(), &phones) {
-            self.index.entry(k).or_insert(at);
+            let before = self.index.insert(k, self.links.len() as u32).unwrap_or(NO_LINK);
+            self.links.push((at, before));
         }
         self.seen.push(Seen {
             id,
@@ -309,37 +440,59 @@ impl<'a> Importer<'a> {
         });
     }
 
-    /// An earlier row of the file that is the same organisation, by 查重.
+    /// The earlier row of the file that is most surely the same organisation, by 查重.
     fn same_in_file(&self, p: &Parsed) -> Option<usize> {
         let phones: Vec<String> = p.fields.phones.iter().map(|x| x.number().to_owned()).collect();
-        let mut tried = Vec::new();
+        // Earlier records sharing a key, with the phones they share.
+        let mut found: Vec<(u32, Vec<String>)> = Vec::new();
         for k in Self::index_keys(&p.key, p.fields.uscc.as_deref(), &phones) {
-            let Some(&at) = self.index.get(&k) else { continue };
-            if tried.contains(&at) {
-                continue;
-            }
-            tried.push(at);
-            let s = &self.seen[at as usize];
-            if s.dead {
-                continue;
-            }
-            let other = dedupe::company_key(&s.name);
-            // The phone that found it is the one they share.
-            let shared: Vec<String> = phones.iter().filter(|n| cells::key_hash(b't', n) == k).cloned().collect();
-            let v = dedupe::compare(
-                &dedupe::Record { name: &p.key, uscc: p.fields.uscc.as_deref(), phones: &phones, city: None },
-                &dedupe::Record { name: &other, uscc: s.uscc.as_deref(), phones: &shared, city: None },
-            );
-            if matches!(v, Verdict::Same { .. }) {
-                return Some(at as usize);
+            let phone = phones.iter().find(|n| cells::key_hash(b't', n) == k);
+            let mut link = self.index.get(&k).copied().unwrap_or(NO_LINK);
+            let mut walked = 0;
+            while link != NO_LINK && walked < MAX_CHAIN {
+                let (at, before) = self.links[link as usize];
+                link = before;
+                walked += 1;
+                if self.seen[at as usize].dead {
+                    continue;
+                }
+                let slot = match found.iter().position(|(a, _)| *a == at) {
+                    Some(i) => i,
+                    None => {
+                        found.push((at, Vec::new()));
+                        found.len() - 1
+                    }
+                };
+                if let Some(n) = phone.filter(|n| !found[slot].1.contains(n)) {
+                    found[slot].1.push(n.clone());
+                }
             }
         }
-        None
+        let mut best: Option<(u32, f32)> = None;
+        for (at, shared) in found {
+            let s = &self.seen[at as usize];
+            let v = dedupe::compare(
+                &dedupe::Record { name: &p.key, uscc: p.fields.uscc.as_deref(), phones: &phones, city: None },
+                &dedupe::Record {
+                    name: &dedupe::company_key(&s.name),
+                    uscc: s.uscc.as_deref(),
+                    phones: &shared,
+                    city: None,
+                },
+            );
+            if let Verdict::Same { score, .. } = v {
+                // The best; of equals, the first in the file.
+                if best.is_none_or(|(b, best)| score > best || (score == best && at < b)) {
+                    best = Some((at, score));
+                }
+            }
+        }
+        best.map(|(at, _)| at as usize)
     }
 
-    fn existing_index(existing: &[Existing]) -> HashMap<u64, Vec<usize>> {
+    fn existing_index(candidates: &[Candidate]) -> HashMap<u64, Vec<usize>> {
         let mut by: HashMap<u64, Vec<usize>> = HashMap::new();
-        for (i, e) in existing.iter().enumerate() {
+        for (i, Candidate { e, .. }) in candidates.iter().enumerate() {
             let mut ks = vec![cells::key_hash(b'k', &e.name_key), cells::key_hash(b'p', &e.name_pinyin)];
             ks.extend(e.uscc.as_deref().map(|u| cells::key_hash(b'u', u)));
             ks.extend(e.phones.iter().map(|n| cells::key_hash(b't', n)));
@@ -353,12 +506,11 @@ impl<'a> Importer<'a> {
     fn same_in_database<'e>(
         &self,
         p: &Parsed,
-        existing: &'e [Existing],
-        others: &[(NameKey, Option<&'static str>)],
+        candidates: &'e [Candidate],
         by: &HashMap<u64, Vec<usize>>,
-    ) -> Found<'e> {
+    ) -> Match<'e> {
         let phones: Vec<String> = p.fields.phones.iter().map(|x| x.number().to_owned()).collect();
-        let mut best: Found<'e> = Found::Nothing;
+        let mut best: Match<'e> = Match::Nothing;
         let mut best_score = 0.0f32;
         let mut tried: Vec<usize> = Vec::new();
         for k in Self::index_keys(&p.key, p.fields.uscc.as_deref(), &phones) {
@@ -367,22 +519,21 @@ impl<'a> Importer<'a> {
                     continue;
                 }
                 tried.push(i);
-                let e = &existing[i];
-                let (other, city) = &others[i];
+                let Candidate { e, key, city } = &candidates[i];
                 let v = dedupe::compare(
                     &dedupe::Record { name: &p.key, uscc: p.fields.uscc.as_deref(), phones: &phones, city: None },
-                    &dedupe::Record { name: other, uscc: e.uscc.as_deref(), phones: &e.phones, city: *city },
+                    &dedupe::Record { name: key, uscc: e.uscc.as_deref(), phones: &e.phones, city: *city },
                 );
                 match v {
-                    Verdict::Same { score, .. } if !matches!(best, Found::Same(_)) || score > best_score => {
-                        best = Found::Same(e);
+                    Verdict::Same { score, .. } if !matches!(best, Match::Same(_)) || score > best_score => {
+                        best = Match::Same(e);
                         best_score = score;
                     }
                     Verdict::Possible { score, .. }
-                        if matches!(best, Found::Nothing)
-                            || (matches!(best, Found::Possible(_)) && score > best_score) =>
+                        if matches!(best, Match::Nothing)
+                            || (matches!(best, Match::Possible(_)) && score > best_score) =>
                     {
-                        best = Found::Possible(e);
+                        best = Match::Possible(e);
                         best_score = score;
                     }
                     _ => {}
@@ -526,68 +677,36 @@ impl<'a> Importer<'a> {
 
 impl super::Importer for Importer<'_> {
     type Parsed = Parsed;
+    type Found = Found;
 
     #[allow(clippy::too_many_arguments)]
     async fn batch(
         &mut self,
         _mapping: &Mapping,
         _headers: &[String],
-        parsed: Vec<Parsed>,
+        rows: super::Rows<Parsed, Found>,
         report: &mut Report,
         sink: &mut Sink,
         tx: &mut Option<guanxi_store::Tx>,
         terms: &mut search::Indexer,
     ) -> Result<(), ImportError> {
-        let ws = self.who.actor.workspace_id;
         let started = std::time::Instant::now();
-        // Rows an earlier import (or an earlier run of this file) already made.
-        let fresh: Vec<&str> = parsed
-            .iter()
-            .filter(|p| !self.externals.contains(&cells::key_hash(b'x', &p.external)))
-            .map(|p| p.external.as_str())
-            .collect();
-        // Looked up in the transaction that will write the batch: on SQLite the
-        // writer's large page cache holds the very indexes 查重 probes (a
-        // reader's small one missed on most probes at a million accounts).
-        let mut conn = super::conn(self.db, tx);
-        let known: HashMap<String, uuid::Uuid> =
-            imports::lookup(&mut conn, ws, "accounts", &fresh).await?.into_iter().collect();
-        let named: Vec<AccountId> = parsed.iter().filter_map(|p| p.id).collect();
-        let live: HashSet<AccountId> = accounts::live(&mut conn, ws, &named).await?.into_iter().collect();
-        // Candidates in the database for everything else (a second run of a
-        // file looks for none), in one go.
-        let (mut keys, mut pinyins, mut usccs, mut phones) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for p in &parsed {
-            if known.contains_key(&p.external) || p.id.is_some_and(|id| live.contains(&id)) {
-                continue;
+        let super::Rows { parsed, found } = rows;
+        let found = match found {
+            Some(found) => found,
+            // Looked up in the transaction that will write the batch: on SQLite the
+            // writer's large page cache holds the very indexes 查重 probes.
+            None => {
+                let refs: Vec<&Parsed> = parsed.iter().collect();
+                self.lookup.run(&mut super::conn(self.db, tx), &refs).await?
             }
-            keys.push(p.key.core.as_str());
-            if !p.key.pinyin.is_empty() {
-                pinyins.push(p.key.pinyin.as_str());
-            }
-            usccs.extend(p.fields.uscc.as_deref());
-            phones.extend(p.fields.phones.iter().map(|x| x.number()));
-        }
-        let existing = accounts::existing_matching(&mut conn, ws, &keys, &pinyins, &usccs, &phones).await?;
-        // Only an update asks whether the importer may touch a match: one query per batch.
-        let visible: HashSet<AccountId> = if self.opts.update_existing {
-            let ids: Vec<AccountId> = existing.iter().map(|e| e.id).collect();
-            accounts::visible(&mut conn, self.who.viewer, &ids).await?.into_iter().collect()
-        } else {
-            HashSet::new()
         };
-        let by_key = Self::existing_index(&existing);
-        // Each candidate's name key and city, worked out once however many rows it is compared with.
-        let others: Vec<(NameKey, Option<&'static str>)> = existing
-            .iter()
-            .map(|e| {
-                let city = match e.region_code.as_deref() {
-                    Some(code) => *self.cities.entry(code.to_owned()).or_insert_with(|| accounts::city_of(Some(code))),
-                    None => None,
-                };
-                (dedupe::company_key(&e.name), city)
-            })
-            .collect();
+        let Found { known, live, mut candidates, visible } = found;
+        // This import's own records are found through the file (`seen`), not
+        // the database: looked up beside the writing, they appear as each
+        // transaction commits, which would make the report depend on timing.
+        candidates.retain(|c| !self.created_here(c.e.id));
+        let by_key = Self::existing_index(&candidates);
 
         let mut plans: Vec<Plan> = Vec::with_capacity(parsed.len());
         // Records this batch creates: id → index in `plans`.
@@ -623,9 +742,8 @@ impl super::Importer for Importer<'_> {
                 }
                 continue;
             }
-            let found = self.same_in_database(&p, &existing, &others, &by_key);
-            match found {
-                Found::Same(e) => {
+            match self.same_in_database(&p, &candidates, &by_key) {
+                Match::Same(e) => {
                     if visible.contains(&e.id) {
                         plans.push(super::plan::matched(p, e.id, self.opts.update_existing, &mut self.matched, report));
                         continue;
@@ -643,12 +761,12 @@ impl super::Importer for Importer<'_> {
                     plans.push(Plan::Leave(p, e.id));
                     continue;
                 }
-                Found::Possible(e) => {
+                Match::Possible(e) => {
                     let message =
                         format!("may be the same organisation as {} (查重): created; check, and merge if so", e.name);
                     report.warn(problem(&p.row, None, "possible_duplicate", message, Severity::Warning));
                 }
-                Found::Nothing => {}
+                Match::Nothing => {}
             }
             let id = AccountId::new();
             self.remember(&p, id);
@@ -663,7 +781,8 @@ impl super::Importer for Importer<'_> {
     }
 }
 
-enum Found<'e> {
+/// What 查重 found in the database for a row.
+enum Match<'e> {
     Same(&'e Existing),
     Possible(&'e Existing),
     Nothing,

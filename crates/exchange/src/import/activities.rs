@@ -79,6 +79,7 @@ pub(crate) struct Parser {
 
 impl super::Parse for Parser {
     type Parsed = Parsed;
+    type Found = ();
 
     fn parse(&self, row: Row) -> Result<Parsed, (Vec<Problem>, Row)> {
         let mapping = &self.mapping;
@@ -209,18 +210,20 @@ impl<'a> Importer<'a> {
 
 impl super::Importer for Importer<'_> {
     type Parsed = Parsed;
+    type Found = ();
 
     #[allow(clippy::too_many_arguments)]
     async fn batch(
         &mut self,
         mapping: &Mapping,
         headers: &[String],
-        parsed: Vec<Parsed>,
+        rows: super::Rows<Parsed, ()>,
         report: &mut Report,
         sink: &mut Sink,
         tx: &mut Option<guanxi_store::Tx>,
         _terms: &mut guanxi_store::search::Indexer,
     ) -> Result<(), ImportError> {
+        let parsed = rows.parsed;
         let ws = self.who.actor.workspace_id;
         let started = std::time::Instant::now();
         self.links.resolve(&mut super::conn(self.db, tx), self.who, parsed.iter().map(|p| &p.link)).await?;

@@ -800,3 +800,97 @@ async fn planned_accounts(app: &TestApp) -> i64 {
     };
     app.db.fetch_optional::<(i64,)>(Sql::new(q)).await.unwrap().map_or(0, |r| r.0)
 }
+
+/// A valid USCC of a company in 大连 numbered `i`.
+fn uscc(i: usize) -> String {
+    let body = format!("91210200{i:09}");
+    "0123456789ABCDEFGHJKLMNPQRTUWXY"
+        .chars()
+        .map(|c| format!("{body}{c}"))
+        .find(|code| guanxi_domain::Uscc::parse("uscc", code).is_ok())
+        .unwrap()
+}
+
+/// 查重 looks up later batches while earlier ones are written, and sees
+/// those already committed; the report must not depend on when they
+/// commit: a row repeating an organisation of such a batch merges into the
+/// record this import made (never "already in Guanxi"), and warnings name
+/// only records that were there before the import.
+async fn a_repeat_after_a_commit_merges_into_the_imports_own_record(app: &TestApp) {
+    let before = serde_json::json!({"name": "沈阳第1重型机械有限公司", "source": "referral"});
+    let (s, v) = app.send("POST", &app.admin.token, "/api/v1/accounts", before).await;
+    assert_eq!(s, 201, "{v}");
+    let rows = 6 * import::BATCH;
+    let mut text = String::from("客户名称,统一社会信用代码,电话\n");
+    for i in 0..rows {
+        text.push_str(&format!("大连第{i}重型机械有限公司,{},\n", uscc(i)));
+    }
+    // The same as line 2; the same name as line 2 in another city (a possible duplicate).
+    text.push_str(&format!("大连第0重型机械有限公司,{},0411-8888 6666\n", uscc(0)));
+    text.push_str("沈阳第0重型机械有限公司,,\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, text).unwrap();
+    // Another writer asking again and again: on SQLite the import then commits after every batch.
+    app.db.execute(Sql::new("CREATE TABLE nudges (n BIGINT)")).await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let nudger = tokio::spawn({
+        let (db, stop) = (app.db.clone(), stop.clone());
+        async move {
+            let mut n = 0_i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                db.execute(Sql::new("INSERT INTO nudges (n) VALUES ($1)").arg(n)).await.unwrap();
+                n += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            n
+        }
+    });
+    let (r, _) = run(app, &path, &Options::default()).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let nudges = nudger.await.unwrap();
+    assert!(nudges >= 6, "the other writer got in between batches ({nudges} times)");
+    let report = r.unwrap();
+    let c = report.counts;
+    assert_eq!((c.created, c.merged, c.unchanged), (rows as i64 + 1, 1, 0), "{:?}", report.problems);
+    let p = report.problems.iter().find(|p| p.code == "duplicate_in_file").expect("merged");
+    assert_eq!(p.line, rows as u64 + 2);
+    assert!(p.message.contains("line 2"), "{}", p.message);
+    let q = Sql::new("SELECT COUNT(*) FROM account_phones WHERE number = '+8641188886666'");
+    assert_eq!(app.db.fetch_one::<(i64,)>(q).await.unwrap().0, 1, "the repeat's phone joined the record");
+    let warned: Vec<(u64, &str)> = report
+        .problems
+        .iter()
+        .filter(|p| p.code == "possible_duplicate")
+        .map(|p| (p.line, p.message.as_str()))
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0].0, 3, "{warned:?}");
+    assert!(warned[0].1.contains("沈阳第1重型机械有限公司"), "{warned:?}");
+}
+both!(a_repeat_after_a_commit_merges_into_the_imports_own_record);
+
+/// A row is weighed against every earlier row sharing a key with it, and
+/// merges into the one it is most surely the same as: here two companies of
+/// one name (their USCCs differ), and a row with the second one's phone.
+async fn a_row_merges_into_the_surest_of_earlier_rows(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.csv");
+    let text = format!(
+        "客户名称,统一社会信用代码,电话\n\
+         大连华锐重工集团股份有限公司,{},0411-8642 8888\n\
+         大连华锐重工集团股份有限公司,{},0411-8685 2222\n\
+         大连华锐重工集团股份有限公司,,0411-8685 2222\n",
+        uscc(1),
+        uscc(2)
+    );
+    std::fs::write(&path, text).unwrap();
+    let (r, _) = run(app, &path, &Options::default()).await;
+    let report = r.unwrap();
+    let c = report.counts;
+    assert_eq!((c.created, c.merged), (2, 1), "{report:?}");
+    let p = report.problems.iter().find(|p| p.code == "duplicate_in_file").expect("merged");
+    assert_eq!(p.line, 4);
+    assert!(p.message.contains("line 3"), "{}", p.message);
+}
+both!(a_row_merges_into_the_surest_of_earlier_rows);
