@@ -193,9 +193,8 @@ pub(crate) type Batches<P> =
 
 /// Reads and parses the file on a thread of its own, handing out batches, so
 /// that reading, decoding, parsing and the parser's lookups overlap the
-/// writing and never
-/// block an async worker; the file's reading ends (with an error) when it
-/// stops being a table.
+/// writing and never block an async worker; the file's reading ends (with an
+/// error) when it stops being a table.
 pub(crate) fn reader<P: Parse>(path: PathBuf, parser: P) -> std::io::Result<Batches<P>> {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     std::thread::Builder::new().name("import-reader".into()).spawn(move || {
