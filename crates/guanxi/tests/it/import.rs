@@ -26,6 +26,14 @@ async fn run_as(app: &TestApp, who: &Who, path: &Path, opts: &Options) -> (Resul
     (r, errors)
 }
 
+/// `text` as a CSV file in a temporary directory, which lives as long as the first half.
+fn csv_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
 fn gbk(text: &str) -> Vec<u8> {
     encoding_rs::GBK.encode(text).0.into_owned()
 }
@@ -604,9 +612,7 @@ async fn found(app: &TestApp, q: &str) -> Vec<String> {
 }
 
 async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(app: &TestApp) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.csv");
-    std::fs::write(&path, "客户名称,电话\n鞍山钢铁集团有限公司,0412-6723 000\n本溪钢铁集团有限公司,\n").unwrap();
+    let (_dir, path) = csv_file("客户名称,电话\n鞍山钢铁集团有限公司,0412-6723 000\n本溪钢铁集团有限公司,\n");
     let (r, _) = run(app, &path, &Options::default()).await;
     assert_eq!(r.unwrap().counts.created, 2);
     // Searchable by any piece of the name, pinyin initials and phone as soon as the import is done.
@@ -695,13 +701,8 @@ async fn a_shared_phone_finds_the_existing_account(app: &TestApp) {
     });
     let (s, a) = app.send("POST", &app.admin.token, "/api/v1/accounts", account).await;
     assert_eq!(s, 201, "{a}");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.csv");
-    std::fs::write(
-        &path,
-        "客户名称,电话\n大连华锐重工装备有限公司,0411-8685 2222\n大连华锐重工装备有限公司,0411-8000 0000\n",
-    )
-    .unwrap();
+    let (_dir, path) =
+        csv_file("客户名称,电话\n大连华锐重工装备有限公司,0411-8685 2222\n大连华锐重工装备有限公司,0411-8000 0000\n");
     let (r, _) = run(app, &path, &Options::default()).await;
     let report = r.unwrap();
     let c = report.counts;
@@ -725,14 +726,10 @@ async fn an_update_past_the_ownership_limit_fails_its_row_not_the_import(app: &T
         .await;
     assert_eq!(s, 200, "{v}");
     let pooled: uuid::Uuid = app.legacy_account("国网辽宁省电力有限公司", None).await.parse().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.csv");
     // The first row gives 张伟 his one account; the second would give him the pooled one too.
-    std::fs::write(
-        &path,
+    let (_dir, path) = csv_file(
         "客户名称,负责人,备注\n营口港务集团有限公司,sales.x@test.example,\n国网辽宁省电力有限公司,sales.x@test.example,改派\n",
-    )
-    .unwrap();
+    );
     let (r, errors) = run(app, &path, &Options { update_existing: true, ..Options::default() }).await;
     let report = r.unwrap();
     let c = report.counts;
@@ -769,13 +766,11 @@ both!(an_update_past_the_ownership_limit_fails_its_row_not_the_import);
 /// from a database's first, tiny statistics scanned whole tables once per
 /// batch (SQLite kept the demo's six contacts as the contacts' size).
 async fn an_import_leaves_fresh_planner_statistics(app: &TestApp) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("big.csv");
     let mut text = String::from("客户名称,电话\n");
     for i in 0..2500 {
         text.push_str(&format!("鞍山第{i}机械制造有限公司,0412-{:07}\n", 6_000_000 + i));
     }
-    std::fs::write(&path, text).unwrap();
+    let (_dir, path) = csv_file(&text);
     assert!(planned_accounts(app).await < 100, "the planner starts from an empty workspace");
     let (r, _) = run(app, &path, &Options::default()).await;
     assert!(r.unwrap().counts.created > 2000);
@@ -828,9 +823,7 @@ async fn a_repeat_after_a_commit_merges_into_the_imports_own_record(app: &TestAp
     // The same as line 2; the same name as line 2 in another city (a possible duplicate).
     text.push_str(&format!("大连第0重型机械有限公司,{},0411-8888 6666\n", uscc(0)));
     text.push_str("沈阳第0重型机械有限公司,,\n");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.csv");
-    std::fs::write(&path, text).unwrap();
+    let (_dir, path) = csv_file(&text);
     // Another writer asking again and again: on SQLite the import then commits after every batch.
     app.db.execute(Sql::new("CREATE TABLE nudges (n BIGINT)")).await.unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -874,8 +867,6 @@ both!(a_repeat_after_a_commit_merges_into_the_imports_own_record);
 /// merges into the one it is most surely the same as: here two companies of
 /// one name (their USCCs differ), and a row with the second one's phone.
 async fn a_row_merges_into_the_surest_of_earlier_rows(app: &TestApp) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.csv");
     let text = format!(
         "客户名称,统一社会信用代码,电话\n\
          大连华锐重工集团股份有限公司,{},0411-8642 8888\n\
@@ -884,7 +875,7 @@ async fn a_row_merges_into_the_surest_of_earlier_rows(app: &TestApp) {
         uscc(1),
         uscc(2)
     );
-    std::fs::write(&path, text).unwrap();
+    let (_dir, path) = csv_file(&text);
     let (r, _) = run(app, &path, &Options::default()).await;
     let report = r.unwrap();
     let c = report.counts;
