@@ -553,23 +553,36 @@ impl Keys {
     }
 }
 
-/// Fresh planner statistics for the tables an import grows. Both databases
+/// Fresh planner statistics for `tables`, which an import grows. Both databases
 /// plan from the sizes they last saw: a table they think nearly empty is
 /// scanned, every row compared with each of a batch's thousands of keys
 /// (PostgreSQL: 100,000 rows spent four minutes so; SQLite, whose statistics
 /// dated from the demo's six contacts, scanned the whole contacts table once
-/// per batch). SQLite samples at most `ANALYSIS_ROWS` rows per index, so a
-/// refresh stays a matter of milliseconds at a million rows.
-pub async fn refresh_statistics(db: &Db) -> Result<()> {
-    const TABLES: &str =
-        "accounts, account_phones, account_tags, contacts, contact_phones, contact_emails, import_keys";
+/// per batch). SQLite samples at most `ANALYSIS_ROWS` rows per index, yet a
+/// refresh still reads pages of every index (tenths of a second at a million
+/// rows, and pages the writer's cache loses): an import refreshes when its
+/// table has doubled (see [`planned_rows`]) and when it ends.
+pub async fn refresh_statistics(db: &Db, tables: &[&str]) -> Result<()> {
+    const KNOWN: [&str; 8] = [
+        "accounts",
+        "account_phones",
+        "account_tags",
+        "contacts",
+        "contact_phones",
+        "contact_emails",
+        "activities",
+        "import_keys",
+    ];
+    if let Some(t) = tables.iter().find(|t| !KNOWN.contains(t)) {
+        return Err(Error::Db(format!("no statistics refresh for {t}")));
+    }
     match db.dialect() {
         crate::Dialect::Postgres => {
-            db.execute(Sql::new(&format!("ANALYZE {TABLES}"))).await?;
+            db.execute(Sql::new(&format!("ANALYZE {}", tables.join(", ")))).await?;
         }
         crate::Dialect::Sqlite => {
             db.execute(Sql::new(&format!("PRAGMA analysis_limit = {ANALYSIS_ROWS}"))).await?;
-            for table in TABLES.split(", ") {
+            for table in tables {
                 db.execute(Sql::new(&format!("ANALYZE {table}"))).await?;
             }
         }
@@ -577,16 +590,46 @@ pub async fn refresh_statistics(db: &Db) -> Result<()> {
     Ok(())
 }
 
+/// How many rows of `table` the planner's statistics count (0 before any).
+pub async fn planned_rows(db: &Db, table: &str) -> Result<i64> {
+    match db.dialect() {
+        crate::Dialect::Sqlite => {
+            let q = Sql::new("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'");
+            if db.fetch_one::<(i64,)>(q).await?.0 == 0 {
+                return Ok(0);
+            }
+            // Each index's row begins with the number of rows it has.
+            let q = Sql::new(
+                "SELECT MAX(CAST(substr(stat, 1, instr(stat || ' ', ' ') - 1) AS INTEGER)) FROM sqlite_stat1 WHERE tbl = $1",
+            );
+            Ok(db.fetch_one::<(Option<i64>,)>(q.arg(table)).await?.0.unwrap_or(0))
+        }
+        crate::Dialect::Postgres => {
+            // -1: never analysed.
+            let q =
+                Sql::new("SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = to_regclass(CAST($1 AS TEXT))");
+            Ok(db.fetch_optional::<(i64,)>(q.arg(table)).await?.map_or(0, |r| r.0.max(0)))
+        }
+    }
+}
+
 /// Rows SQLite's `ANALYZE` reads per index (its `analysis_limit`).
 pub const ANALYSIS_ROWS: i64 = 1000;
 
-/// Sets the SQLite writer's page cache, in MiB. An import grows every index
-/// of the tables it writes at random places: with the usual 16 MB cache most
-/// of those pages of a large database are read again for each batch.
-/// Nothing on PostgreSQL (its buffers are the server's).
+/// Sets the SQLite writer's page cache, in MiB, for an import (or back to
+/// [`NORMAL_CACHE_MIB`] after one). An import grows every index of the tables
+/// it writes at random places: with the usual 16 MB cache most of those pages
+/// of a large database are read again for each batch. During an import the
+/// writer also keeps temporary data in memory: a multi-row `INSERT`'s
+/// statement journal (the pages it changed, to undo it alone) otherwise
+/// spills to a temporary file past 64 KiB, a write() per page (6 % of an
+/// import). Not always: a large sort (an index built by a migration) would
+/// then be held in memory whole. Nothing on PostgreSQL (its buffers are the server's).
 pub async fn writer_cache(db: &Db, mib: i64) -> Result<()> {
     if db.dialect() == crate::Dialect::Sqlite {
         db.execute(Sql::new(&format!("PRAGMA cache_size = -{}", mib.clamp(1, 4096) * 1024))).await?;
+        let temp = if mib == NORMAL_CACHE_MIB { "DEFAULT" } else { "MEMORY" };
+        db.execute(Sql::new(&format!("PRAGMA temp_store = {temp}"))).await?;
     }
     Ok(())
 }

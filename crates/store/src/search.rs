@@ -36,18 +36,45 @@ enum Mode {
 }
 
 /// A bulk write's terms, sorted in memory a segment at a time and kept in
-/// temporary files (`extsort`), so that memory stays flat at any size.
+/// temporary files (`extsort`), so that memory stays flat at any size. The
+/// sorting runs on a thread of its own, beside the writing (a fifth of a bulk
+/// import's writing thread went to it).
 struct Spool {
     ws: WorkspaceId,
     /// The bulk write's time: its records carry it as `updated_at`, so a later
     /// one means someone changed the record before its terms were merged.
     since: DateTime<Utc>,
-    sorter: extsort::PushExternalSorter<Spooled, fn(&Spooled, &Spooled) -> std::cmp::Ordering>,
+    /// Terms not yet handed to the sorting thread.
+    pending: Vec<Spooled>,
+    to_sorter: std::sync::mpsc::SyncSender<Vec<Spooled>>,
+    sorter: std::thread::JoinHandle<std::io::Result<Sorter>>,
     kinds: HashSet<&'static str>,
 }
 
+type Sorter = extsort::PushExternalSorter<Spooled, fn(&Spooled, &Spooled) -> std::cmp::Ordering>;
+
 /// Terms sorted in memory before a segment goes to disk (about 10 MB).
 const SPOOL_SEGMENT: usize = 150_000;
+
+/// Terms handed to the sorting thread at a time, and how many such hand-offs
+/// may wait for it (about 4 MB in all).
+const HAND_OFF: usize = 16_384;
+const HAND_OFFS_WAITING: usize = 4;
+
+impl Spool {
+    /// Hands the pending terms to the sorting thread; its error, if it stopped.
+    fn hand_off(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let terms = std::mem::replace(&mut self.pending, Vec::with_capacity(HAND_OFF));
+        if self.to_sorter.send(terms).is_err() {
+            // The thread stopped, and only an error stops it early: `merge` reports it.
+            return Err(spool_error(std::io::Error::other("the sorting thread stopped")));
+        }
+        Ok(())
+    }
+}
 
 /// One term of one record, as the sorter keeps it: ordered as `search_terms` is.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,10 +121,21 @@ impl Indexer {
     }
 
     fn spool_sorting(ws: WorkspaceId, since: DateTime<Utc>, segment: usize) -> Self {
-        let sorter = extsort::ExternalSorter::new()
+        let mut sorter: Sorter = extsort::ExternalSorter::new()
             .with_segment_size(segment)
             .pushed_by(Spooled::cmp as fn(&Spooled, &Spooled) -> std::cmp::Ordering);
-        Self { mode: Mode::Spool(Box::new(Spool { ws, since, sorter, kinds: HashSet::new() })) }
+        let (to_sorter, terms) = std::sync::mpsc::sync_channel::<Vec<Spooled>>(HAND_OFFS_WAITING);
+        // Ends when the spool is merged or dropped (its sender with it).
+        let sorter = std::thread::spawn(move || {
+            for batch in terms {
+                for t in batch {
+                    sorter.push(t)?;
+                }
+            }
+            Ok(sorter)
+        });
+        let pending = Vec::with_capacity(HAND_OFF);
+        Self { mode: Mode::Spool(Box::new(Spool { ws, since, pending, to_sorter, sorter, kinds: HashSet::new() })) }
     }
 
     /// Adds a new record's terms (sent with the next full statement or [`Indexer::flush`]).
@@ -114,7 +152,10 @@ impl Indexer {
                 }
                 s.kinds.insert(table_of(kind));
                 for term in terms::terms(kind, rec) {
-                    s.sorter.push(Spooled { term, entity: id.into_bytes() }).map_err(spool_error)?;
+                    s.pending.push(Spooled { term, entity: id.into_bytes() });
+                }
+                if s.pending.len() >= HAND_OFF {
+                    s.hand_off()?;
                 }
             }
         }
@@ -134,10 +175,19 @@ impl Indexer {
     /// write made it is indexed as it is now instead: its own terms may be
     /// out of date. Returns the terms merged.
     pub async fn merge(self, db: &Db) -> Result<u64> {
-        let Mode::Spool(s) = self.mode else { return Ok(0) };
-        let Spool { ws, since, sorter, kinds } = *s;
+        let Mode::Spool(mut s) = self.mode else { return Ok(0) };
+        let handed = s.hand_off();
+        let Spool { ws, since, to_sorter, sorter, kinds, .. } = *s;
+        drop(to_sorter);
+        let sorted = tokio::task::spawn_blocking(move || {
+            let sorter = sorter.join().map_err(|_| std::io::Error::other("the sorting thread panicked"))??;
+            sorter.done()
+        })
+        .await
+        .map_err(|e| crate::Error::Db(format!("sorting search terms: {e}")))?
+        .map_err(spool_error)?;
+        handed?;
         let changed = changed_since(db, ws, since, &kinds).await?;
-        let sorted = sorter.done().map_err(spool_error)?;
         // Temporary files are read on a thread of their own.
         let (out, mut chunks) = tokio::sync::mpsc::channel::<std::io::Result<Vec<Spooled>>>(2);
         let reading = tokio::task::spawn_blocking(move || {

@@ -460,6 +460,14 @@ async fn drive<I: Importer, P: Parse<Parsed = I::Parsed, Found = I::Found>>(
     let mut opened = std::time::Instant::now();
     // Batches written when the planner's statistics were last refreshed.
     let mut analysed: u64 = 0;
+    // The import's records and its keys: the tables each grows, the rows the
+    // planner counted in the first, and the rows read when it last counted.
+    let mut planner = [(grows(plan.kind), 0, 0), (&["import_keys"][..], 0, 0)];
+    if write {
+        for (tables, planned, _) in &mut planner {
+            *planned = imports::planned_rows(db, tables[0]).await?;
+        }
+    }
     loop {
         let waited = std::time::Instant::now();
         let Some(batch) = rx.recv().await else { break };
@@ -496,19 +504,37 @@ async fn drive<I: Importer, P: Parse<Parsed = I::Parsed, Found = I::Found>>(
             }
         } else if opened.elapsed() >= COMMIT_EVERY || tx.as_ref().is_some_and(guanxi_store::Tx::others_waiting) {
             commit(db, import, &mut tx, &mut report, clock).await?;
-            // The tables have doubled since the planner last looked.
-            if analysed == 0 || batches >= 2 * analysed {
-                imports::refresh_statistics(db).await?;
-                analysed = batches;
+            // Tables that have more than doubled since the planner last
+            // counted them: plans for a table thought small scan it. (Not
+            // sooner: a refresh reads pages of every index, a twentieth of an
+            // import into a million accounts when it came every doubling of
+            // the batches.) Rows read bound what either table has grown by.
+            for (tables, planned, then) in &mut planner {
+                if report.rows - *then > *planned {
+                    imports::refresh_statistics(db, tables).await?;
+                    (*planned, *then) = (imports::planned_rows(db, tables[0]).await?, report.rows);
+                    analysed = batches;
+                }
             }
         }
     }
     commit(db, import, &mut tx, &mut report, clock).await?;
     // What the next import (and every list) plans with.
     if write && batches > analysed {
-        imports::refresh_statistics(db).await?;
+        for (tables, ..) in &planner {
+            imports::refresh_statistics(db, tables).await?;
+        }
     }
     Ok(report)
+}
+
+/// The tables an import of `kind` grows besides `import_keys`, its records' first.
+fn grows(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Accounts => &["accounts", "account_phones", "account_tags"],
+        Kind::Contacts => &["contacts", "contact_phones", "contact_emails"],
+        Kind::Activities => &["activities"],
+    }
 }
 
 /// Commits the open transaction, if any, and records the progress it made.

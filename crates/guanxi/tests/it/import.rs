@@ -779,6 +779,31 @@ async fn an_import_leaves_fresh_planner_statistics(app: &TestApp) {
 }
 both!(an_import_leaves_fresh_planner_statistics);
 
+/// During an import the SQLite writer has a large page cache and keeps its
+/// temporary data in memory; afterwards both are as before (a migration's
+/// index build would otherwise sort in memory whole).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_leaves_the_sqlite_writer_as_it_found_it() {
+    let app = TestApp::spawn(crate::harness::Backend::Sqlite).await;
+    let writer = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            let (cache,): (i64,) = tx.fetch_one(Sql::new("PRAGMA cache_size")).await.unwrap();
+            let (temp,): (i64,) = tx.fetch_one(Sql::new("PRAGMA temp_store")).await.unwrap();
+            tx.commit().await.unwrap();
+            (cache, temp)
+        }
+    };
+    let before = writer(&app).await;
+    assert_eq!(before, (-16 * 1024, 0), "16 MiB, temporary data where SQLite's build puts it");
+    let (_dir, path) = csv_file("客户名称,电话\n鞍山第一机械制造有限公司,0412-6000001\n");
+    let (r, _) = run(&app, &path, &Options::default()).await;
+    assert_eq!(r.unwrap().counts.created, 1);
+    assert_eq!(writer(&app).await, before);
+    app.finish().await;
+}
+
 /// How many accounts the planner's statistics count.
 async fn planned_accounts(app: &TestApp) -> i64 {
     let q = match app.db.dialect() {
