@@ -37,7 +37,7 @@ enum Mode {
 
 /// A bulk write's terms, sorted in memory a segment at a time and kept in
 /// temporary files (`extsort`), so that memory stays flat at any size. The
-/// sorting runs on a thread of its own, beside the writing (a fifth of a bulk
+/// sorting runs on a thread of its own, beside the writing (4 % of a bulk
 /// import's writing thread went to it).
 struct Spool {
     ws: WorkspaceId,
