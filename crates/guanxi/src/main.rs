@@ -3,6 +3,13 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc for the whole process: with its `override` feature it also
+/// serves SQLite's `malloc`, which binds and copies every value an import
+/// writes. glibc's allocator was a fifth of the writing thread's time at a
+/// million rows (mostly consolidating freed chunks); see ARCHITECTURE.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = guanxi::cli::Cli::parse();
     match guanxi::cli::run(cli) {

@@ -23,6 +23,9 @@ pub struct Batch {
     full: usize,
     /// Values of the rows not yet sent, row after row.
     vals: Vec<Val>,
+    /// The statement of each number of rows sent so far: written once, not
+    /// placeholder by placeholder for every statement.
+    texts: Vec<(usize, String)>,
 }
 
 impl Batch {
@@ -35,6 +38,7 @@ impl Batch {
             width,
             full: (MAX_PARAMS / width).max(1),
             vals: Vec::new(),
+            texts: Vec::new(),
         }
     }
 
@@ -45,9 +49,10 @@ impl Batch {
     }
 
     /// Adds a row (as many values as columns), sending a statement when one is full.
-    pub async fn push(&mut self, tx: &mut Tx, row: Vec<Val>) -> Result<()> {
-        debug_assert_eq!(row.len(), self.width, "{}", self.head);
+    pub async fn push(&mut self, tx: &mut Tx, row: impl IntoIterator<Item = Val>) -> Result<()> {
+        let before = self.vals.len();
         self.vals.extend(row);
+        debug_assert_eq!(self.vals.len() - before, self.width, "{}", self.head);
         if self.vals.len() == self.full * self.width {
             self.send(tx, self.full).await?;
         }
@@ -67,20 +72,39 @@ impl Batch {
 
     /// Sends the first `rows` rows.
     async fn send(&mut self, tx: &mut Tx, rows: usize) -> Result<()> {
-        let mut q = Sql::new(&self.head);
-        let rest = self.vals.split_off(rows * self.width);
-        let vals = std::mem::replace(&mut self.vals, rest);
-        for (i, v) in vals.into_iter().enumerate() {
-            q.push(match (i % self.width, i) {
+        let n = rows * self.width;
+        let vals = if n == self.vals.len() {
+            std::mem::replace(&mut self.vals, Vec::with_capacity(self.full * self.width))
+        } else {
+            self.vals.drain(..n).collect()
+        };
+        let text = match self.texts.iter().find(|(r, _)| *r == rows) {
+            Some((_, text)) => text,
+            None => {
+                let text = self.text(rows);
+                self.texts.push((rows, text));
+                &self.texts[self.texts.len() - 1].1
+            }
+        };
+        tx.execute(Sql::new(text).args(vals).reused()).await?;
+        Ok(())
+    }
+
+    /// `INSERT … VALUES ($1, $2), ($3, $4) …` for `rows` rows.
+    fn text(&self, rows: usize) -> String {
+        use std::fmt::Write as _;
+        let mut text = self.head.clone();
+        for i in 0..rows * self.width {
+            text.push_str(match (i % self.width, i) {
                 (0, 0) => "(",
                 (0, _) => "), (",
                 _ => ", ",
             });
-            q.bind(v);
+            let _ = write!(text, "${}", i + 1);
         }
-        q.push(")").push(self.tail);
-        tx.execute(q.reused()).await?;
-        Ok(())
+        text.push(')');
+        text.push_str(self.tail);
+        text
     }
 }
 
@@ -99,11 +123,14 @@ mod tests {
         assert_eq!(b.full, 4000);
         // 4000 sent as one full statement on the way, then 1000 + 7 as 512, 256, 128, 64, 32, 8, 4, 2, 1.
         for i in 0..5007_i64 {
-            b.push(&mut tx, vec![Val::from(i), Val::from(format!("row {i}"))]).await.unwrap();
+            b.push(&mut tx, [Val::from(i), Val::from(format!("row {i}"))]).await.unwrap();
         }
         assert_eq!(b.vals.len(), 1007 * 2, "the full statement went as soon as it filled");
         b.flush(&mut tx).await.unwrap();
         assert!(b.vals.is_empty());
+        let sizes: Vec<usize> = b.texts.iter().map(|(rows, _)| *rows).collect();
+        assert_eq!(sizes, [4000, 512, 256, 128, 64, 32, 8, 4, 2, 1], "each size's statement written once");
+        assert_eq!(b.text(2), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
         b.flush(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
         let (n, sum, last): (i64, i64, String) =

@@ -91,7 +91,7 @@ pub fn phone_batch(t: Table) -> Batch {
 /// Adds an owner's phones to a batch.
 pub async fn push_phones(b: &mut Batch, tx: &mut Tx, ws: WorkspaceId, id: Uuid, phones: &[Phone]) -> Result<()> {
     for (i, p) in phones.iter().enumerate() {
-        let row = vec![
+        let row = [
             Val::from(id),
             ws.into(),
             (i as i64).into(),
@@ -115,7 +115,7 @@ pub async fn push_tags(b: &mut Batch, tx: &mut Tx, ws: WorkspaceId, id: Uuid, ta
     for tag in tags {
         if !seen.contains(&tag) {
             seen.push(tag);
-            b.push(tx, vec![Val::from(id), ws.into(), tag.as_str().into()]).await?;
+            b.push(tx, [Val::from(id), ws.into(), tag.as_str().into()]).await?;
         }
     }
     Ok(())
@@ -132,7 +132,7 @@ pub async fn push_emails(b: &mut Batch, tx: &mut Tx, ws: WorkspaceId, id: Uuid, 
     for e in emails {
         if !seen.contains(&e) {
             seen.push(e);
-            b.push(tx, vec![Val::from(id), ws.into(), (seen.len() as i64 - 1).into(), e.as_str().into()]).await?;
+            b.push(tx, [Val::from(id), ws.into(), (seen.len() as i64 - 1).into(), e.as_str().into()]).await?;
         }
     }
     Ok(())

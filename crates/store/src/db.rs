@@ -192,15 +192,19 @@ impl Sql {
 
     /// Appends the next placeholder and its value.
     pub fn bind(&mut self, v: impl Into<Val>) -> &mut Self {
+        use std::fmt::Write as _;
         self.args.push(v.into());
-        self.text.push('$');
-        self.text.push_str(&self.args.len().to_string());
+        let _ = write!(self.text, "${}", self.args.len());
         self
     }
 
     /// Adds arguments for placeholders already written in the text, in order.
     pub fn args(mut self, vals: Vec<Val>) -> Self {
-        self.args.extend(vals);
+        if self.args.is_empty() {
+            self.args = vals;
+        } else {
+            self.args.extend(vals);
+        }
         self
     }
 
@@ -461,15 +465,25 @@ fn sqlite_err(e: rusqlite::Error) -> Error {
     Error::Db(e.to_string())
 }
 
-fn sqlite_value(v: Val) -> rusqlite::types::Value {
+/// Binds a value where it is: SQLite copies what it is given, so a UUID or
+/// a text needs no copy of its own first (an import binds tens of millions).
+fn sqlite_bind(stmt: &mut rusqlite::Statement<'_>, i: usize, v: &Val) -> rusqlite::Result<()> {
+    use rusqlite::types::Null;
     match v {
-        Val::Bool(v) => v.map_or(SV::Null, |b| SV::Integer(i64::from(b))),
-        Val::I64(v) => v.map_or(SV::Null, SV::Integer),
-        Val::Text(v) => v.map_or(SV::Null, SV::Text),
-        Val::Uuid(v) => v.map_or(SV::Null, |u| SV::Blob(u.as_bytes().to_vec())),
-        Val::Time(v) => v.map_or(SV::Null, |t| SV::Text(sqlite_time(t))),
-        Val::Json(v) => v.map_or(SV::Null, |j| SV::Text(j.to_string())),
-        Val::Bytes(v) => v.map_or(SV::Null, SV::Blob),
+        Val::Bool(Some(b)) => stmt.raw_bind_parameter(i, i64::from(*b)),
+        Val::I64(Some(n)) => stmt.raw_bind_parameter(i, *n),
+        Val::Text(Some(s)) => stmt.raw_bind_parameter(i, s.as_str()),
+        Val::Uuid(Some(u)) => stmt.raw_bind_parameter(i, &u.as_bytes()[..]),
+        Val::Time(Some(t)) => stmt.raw_bind_parameter(i, sqlite_time(*t)),
+        Val::Json(Some(j)) => stmt.raw_bind_parameter(i, j.to_string()),
+        Val::Bytes(Some(b)) => stmt.raw_bind_parameter(i, b.as_slice()),
+        Val::Bool(None)
+        | Val::I64(None)
+        | Val::Text(None)
+        | Val::Uuid(None)
+        | Val::Time(None)
+        | Val::Json(None)
+        | Val::Bytes(None) => stmt.raw_bind_parameter(i, Null),
     }
 }
 
@@ -493,8 +507,8 @@ fn sqlite_prepare<'c>(conn: &'c rusqlite::Connection, sql: Sql) -> Result<rusqli
     if args.len() < wanted {
         return Err(Error::Db(format!("placeholder ${} has no argument in: {text}", args.len() + 1)));
     }
-    for (i, v) in args.into_iter().take(wanted).enumerate() {
-        stmt.raw_bind_parameter(i + 1, sqlite_value(v)).map_err(sqlite_err)?;
+    for (i, v) in args.iter().take(wanted).enumerate() {
+        sqlite_bind(&mut stmt, i + 1, v).map_err(sqlite_err)?;
     }
     Ok(stmt)
 }
@@ -588,13 +602,16 @@ impl std::fmt::Debug for Sqlite {
     }
 }
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connection waits for another process's write: past an
+/// import's transaction (`guanxi import` beside `guanxi serve` commits every
+/// 6 s and a batch).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the write-ahead log is copied into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Past this many pages in the write-ahead log the writer checkpoints itself.
-const WAL_MAX_FRAMES: i64 = 10_000;
+pub(crate) const WAL_MAX_FRAMES: i64 = 10_000;
 
 /// The page cache of a connection unless told otherwise, in KiB.
 const CACHE_KIB: i64 = 16 * 1024;

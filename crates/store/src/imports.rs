@@ -624,15 +624,27 @@ pub const ANALYSIS_ROWS: i64 = 1000;
 /// statement journal (the pages it changed, to undo it alone) otherwise
 /// spills to a temporary file past 64 KiB, a write() per page (6 % of an
 /// import). Not always: a large sort (an index built by a migration) would
-/// then be held in memory whole. Nothing on PostgreSQL (its buffers are the server's).
+/// then be held in memory whole. And it checkpoints itself only past
+/// [`IMPORT_WAL_MAX_FRAMES`]. Nothing on PostgreSQL (its buffers are the server's).
 pub async fn writer_cache(db: &Db, mib: i64) -> Result<()> {
     if db.dialect() == crate::Dialect::Sqlite {
         db.execute(Sql::new(&format!("PRAGMA cache_size = -{}", mib.clamp(1, 4096) * 1024))).await?;
         let temp = if mib == NORMAL_CACHE_MIB { "DEFAULT" } else { "MEMORY" };
         db.execute(Sql::new(&format!("PRAGMA temp_store = {temp}"))).await?;
+        let frames = if mib == NORMAL_CACHE_MIB { crate::db::WAL_MAX_FRAMES } else { IMPORT_WAL_MAX_FRAMES };
+        db.execute(Sql::new(&format!("PRAGMA wal_autocheckpoint = {frames}"))).await?;
     }
     Ok(())
 }
 
 /// The writer's page cache outside imports, in MiB (as connections open).
 pub const NORMAL_CACHE_MIB: i64 = 16;
+
+/// Past this many pages in the write-ahead log (1 GB) the writer
+/// checkpoints itself during an import; below it the checkpoint thread
+/// copies the last commit into the database while the next transaction is
+/// written, and the writer copies only what is left, every second commit or
+/// so (one commit of a large import writes ~100,000 pages). Pages that
+/// several transactions changed are copied once. A million rows: 64.7 and
+/// 67.5 s, against 70.4 and 71.3 s when the writer checkpointed every commit.
+pub const IMPORT_WAL_MAX_FRAMES: i64 = 250_000;

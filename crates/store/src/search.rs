@@ -143,7 +143,7 @@ impl Indexer {
         match &mut self.mode {
             Mode::Direct(batch) => {
                 for t in terms::terms(kind, rec) {
-                    batch.push(tx, vec![Val::from(ws), t.into(), id.into()]).await?;
+                    batch.push(tx, [Val::from(ws), t.into(), id.into()]).await?;
                 }
             }
             Mode::Spool(s) => {
@@ -220,7 +220,7 @@ impl Indexer {
                     stale.insert(id, *kind);
                     continue;
                 }
-                b.push(&mut tx, vec![Val::from(ws), t.term.into(), id.into()]).await?;
+                b.push(&mut tx, [Val::from(ws), t.term.into(), id.into()]).await?;
                 n += 1;
             }
             b.flush(&mut tx).await?;
@@ -333,7 +333,7 @@ async fn index_current(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
     let Some((ws, terms)) = stored_terms(tx, kind, id).await? else { return Ok(()) };
     let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
     for t in terms {
-        b.push(tx, vec![Val::from(ws), t.into(), id.into()]).await?;
+        b.push(tx, [Val::from(ws), t.into(), id.into()]).await?;
     }
     b.flush(tx).await
 }
@@ -383,7 +383,7 @@ pub async fn replace(
     // Already there when the record was indexed under another version of `terms`: kept.
     let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
     for t in new.iter().filter(|t| !old.contains(t)) {
-        b.push(tx, vec![Val::from(ws), t.as_str().into(), id.into()]).await?;
+        b.push(tx, [Val::from(ws), t.as_str().into(), id.into()]).await?;
     }
     b.flush(tx).await
 }

@@ -32,11 +32,12 @@ pub const BATCH: usize = 2000;
 /// How long one transaction keeps writing batches before it commits. Each
 /// commit writes every index page its batches touched (then the checkpoint
 /// writes them again): batches inserting at random places of a large index
-/// touch many of the same pages, so fewer commits write far less. On SQLite
-/// other writers wait meanwhile: those of this process make the import
-/// commit after the batch at hand; another process (`guanxi import` beside
-/// `guanxi serve`) waits up to its 5 s busy timeout, which this stays under.
-pub const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+/// touch many of the same pages, so fewer commits write far less (a million
+/// rows: 77 s against 86 s at 3 s; 65 s against 69 s at 4.5 s). On SQLite other
+/// writers wait meanwhile: those of this process make the import commit
+/// after the batch at hand; another process (`guanxi import` beside `guanxi
+/// serve`) waits, within its 10 s busy timeout.
+pub const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(6);
 
 /// What to do with a bad row.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -313,9 +314,11 @@ pub const IMPORT_CACHE_MIB: i64 = 256;
 
 /// The writer's page cache while the reader's thread looks up (accounts,
 /// see [`accounts::looks_up_beside`]): the pages the inserts touch. Lower,
-/// as the thread's own allocations count too: at a million rows 256 MB
-/// peaked at 580 MB, this at 495 MB, writing a tenth slower.
-pub const IMPORT_CACHE_BESIDE_MIB: i64 = 176;
+/// as the thread's own allocations count too. At a million rows with 6 s
+/// transactions 96, 128, 176 and 320 MiB wrote as fast (most of the pages
+/// a transaction touches do not fit in any of them); 176 MiB peaked at
+/// 518 MB, 128 at 456 MB, 96 at 407 MB.
+pub const IMPORT_CACHE_BESIDE_MIB: i64 = 128;
 
 async fn run_passes(
     db: &Db,

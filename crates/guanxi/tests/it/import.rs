@@ -791,12 +791,17 @@ async fn an_import_leaves_the_sqlite_writer_as_it_found_it() {
             let mut tx = db.begin().await.unwrap();
             let (cache,): (i64,) = tx.fetch_one(Sql::new("PRAGMA cache_size")).await.unwrap();
             let (temp,): (i64,) = tx.fetch_one(Sql::new("PRAGMA temp_store")).await.unwrap();
+            let (frames,): (i64,) = tx.fetch_one(Sql::new("PRAGMA wal_autocheckpoint")).await.unwrap();
             tx.commit().await.unwrap();
-            (cache, temp)
+            (cache, temp, frames)
         }
     };
     let before = writer(&app).await;
-    assert_eq!(before, (-16 * 1024, 0), "16 MiB, temporary data where SQLite's build puts it");
+    assert_eq!(
+        before,
+        (-16 * 1024, 0, 10_000),
+        "16 MiB, temporary data where SQLite's build puts it, checkpoints past 10,000 pages"
+    );
     let (_dir, path) = csv_file("客户名称,电话\n鞍山第一机械制造有限公司,0412-6000001\n");
     let (r, _) = run(&app, &path, &Options::default()).await;
     assert_eq!(r.unwrap().counts.created, 1);
