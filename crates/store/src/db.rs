@@ -613,6 +613,10 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// Past this many pages in the write-ahead log the writer checkpoints itself.
 pub(crate) const WAL_MAX_FRAMES: i64 = 10_000;
 
+/// The write-ahead log's file is cut back to this size when it restarts
+/// (past `WAL_MAX_FRAMES`, so only after a bulk write).
+pub(crate) const WAL_KEPT_BYTES: i64 = 64 << 20;
+
 /// The page cache of a connection unless told otherwise, in KiB.
 const CACHE_KIB: i64 = 16 * 1024;
 
@@ -870,9 +874,12 @@ impl Db {
         // run on a thread of their own instead of inside whichever commit
         // crossed SQLite's 1,000-page threshold: that commit used to wait
         // ~10 ms. The writer still checkpoints itself past a far longer log,
-        // which only a bulk load writing without a pause reaches.
+        // which only a bulk load writing without a pause reaches. A log an
+        // import grew (to a gigabyte) shrinks back at its next restart.
         writer
-            .execute_batch(&format!("PRAGMA wal_autocheckpoint = {WAL_MAX_FRAMES};"))
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint = {WAL_MAX_FRAMES}; PRAGMA journal_size_limit = {WAL_KEPT_BYTES};"
+            ))
             .map_err(|e| Error::Config(format!("cannot configure SQLite database {}: {e}", path.display())))?;
         let checkpointer = open_conn(path, false)?;
         let first_reader = open_conn(path, true)?;

@@ -631,8 +631,15 @@ pub async fn writer_cache(db: &Db, mib: i64) -> Result<()> {
         db.execute(Sql::new(&format!("PRAGMA cache_size = -{}", mib.clamp(1, 4096) * 1024))).await?;
         let temp = if mib == NORMAL_CACHE_MIB { "DEFAULT" } else { "MEMORY" };
         db.execute(Sql::new(&format!("PRAGMA temp_store = {temp}"))).await?;
-        let frames = if mib == NORMAL_CACHE_MIB { crate::db::WAL_MAX_FRAMES } else { IMPORT_WAL_MAX_FRAMES };
+        // The log's file is left as large as the import grew it (-1) until
+        // the import ends, instead of being cut back at every restart.
+        let (frames, kept) = if mib == NORMAL_CACHE_MIB {
+            (crate::db::WAL_MAX_FRAMES, crate::db::WAL_KEPT_BYTES)
+        } else {
+            (IMPORT_WAL_MAX_FRAMES, -1)
+        };
         db.execute(Sql::new(&format!("PRAGMA wal_autocheckpoint = {frames}"))).await?;
+        db.execute(Sql::new(&format!("PRAGMA journal_size_limit = {kept}"))).await?;
     }
     Ok(())
 }

@@ -792,15 +792,16 @@ async fn an_import_leaves_the_sqlite_writer_as_it_found_it() {
             let (cache,): (i64,) = tx.fetch_one(Sql::new("PRAGMA cache_size")).await.unwrap();
             let (temp,): (i64,) = tx.fetch_one(Sql::new("PRAGMA temp_store")).await.unwrap();
             let (frames,): (i64,) = tx.fetch_one(Sql::new("PRAGMA wal_autocheckpoint")).await.unwrap();
+            let (kept,): (i64,) = tx.fetch_one(Sql::new("PRAGMA journal_size_limit")).await.unwrap();
             tx.commit().await.unwrap();
-            (cache, temp, frames)
+            (cache, temp, frames, kept)
         }
     };
     let before = writer(&app).await;
     assert_eq!(
         before,
-        (-16 * 1024, 0, 10_000),
-        "16 MiB, temporary data where SQLite's build puts it, checkpoints past 10,000 pages"
+        (-16 * 1024, 0, 10_000, 64 << 20),
+        "16 MiB, temporary data where SQLite's build puts it, checkpoints past 10,000 pages, the log cut back to 64 MiB"
     );
     let (_dir, path) = csv_file("客户名称,电话\n鞍山第一机械制造有限公司,0412-6000001\n");
     let (r, _) = run(&app, &path, &Options::default()).await;
