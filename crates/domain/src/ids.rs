@@ -124,3 +124,7 @@ typed_id!(
     /// An import of a file: its record, and what each of its rows became.
     ImportId
 );
+typed_id!(
+    /// An opportunity (商机).
+    OpportunityId
+);

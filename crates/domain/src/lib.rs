@@ -15,6 +15,7 @@ pub mod holiday;
 pub mod ids;
 pub mod locale;
 pub mod notify;
+pub mod opportunity;
 pub mod phone;
 pub mod pool;
 pub mod purchase;
@@ -31,16 +32,17 @@ pub use contact::{Birthday, BuyingRole, RelationshipStrength, Stance, WechatId};
 pub use division::{division_by_names, division_children, division_name, division_path, parse_division_code};
 pub use holiday::Holiday;
 pub use ids::{
-    AccountId, ActivityId, ChannelId, ContactId, DeliveryId, ImportId, NotificationId, PoolId, RequestId, ScriptId,
-    TaskId, TeamId, TokenId, UserId, WorkspaceId,
+    AccountId, ActivityId, ChannelId, ContactId, DeliveryId, ImportId, NotificationId, OpportunityId, PoolId,
+    RequestId, ScriptId, TaskId, TeamId, TokenId, UserId, WorkspaceId,
 };
 pub use locale::Locale;
 pub use notify::{ChannelKind, Event};
+pub use opportunity::{EntryTiming, OpportunityStatus, Stage};
 pub use phone::{Phone, PhoneKind};
 pub use pool::{PoolField, PoolRules, Refusal, ReleaseReason, ReleaseRule, RequestKind, RequestStatus};
 pub use script::ScriptKind;
 pub use uscc::Uscc;
 pub use values::{
-    AccountName, DisplayName, Email, FieldError, LongText, Notes, Password, PersonName, ShortText, TeamName,
-    TimeZoneName, WorkspaceName,
+    AccountName, DisplayName, Email, FieldError, LongText, Notes, OpportunityName, Password, PersonName, ShortText,
+    TeamName, TimeZoneName, WorkspaceName,
 };

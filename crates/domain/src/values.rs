@@ -107,6 +107,11 @@ text_value!(
     200
 );
 text_value!(
+    /// An opportunity's name (东北分部调度自动化系统改造).
+    OpportunityName,
+    200
+);
+text_value!(
     /// A short text field of an account (short name, industry, referrer, tag).
     ShortText,
     100

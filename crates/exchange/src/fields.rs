@@ -14,11 +14,13 @@ pub enum Kind {
     Contacts,
     /// 跟进记录: calls, visits, messages.
     Activities,
+    /// 商机: deals along the procurement path.
+    Opportunities,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 3] = [Kind::Accounts, Kind::Contacts, Kind::Activities];
+    pub const ALL: [Kind; 4] = [Kind::Accounts, Kind::Contacts, Kind::Activities, Kind::Opportunities];
 
     /// As stored and sent.
     pub fn as_str(self) -> &'static str {
@@ -26,6 +28,7 @@ impl Kind {
             Kind::Accounts => "accounts",
             Kind::Contacts => "contacts",
             Kind::Activities => "activities",
+            Kind::Opportunities => "opportunities",
         }
     }
 
@@ -40,6 +43,7 @@ impl Kind {
             Kind::Accounts => ACCOUNT_FIELDS,
             Kind::Contacts => CONTACT_FIELDS,
             Kind::Activities => ACTIVITY_FIELDS,
+            Kind::Opportunities => OPPORTUNITY_FIELDS,
         }
     }
 
@@ -262,6 +266,54 @@ pub static ACTIVITY_FIELDS: &[Field] = &[
     f("hook", &["hook", "nextstep", "下一步", "钩子", "下次跟进"]),
     f("hook_due", &["hookdue", "nextstepdate", "下次跟进时间", "下一步时间"]),
     f(IGNORE, &["updatedat", "createdat", "更新时间", "创建时间"]),
+];
+
+/// Opportunity fields: the deal, its account (by Guanxi id, the source's id
+/// or name), the people on it by name, the stage and the stage we came in at.
+pub static OPPORTUNITY_FIELDS: &[Field] = &[
+    f("external_id", &["externalid", "外部编号", "外部id", "商机编号", "opportunityid", "dealid", "recordid", "id"]),
+    f("account_id", &["accountid", "客户id"]),
+    f("account_external_id", &["accountexternalid", "客户外部编号", "客户编号", "associatedcompanyid"]),
+    f(
+        "account_name",
+        &[
+            "accountname",
+            "account",
+            "company",
+            "companyname",
+            "customer",
+            "客户",
+            "客户名称",
+            "公司",
+            "公司名称",
+            "单位名称",
+        ],
+    ),
+    f("name", &["name", "opportunityname", "dealname", "opportunity", "商机", "商机名称", "项目", "项目名称"]),
+    f("stage", &["stage", "stagename", "dealstage", "阶段", "商机阶段", "项目阶段", "采购阶段"]),
+    f("status", &["status", "状态", "商机状态", "赢单输单"]),
+    f("first_contact_stage", &["firstcontactstage", "介入阶段", "首次接触阶段", "介入时"]),
+    f("amount", &["amount", "expectedrevenue", "value", "金额", "商机金额", "预计金额", "项目金额", "合同金额"]),
+    f(
+        "expected_close_on",
+        &[
+            "expectedcloseon",
+            "closedate",
+            "expectedclosing",
+            "datedeadline",
+            "预计成交日期",
+            "预计成交",
+            "结单日期",
+            "预计签约日期",
+        ],
+    ),
+    f("owner", &["owner", "dealowner", "salesperson", "opportunityowner", "负责人", "销售", "跟进人"]),
+    f("source", &["source", "leadsource", "商机来源", "来源", "线索来源"]),
+    f("competitors", &["competitors", "competitor", "竞争对手", "对手"]),
+    f("lost_reason", &["lostreason", "closedlostreason", "输单原因", "丢单原因"]),
+    many("contact_names", &["contactnames", "contacts", "contact", "联系人", "相关联系人", "关键人"]),
+    many("notes", &["notes", "note", "description", "备注", "说明", "描述"]),
+    f(IGNORE, &["updatedat", "createdat", "entrytiming", "amountfen", "更新时间", "创建时间"]),
 ];
 
 /// A header as compared: lower case, full-width folded, without spaces,

@@ -12,6 +12,7 @@ pub mod contacts;
 pub mod fields;
 pub mod import;
 pub mod mapping;
+pub mod opportunities;
 pub mod read;
 pub mod sheet;
 

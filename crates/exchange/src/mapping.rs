@@ -22,6 +22,9 @@ pub struct Preset {
     /// The same, for activities.
     #[serde(default)]
     pub activities: BTreeMap<String, String>,
+    /// The same, for opportunities.
+    #[serde(default)]
+    pub opportunities: BTreeMap<String, String>,
 }
 
 impl Preset {
@@ -30,6 +33,7 @@ impl Preset {
             Kind::Accounts => &self.accounts,
             Kind::Contacts => &self.contacts,
             Kind::Activities => &self.activities,
+            Kind::Opportunities => &self.opportunities,
         }
     }
 }
@@ -219,6 +223,13 @@ impl Mapping {
             }
             Kind::Activities if !self.has("started_at") => Err(MappingError::Missing("started_at")),
             Kind::Activities if !self.has("kind") => Err(MappingError::Missing("kind")),
+            Kind::Opportunities
+                if !(self.has("account_id") || self.has("account_external_id") || self.has("account_name")) =>
+            {
+                Err(MappingError::Missing("account_name"))
+            }
+            Kind::Opportunities if !self.has("name") => Err(MappingError::Missing("name")),
+            Kind::Opportunities if !self.has("stage") => Err(MappingError::Missing("stage")),
             _ => Ok(()),
         }
     }
@@ -252,7 +263,14 @@ pub fn guess_kind(headers: &[String], preset_name: Option<&str>) -> Kind {
         let m = Mapping::guess(Kind::Activities, headers);
         m.has("started_at") && m.has("kind")
     };
-    if linked && touches && activities >= contacts && activities > accounts {
+    let (opportunities, _) = score(Kind::Opportunities);
+    let deals = {
+        let m = Mapping::guess(Kind::Opportunities, headers);
+        m.has("stage") && m.has("name")
+    };
+    if linked && deals && opportunities >= contacts && opportunities > accounts {
+        Kind::Opportunities
+    } else if linked && touches && activities >= contacts && activities > accounts {
         Kind::Activities
     } else if linked && contacts > accounts {
         Kind::Contacts

@@ -73,11 +73,11 @@ pub enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
-    /// Export a workspace's accounts, contacts or activities in Guanxi's column layout, which imports
+    /// Export a workspace's accounts, contacts, activities or opportunities in Guanxi's column layout, which imports
     /// back with `--preset guanxi`: CSV (UTF-8 with a BOM; cells a spreadsheet would run as
     /// formulas are neutralised), XLSX, or, for contacts, vCard.
     Export {
-        /// What to export: accounts, contacts or activities.
+        /// What to export: accounts, contacts, activities or opportunities.
         #[arg(long, default_value = "accounts")]
         kind: String,
         /// The file to write (`-` for standard output, CSV only).
@@ -90,12 +90,12 @@ pub enum Command {
         #[arg(long)]
         workspace: Option<String>,
     },
-    /// Import accounts, contacts or activities from a CSV or XLSX file (any Chinese encoding,
+    /// Import accounts, contacts, activities or opportunities from a CSV or XLSX file (any Chinese encoding,
     /// delimiter and header row found), with 查重 against the file and the database.
     Import {
         /// The CSV or XLSX file.
         file: PathBuf,
-        /// What the file holds (accounts, contacts or activities); guessed from the columns when left out.
+        /// What the file holds (accounts, contacts, activities or opportunities); guessed from the columns when left out.
         #[arg(long)]
         kind: Option<String>,
         /// The column layout of another system's export: guanxi, salesforce, hubspot, twenty, odoo.
@@ -282,8 +282,8 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
         }
         Command::Export { kind, output, format, workspace } => {
             anyhow::ensure!(
-                ["accounts", "contacts", "activities"].contains(&kind.as_str()),
-                "--kind {kind:?}: use accounts, contacts or activities"
+                ["accounts", "contacts", "activities", "opportunities"].contains(&kind.as_str()),
+                "--kind {kind:?}: use accounts, contacts, activities or opportunities"
             );
             let format = format.unwrap_or_else(|| {
                 let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
@@ -303,10 +303,9 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
         Command::Import { file: input, kind, preset, dry_run, on_error, update_existing, workspace, errors } => {
             let kind = match kind.as_deref() {
                 None => None,
-                Some(k) => Some(
-                    guanxi_exchange::fields::Kind::parse(k)
-                        .ok_or_else(|| anyhow::anyhow!("--kind {k:?}: use accounts, contacts or activities"))?,
-                ),
+                Some(k) => Some(guanxi_exchange::fields::Kind::parse(k).ok_or_else(|| {
+                    anyhow::anyhow!("--kind {k:?}: use accounts, contacts, activities or opportunities")
+                })?),
             };
             let on_error = match on_error.as_str() {
                 "abort" => guanxi_exchange::import::OnError::Abort,
@@ -506,7 +505,7 @@ async fn export(
     output: &std::path::Path,
 ) -> anyhow::Result<u64> {
     use guanxi_exchange::sheet::{Format, Sheet};
-    use guanxi_exchange::{accounts, activities, contacts};
+    use guanxi_exchange::{accounts, activities, contacts, opportunities};
     let ws = workspace_named(db, workspace).await?;
     let viewer = guanxi_store::Viewer::whole(ws);
     let stdout = output == std::path::Path::new("-");
@@ -515,6 +514,7 @@ async fn export(
     let header: &[&str] = match kind {
         "contacts" => &contacts::COLUMNS,
         "activities" => &activities::COLUMNS,
+        "opportunities" => &opportunities::COLUMNS,
         _ => &accounts::COLUMNS,
     };
     let mut sheet = match format {
@@ -538,6 +538,10 @@ async fn export(
             contacts::export(db, viewer, &guanxi_store::contacts::ContactFilter::default(), &mut sheet).await?
         }
         "activities" => activities::export(db, viewer, guanxi_store::activities::Of::Visible, &mut sheet).await?,
+        "opportunities" => {
+            let filter = guanxi_store::opportunities::OpportunityFilter::default();
+            opportunities::export(db, viewer, &filter, &mut sheet).await?
+        }
         _ => accounts::export(db, viewer, &guanxi_store::accounts::AccountFilter::default(), &mut sheet).await?,
     };
     sheet.finish()?;

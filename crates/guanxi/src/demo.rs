@@ -225,7 +225,94 @@ pub async fn load(db: &Db, clock: &dyn Clock) -> anyhow::Result<Report> {
     load_accounts(db, &actor, now, &mut report).await?;
     load_pool(db, &actor, now, &mut report).await?;
     load_activities(db, &actor, now).await?;
+    load_opportunities(db, &actor, now).await?;
     Ok(report)
+}
+
+/// Seed 000's deals: the dispatch retrofit we entered at 立项 (a first
+/// mover, helped by 刘主任), a relay protection tender we only heard of at
+/// 招标 (陪标 risk), and the Shenyang bureau's construction project found
+/// through 孙科长 before it was proposed. Only where an account has none yet.
+async fn load_opportunities(db: &Db, actor: &Actor, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+    use guanxi_domain::opportunity::parse_amount;
+    use guanxi_domain::{OpportunityStatus, Stage};
+    use guanxi_store::opportunities::{self, OpportunityFields};
+    let ws = actor.workspace_id;
+    let zhang = demo_user(db, "zhang@guanxi.example").await?;
+    let today = now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    // (account, deal, stage, stage we came in at, amount, days to close, people, competitors, notes)
+    type Deal<'a> = (&'a str, &'a str, Stage, Stage, &'a str, i64, &'a [&'a str], Option<&'a str>, &'a str);
+    let deals: [Deal<'_>; 3] = [
+        (
+            "国家电网有限公司东北分部",
+            "东北分部调度自动化系统改造",
+            Stage::Feasibility,
+            Stage::Initiation,
+            "1250万",
+            200,
+            &["刘建国", "王志明"],
+            Some("南瑞"),
+            "立项时刘主任请我们帮写立项报告，可研按我们的方案在做。",
+        ),
+        (
+            "国家电网有限公司东北分部",
+            "继电保护装置集中采购",
+            Stage::Tender,
+            Stage::Tender,
+            "380万",
+            45,
+            &["赵文博"],
+            Some("许继、四方"),
+            "招标中心已发标才知道，技术参数偏向对手：先确认有没有真实机会。",
+        ),
+        (
+            "国网辽宁省电力有限公司沈阳供电公司",
+            "沈阳局变电站基建配套自动化",
+            Stage::Initiation,
+            Stage::Initiation,
+            "600万",
+            300,
+            &["孙立军"],
+            None,
+            "孙科长透露明年基建计划，项目还没立项。",
+        ),
+    ];
+    let mut tx = db.begin().await?;
+    for (account_name, name, stage, first, amount, close_days, people, competitors, notes) in deals {
+        let Some(account) = accounts::find_by_name(db, ws, account_name).await? else { continue };
+        let (has,): (i64,) = tx
+            .fetch_one(
+                guanxi_store::Sql::new("SELECT COUNT(*) FROM opportunities WHERE account_id = $1 AND name = $2")
+                    .arg(account)
+                    .arg(name),
+            )
+            .await?;
+        if has > 0 {
+            continue;
+        }
+        let mut contact_ids = Vec::new();
+        for p in people {
+            contact_ids.extend(contacts::find_by_name(db, account, p).await?);
+        }
+        let f = OpportunityFields {
+            account_id: account,
+            name: name.to_owned(),
+            stage,
+            status: OpportunityStatus::Open,
+            first_contact_stage: first,
+            amount_fen: Some(parsed(parse_amount("amount", amount))?),
+            expected_close_on: Some(today + chrono::Duration::days(close_days)),
+            owner_id: None,
+            source: Some(AccountSource::Referral),
+            competitors: competitors.map(str::to_owned),
+            lost_reason: None,
+            notes: Some(notes.to_owned()),
+            contact_ids,
+        };
+        opportunities::create(&mut tx, actor, zhang.id, &f, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Seed 000's first touches at 国网东北分部, each with its hook: the friendly

@@ -91,6 +91,7 @@ val_from!(guanxi_domain::NotificationId, Uuid, |v: guanxi_domain::NotificationId
 val_from!(guanxi_domain::ChannelId, Uuid, |v: guanxi_domain::ChannelId| v.uuid());
 val_from!(guanxi_domain::DeliveryId, Uuid, |v: guanxi_domain::DeliveryId| v.uuid());
 val_from!(guanxi_domain::ImportId, Uuid, |v: guanxi_domain::ImportId| v.uuid());
+val_from!(guanxi_domain::OpportunityId, Uuid, |v: guanxi_domain::OpportunityId| v.uuid());
 
 /// How SQLite stores instants: fixed-width UTC with microseconds, so that text
 /// order is time order and precision matches PostgreSQL's `timestamptz`.
@@ -383,7 +384,8 @@ decode_id!(
     guanxi_domain::ScriptId,
     guanxi_domain::ChannelId,
     guanxi_domain::DeliveryId,
-    guanxi_domain::ImportId
+    guanxi_domain::ImportId,
+    guanxi_domain::OpportunityId
 );
 
 macro_rules! decode_text_enum {
@@ -414,7 +416,9 @@ decode_text_enum!(
     guanxi_domain::Outcome,
     guanxi_domain::NoHookReason,
     guanxi_domain::ScriptKind,
-    guanxi_domain::ChannelKind
+    guanxi_domain::ChannelKind,
+    guanxi_domain::Stage,
+    guanxi_domain::OpportunityStatus
 );
 
 /// A record built from a row.

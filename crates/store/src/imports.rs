@@ -307,6 +307,7 @@ pub async fn undo(db: &Db, actor: &Actor, id: ImportId, kind: &str, now: DateTim
         "accounts" => ("accounts", "account", true),
         "contacts" => ("contacts", "contact", true),
         "activities" => ("activities", "activity", false),
+        "opportunities" => ("opportunities", "opportunity", true),
         _ => return Err(Error::Db(format!("no undo for {kind}"))),
     };
     let mut tx = db.begin().await?;
@@ -501,7 +502,7 @@ pub async fn lookup(
     external: &[&str],
 ) -> Result<Vec<(String, Uuid)>> {
     let table = match kind {
-        "accounts" | "contacts" | "activities" => kind,
+        "accounts" | "contacts" | "activities" | "opportunities" => kind,
         _ => return Err(Error::Db(format!("no import keys for {kind}"))),
     };
     let mut out = Vec::new();
@@ -563,8 +564,10 @@ impl Keys {
 /// rows, and pages the writer's cache loses): an import refreshes when its
 /// table has doubled (see [`planned_rows`]) and when it ends.
 pub async fn refresh_statistics(db: &Db, tables: &[&str]) -> Result<()> {
-    const KNOWN: [&str; 8] = [
+    const KNOWN: [&str; 10] = [
         "accounts",
+        "opportunities",
+        "opportunity_contacts",
         "account_phones",
         "account_tags",
         "contacts",

@@ -19,6 +19,7 @@ pub mod imports;
 mod lifecycle;
 pub mod migrate;
 pub mod notifications;
+pub mod opportunities;
 pub mod outbox;
 pub mod ownership;
 pub mod pool;

@@ -140,6 +140,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_search_spool.sql"),
         postgres: include_str!("../migrations/postgres/0020_search_spool.sql"),
     },
+    Migration {
+        version: 21,
+        name: "opportunities",
+        sqlite: include_str!("../migrations/sqlite/0021_opportunities.sql"),
+        postgres: include_str!("../migrations/postgres/0021_opportunities.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

@@ -337,6 +337,8 @@ fn conflict(rule: &str) -> ApiError {
         ("in_pool", "account_id", "The account is in the pool: claim it instead of asking for it.")
     } else if rule == "request_pending" {
         ("request_pending", "account_id", "You have asked for this account already; a manager is deciding.")
+    } else if rule.starts_with("account_deleted") {
+        ("account_deleted", "account_id", "The account is in the recycle bin: restore the account first.")
     } else if rule == "team_not_empty" {
         ("team_not_empty", "id", "The team still has members or sub-teams; move them first.")
     } else {

@@ -12,6 +12,7 @@ mod activities;
 mod cells;
 mod contacts;
 mod links;
+mod opportunities;
 mod plan;
 pub mod report;
 pub mod stored;
@@ -407,6 +408,10 @@ async fn pass(
             let (importer, parser) = activities::Importer::new(ctx, plan).await?;
             drive(ctx, plan, clock, importer, parser, sink, terms).await
         }
+        Kind::Opportunities => {
+            let (importer, parser) = opportunities::Importer::new(ctx, plan).await?;
+            drive(ctx, plan, clock, importer, parser, sink, terms).await
+        }
     }
 }
 
@@ -537,6 +542,7 @@ fn grows(kind: Kind) -> &'static [&'static str] {
         Kind::Accounts => &["accounts", "account_phones", "account_tags"],
         Kind::Contacts => &["contacts", "contact_phones", "contact_emails"],
         Kind::Activities => &["activities"],
+        Kind::Opportunities => &["opportunities", "opportunity_contacts"],
     }
 }
 

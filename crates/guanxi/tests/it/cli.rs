@@ -206,7 +206,7 @@ async fn gen_then_bench(backend: Backend) {
     assert_eq!(count(&target, "accounts").await, 3001);
     assert!(work.path().join("bad.csv.errors.csv").exists());
     // Other kinds and formats: an XLSX of accounts (the format from the extension), a kind
-    // that cannot be exported is named, activities in the guanxi preset's layout, vCards are for contacts.
+    // that cannot be exported is named, activities and deals in the guanxi preset's layout, vCards are for contacts.
     let export = args(&["export", "--output", "accounts.xlsx"]);
     let export: Vec<&str> = export.iter().map(String::as_str).collect();
     let (code, _, err) = run(work.path(), &export).await;
@@ -225,11 +225,18 @@ async fn gen_then_bench(backend: Backend) {
     assert!(err.contains("activities written"), "{err}");
     let touches = std::fs::read(work.path().join("touches.csv")).unwrap();
     assert!(touches.starts_with("\u{feff}external_id,account_id,".as_bytes()), "the guanxi preset's layout");
-    let export = args(&["export", "--kind", "opportunities", "--output", "x.csv"]);
+    let export = args(&["export", "--kind", "opportunities", "--output", "deals.csv"]);
+    let export: Vec<&str> = export.iter().map(String::as_str).collect();
+    let (code, _, err) = run(work.path(), &export).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("opportunities written"), "{err}");
+    let deals = std::fs::read(work.path().join("deals.csv")).unwrap();
+    assert!(deals.starts_with("\u{feff}external_id,account_id,account_name,name,stage,".as_bytes()));
+    let export = args(&["export", "--kind", "deals", "--output", "x.csv"]);
     let export: Vec<&str> = export.iter().map(String::as_str).collect();
     let (code, _, err) = run(work.path(), &export).await;
     assert_ne!(code, 0);
-    assert!(err.contains("use accounts, contacts or activities"), "{err}");
+    assert!(err.contains("use accounts, contacts, activities or opportunities"), "{err}");
     let export = args(&["export", "--output", "x.vcf"]);
     let export: Vec<&str> = export.iter().map(String::as_str).collect();
     let (code, _, err) = run(work.path(), &export).await;

@@ -916,3 +916,106 @@ async fn a_row_merges_into_the_surest_of_earlier_rows(app: &TestApp) {
     assert!(p.message.contains("line 3"), "{}", p.message);
 }
 both!(a_row_merges_into_the_surest_of_earlier_rows);
+
+/// Deals from a spreadsheet: linked to accounts by name, people by name at
+/// the account, stages in Chinese or another CRM's words, bad rows located;
+/// a second run changes nothing; the export imports back into the same
+/// workspace as the same deals; undo sends the created ones to the bin.
+async fn opportunities_from_a_spreadsheet_and_back(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let (_, a) = app
+        .send("POST", x, "/api/v1/accounts", serde_json::json!({"name": "鞍钢集团有限公司", "source": "referral"}))
+        .await;
+    let (s, _) =
+        app.send("POST", x, "/api/v1/contacts", serde_json::json!({"account_id": a["id"], "name": "刘建国"})).await;
+    assert_eq!(s, 201);
+    let clock_before = || async {
+        let q = Sql::new("SELECT progress_clock_at FROM accounts WHERE name = $1").arg("鞍钢集团有限公司");
+        let (t,): (Option<chrono::DateTime<chrono::Utc>>,) = app.db.fetch_one(q).await.unwrap();
+        t
+    };
+    let clock = clock_before().await;
+    app.clock.advance(chrono::Duration::days(3));
+    let path = dir.path().join("商机.csv");
+    std::fs::write(
+        &path,
+        "客户名称,商机名称,阶段,介入阶段,金额,预计成交日期,相关联系人,备注\n\
+         鞍钢集团有限公司,炼钢厂能源管理系统,可研,立项,１２５万,2027/6/30,刘建国,刘总支持\n\
+         鞍钢集团有限公司,冷轧线自动化改造,Closed Won,,\"1,800,000.00\",6/30/2027,王五,\n\
+         鞍钢集团有限公司,烧结机改造,谈判中,,,,,\n\
+         鞍钢集团有限公司,高炉备件,设计,招标,,,,\n\
+         不存在的公司,某项目,立项,,,,,\n\
+         鞍钢集团有限公司,炼钢厂能源管理系统,可研,,,,,重复的一行\n",
+    )
+    .unwrap();
+    let opts = Options::default();
+    let plan = import::plan(&path, &opts).unwrap();
+    assert_eq!(plan.kind, Kind::Opportunities, "guessed from the columns");
+    let (r, errors) = run(app, &path, &opts).await;
+    let report = r.unwrap();
+    let c = report.counts;
+    assert_eq!((c.created, c.failed, c.warnings, c.merged), (2, 3, 1, 1), "{report:?}");
+    let mut codes: Vec<(u64, &str)> =
+        report.problems.iter().filter(|p| p.severity != Severity::Note).map(|p| (p.line, p.code.as_str())).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        vec![(3, "contact_not_found"), (4, "unknown_value"), (5, "after_stage"), (6, "account_not_found")],
+        "{report:?}"
+    );
+    assert_eq!(bad_rows(&errors).len(), 3, "the bad rows, to fix and upload again");
+    let (_, listed) = app.get(x, "/api/v1/opportunities").await;
+    let deals = listed["items"].as_array().unwrap();
+    let energy = deals.iter().find(|d| d["name"] == "炼钢厂能源管理系统").unwrap();
+    assert_eq!(
+        (energy["stage"].as_str(), energy["entry_timing"].as_str(), energy["amount_fen"].as_i64()),
+        (Some("feasibility"), Some("first_mover"), Some(125_000_000))
+    );
+    assert_eq!(energy["contacts"][0]["name"], "刘建国");
+    assert_eq!(energy["expected_close_on"], "2027-06-30");
+    assert_eq!(energy["owner_id"].as_str(), Some(w.sales_x.id.to_string().as_str()), "the account's owner");
+    let won = deals.iter().find(|d| d["name"] == "冷轧线自动化改造").unwrap();
+    assert_eq!((won["stage"].as_str(), won["status"].as_str()), (Some("award"), Some("won")));
+    assert_eq!(clock_before().await, clock, "history brought in restarts no idle clock");
+
+    // The same file again changes nothing.
+    let (r, _) = run(app, &path, &opts).await;
+    let c = r.unwrap().counts;
+    assert_eq!((c.created, c.updated, c.unchanged), (0, 0, 2));
+
+    // The export reads back as the same deals; with update_existing an edited amount is taken.
+    let out = dir.path().join("out.csv");
+    let mut sheet =
+        Sheet::open(Format::Csv, std::fs::File::create(&out).unwrap(), &guanxi_exchange::opportunities::COLUMNS)
+            .unwrap();
+    let viewer = guanxi_store::Viewer::whole(app.workspace);
+    let filter = guanxi_store::opportunities::OpportunityFilter::default();
+    assert_eq!(guanxi_exchange::opportunities::export(&app.db, viewer, &filter, &mut sheet).await.unwrap(), 2);
+    sheet.finish().unwrap();
+    let text = std::fs::read_to_string(&out).unwrap().replace("1250000.00", "1300000.00");
+    std::fs::write(&out, text).unwrap();
+    let guanxi = Options { preset: Some("guanxi".into()), update_existing: true, ..Options::default() };
+    let (r, _) = run(app, &out, &guanxi).await;
+    let c = r.unwrap().counts;
+    assert_eq!((c.created, c.updated, c.failed), (0, 2, 0));
+    assert_eq!(app.count("opportunities").await, 2);
+    let (_, listed) = app.get(x, "/api/v1/opportunities").await;
+    let energy =
+        listed["items"].as_array().unwrap().iter().find(|d| d["name"] == "炼钢厂能源管理系统").cloned().unwrap();
+    assert_eq!(
+        (energy["amount_fen"].as_i64(), energy["contacts"][0]["name"].as_str()),
+        (Some(130_000_000), Some("刘建国"))
+    );
+
+    // Undo of the first import moves what it created to the recycle bin.
+    let q = Sql::new("SELECT id FROM imports WHERE kind = 'opportunities' ORDER BY created_at, id LIMIT 1");
+    let (first,): (uuid::Uuid,) = app.db.fetch_one(q).await.unwrap();
+    let actor = guanxi_store::Actor::system(app.workspace, "test");
+    let id = guanxi_domain::ImportId::from_uuid(first);
+    assert_eq!(guanxi_store::imports::undo(&app.db, &actor, id, "opportunities", app.now()).await.unwrap(), Some(2));
+    let (_, listed) = app.get(x, "/api/v1/opportunities").await;
+    assert!(listed["items"].as_array().unwrap().is_empty());
+}
+both!(opportunities_from_a_spreadsheet_and_back);

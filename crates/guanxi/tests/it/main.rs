@@ -12,6 +12,7 @@ mod api_contacts;
 mod api_errors;
 mod api_import;
 mod api_merge_search;
+mod api_opportunities;
 mod api_pool;
 mod browser;
 mod cli;

@@ -1056,3 +1056,59 @@ async fn the_script_library_page(app: &TestApp) {
     assert_eq!(status, 403, "salespeople do not edit the library");
 }
 both!(the_script_library_page);
+
+async fn opportunity_pages_path_risk_and_pipeline(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let (_, a) = app.send("POST", x, "/api/v1/accounts", json!({"name": "国网东北分部", "source": "referral"})).await;
+    let account = a["id"].as_str().unwrap().to_owned();
+    let (_, boss) = app
+        .send("POST", x, "/api/v1/contacts", json!({"account_id": account, "name": "刘建国", "stance": "supporter"}))
+        .await;
+    let boss = boss["id"].as_str().unwrap().to_owned();
+    let (c, csrf) = web_login(app, &w.sales_x.email).await;
+    let html = c.get(app.url("/opportunities")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("还没有商机"), "empty state");
+    let form = c.get(app.url(&format!("/opportunities/new?account_id={account}"))).send().await.unwrap();
+    let html = form.text().await.unwrap();
+    assert!(html.contains("刘建国") && html.contains("可研审查"), "the people to tick and the stages");
+    let fields = |amount: &str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("account_id", account.clone()),
+            ("name", "调度自动化系统改造".to_owned()),
+            ("stage", "tender".to_owned()),
+            ("first_contact_stage", String::new()),
+            ("amount", amount.to_owned()),
+            ("contact_ids", boss.clone()),
+        ]
+    };
+    // A bad amount comes back named, with what was typed kept.
+    let res = c.post(app.url("/opportunities/new")).form(&fields("一百万")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("金额：") && html.contains("一百万"), "{html}");
+    let res = c.post(app.url("/opportunities/new")).form(&fields("125万")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let page = c.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    for shown in ["调度自动化系统改造", "国网东北分部", "¥1,250,000", "陪标风险", "凑数陪标", "刘建国", "推进到 中标"]
+    {
+        assert!(page.contains(shown), "the deal's page shows {shown}");
+    }
+    // 推进 moves it to 中标: won.
+    let res = c.post(app.url(&format!("{location}/advance"))).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let page = c.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("赢单") && page.contains("推进到 合同"), "{page}");
+    // The list and its pipeline; the account's tab leads there.
+    let html =
+        c.get(app.url(&format!("/opportunities?account_id={account}"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("调度自动化系统改造") && html.contains("125万") && html.contains("销售漏斗"), "{html}");
+    let html = c.get(app.url(&format!("/accounts/{account}"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("/opportunities?account_id={account}")));
+    // Out of scope: another team's salesperson gets 404.
+    let (other, _) = web_login(app, &w.sales_y.email).await;
+    assert_eq!(other.get(app.url(&location)).send().await.unwrap().status().as_u16(), 404);
+}
+both!(opportunity_pages_path_risk_and_pipeline);

@@ -10,6 +10,7 @@ pub mod export;
 pub mod imports;
 pub mod me;
 pub mod notify;
+pub mod opportunities;
 pub mod pool;
 pub mod purchases;
 pub mod requests;
@@ -69,6 +70,14 @@ pub fn router() -> Router<AppState> {
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
         .route("/contacts/{id}/restore", post(contacts::restore))
         .route("/contacts/{id}/merge", post(contacts::merge))
+        .route("/opportunities", get(opportunities::list).post(opportunities::create))
+        .route("/opportunities/pipeline", get(opportunities::pipeline))
+        .route("/opportunities/export", get(opportunities::export))
+        .route(
+            "/opportunities/{id}",
+            get(opportunities::get).patch(opportunities::update).delete(opportunities::delete),
+        )
+        .route("/opportunities/{id}/restore", post(opportunities::restore))
         .route("/accounts/{id}/purchases", get(purchases::list).post(purchases::create))
         .route("/accounts/{id}/claim", post(pool::claim))
         .route("/accounts/{id}/release", post(pool::release))
@@ -139,6 +148,8 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         roles::list, roles::update,
         audit::list,
         accounts::list, accounts::export, accounts::create, accounts::get, accounts::update, accounts::delete, accounts::restore, accounts::duplicates, accounts::merge,
+        opportunities::list, opportunities::pipeline, opportunities::export, opportunities::create, opportunities::get, opportunities::update,
+        opportunities::delete, opportunities::restore,
         contacts::list, contacts::export, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::restore, contacts::merge,
         pool::list, pool::get, pool::create, pool::update, pool::accounts, pool::claim, pool::release, pool::move_pool,
         pool::notifications, pool::read,
@@ -164,6 +175,7 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         (name = "audit", description = "The audit log"),
         (name = "accounts", description = "Accounts (企业客户) and duplicate checking (查重)"),
         (name = "contacts", description = "Contacts and key persons (联系人 / 关键人)"),
+        (name = "opportunities", description = "Opportunities (商机) along the procurement path (立项 → 资金计划 → 可研 → 设计 → 厂家征询 → 可研审查 → 招标 → 中标 → 合同 → 实施 → 回款), the stage we first came in at and its 陪标 risk, the pipeline"),
         (name = "pool", description = "The public pool (公海): pools and their rules, claiming and releasing accounts, registrations (报备), transfer requests, handovers (交接), notifications"),
         (name = "activities", description = "Calls, visits and messages (跟进记录), their hooks (钩子) and the worklist"),
         (name = "search", description = "One search box over accounts and contacts"),

@@ -245,11 +245,36 @@ struct FormPage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "contact_pick_account.html")]
-struct PickAccountPage<'a> {
-    chrome: Chrome<'a>,
-    q: String,
-    hits: Vec<guanxi_store::search::Hit>,
+#[template(path = "pick_account.html")]
+pub(super) struct PickAccountPage<'a> {
+    pub chrome: Chrome<'a>,
+    pub q: String,
+    pub hits: Vec<guanxi_store::search::Hit>,
+    /// The form the chosen account opens (`/contacts/new`).
+    pub target: &'static str,
+    /// Where the back link goes, and its i18n key.
+    pub back: &'static str,
+    pub back_key: &'static str,
+    /// i18n keys of the heading and the search box's label.
+    pub heading: &'static str,
+    pub prompt: &'static str,
+}
+
+/// Accounts the search box's index finds for `q` (none for a blank query).
+pub(super) async fn account_hits(
+    state: &AppState,
+    caller: &Caller,
+    q: &str,
+) -> Result<Vec<guanxi_store::search::Hit>, PageError> {
+    if q.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(guanxi_store::search::search(&state.db, caller.principal.viewer(), q, 20)
+        .await
+        .map_err(|e| fail(state, caller)(e.into()))?
+        .into_iter()
+        .filter(|h| h.kind == "account")
+        .collect())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -342,18 +367,18 @@ async fn new_form(
         // First the account: found with the search box's index.
         None => {
             let q = q.q.unwrap_or_default();
-            let hits = if q.trim().is_empty() {
-                Vec::new()
-            } else {
-                guanxi_store::search::search(&state.db, caller.principal.viewer(), &q, 20)
-                    .await
-                    .map_err(|e| fail(&state, &caller)(e.into()))?
-                    .into_iter()
-                    .filter(|h| h.kind == "account")
-                    .collect()
-            };
+            let hits = account_hits(&state, &caller, &q).await?;
             let chrome = Chrome::new(&state, &caller, "/contacts", "contacts.new");
-            Ok(render(&PickAccountPage { chrome, q, hits }))
+            Ok(render(&PickAccountPage {
+                chrome,
+                q,
+                hits,
+                target: "/contacts/new",
+                back: "/contacts",
+                back_key: "contacts.back",
+                heading: "contacts.new",
+                prompt: "contacts.pick_account",
+            }))
         }
     }
 }

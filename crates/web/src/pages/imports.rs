@@ -48,6 +48,7 @@ fn kind_key(kind: &str) -> &'static str {
     match kind {
         "contacts" => "nav.contacts",
         "activities" => "imports.kind_activities",
+        "opportunities" => "imports.kind_opportunities",
         _ => "nav.accounts",
     }
 }
@@ -130,7 +131,7 @@ async fn list(State(state): State<AppState>, PageCaller(caller): PageCaller, Que
     let labels = field_labels(&chrome);
     let presets = guanxi_exchange::mapping::presets().iter().map(|p| (p.name.as_str(), p.label.as_str())).collect();
     let kind = match q.kind.as_str() {
-        "accounts" | "contacts" | "activities" => q.kind.clone(),
+        "accounts" | "contacts" | "activities" | "opportunities" => q.kind.clone(),
         _ => String::new(),
     };
     Ok(render(&ListPage { chrome, kind, presets, mappings, labels, max_upload: state.config.max_upload, rows }))

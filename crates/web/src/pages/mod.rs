@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod docs;
 mod imports;
 pub mod login;
+mod opportunities;
 mod pool;
 mod purchases;
 mod search;
@@ -17,7 +18,7 @@ mod settings_pool;
 mod settings_scripts;
 mod tasks;
 
-use crate::auth::{Caller, PageCaller};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::i18n::Tr;
 use crate::state::AppState;
@@ -36,10 +37,6 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/workbench") }))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
-        .route(
-            "/opportunities",
-            get(|s, c| coming(s, c, "/opportunities", "nav.opportunities", "coming.opportunities")),
-        )
         .merge(settings::router())
         .merge(settings_pool::router())
         .merge(settings_notify::router())
@@ -48,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .merge(tasks::router())
         .merge(accounts::router())
         .merge(contacts::router())
+        .merge(opportunities::router())
         .merge(pool::router())
         .merge(activities::router())
         .merge(imports::router())
@@ -134,25 +132,6 @@ pub fn render<T: Template>(t: &T) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "coming.html")]
-struct ComingPage<'a> {
-    chrome: Chrome<'a>,
-    description: &'static str,
-}
-
-/// A section later issues fill: its title and what it will do.
-async fn coming(
-    State(state): State<AppState>,
-    PageCaller(caller): PageCaller,
-    section: &'static str,
-    title_key: &'static str,
-    description: &'static str,
-) -> Response {
-    let chrome = Chrome::new(&state, &caller, section, title_key);
-    render(&ComingPage { chrome, description })
 }
 
 #[derive(Template)]

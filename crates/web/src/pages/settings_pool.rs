@@ -34,11 +34,11 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The form's pairs, keeping repeated keys (checkbox lists).
-fn pairs(body: &Bytes) -> Vec<(String, String)> {
+pub(super) fn pairs(body: &Bytes) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+pub(super) fn value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
     pairs.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str())
 }
 
