@@ -5,7 +5,7 @@
 //! no-progress clock; winning restarts its no-deal clock.
 
 use crate::audit::{self, Action, Actor};
-use crate::db::{Db, Sql, Tx};
+use crate::db::{Db, Sql, Tx, Val};
 use crate::ownership::{self, Touch};
 use crate::scope::{push_visible, Viewer};
 use crate::{accounts, refs, Conn, Error, Result};
@@ -585,24 +585,23 @@ pub async fn existing_of(
     accounts: &[AccountId],
     ids: &[OpportunityId],
 ) -> Result<Vec<Opportunity>> {
+    let accounts: Vec<Val> = accounts.iter().map(|a| (*a).into()).collect();
+    let ids: Vec<Val> = ids.iter().map(|i| (*i).into()).collect();
     let mut rows: Vec<Row> = Vec::new();
-    for chunk in accounts.chunks(500) {
-        let mut q = Sql::new(SELECT);
-        q.push(" WHERE o.deleted_at IS NULL AND o.workspace_id = ").bind(ws).push(" AND o.account_id IN (");
-        for (i, a) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "" } else { ", " }).bind(*a);
+    for (column, values) in [("o.account_id", accounts), ("o.id", ids)] {
+        for chunk in values.chunks(500) {
+            let mut q = Sql::new(SELECT);
+            q.push(" WHERE o.deleted_at IS NULL AND o.workspace_id = ")
+                .bind(ws)
+                .push(" AND ")
+                .push(column)
+                .push(" IN (");
+            for (i, v) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "" } else { ", " }).bind(v.clone());
+            }
+            q.push(")");
+            rows.extend(conn.fetch_all::<Row>(q).await?);
         }
-        q.push(")");
-        rows.extend(conn.fetch_all::<Row>(q).await?);
-    }
-    for chunk in ids.chunks(500) {
-        let mut q = Sql::new(SELECT);
-        q.push(" WHERE o.deleted_at IS NULL AND o.workspace_id = ").bind(ws).push(" AND o.id IN (");
-        for (i, a) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "" } else { ", " }).bind(*a);
-        }
-        q.push(")");
-        rows.extend(conn.fetch_all::<Row>(q).await?);
     }
     rows.sort_by_key(|r| r.id);
     rows.dedup_by_key(|r| r.id);

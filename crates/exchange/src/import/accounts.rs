@@ -6,7 +6,7 @@
 
 use super::cells::{self, Cells};
 use super::plan::{fill_text, join};
-use super::report::{Problem, Report, Severity, Sink};
+use super::report::{problem, Problem, Report, Severity, Sink};
 use super::{Ctx, ImportError, Options, Who};
 use crate::mapping::Mapping;
 use crate::read::Row;
@@ -786,10 +786,6 @@ enum Match<'e> {
     Same(&'e Existing),
     Possible(&'e Existing),
     Nothing,
-}
-
-fn problem(row: &Row, column: Option<String>, code: &str, message: impl Into<String>, severity: Severity) -> Problem {
-    Problem { line: row.line, row: row.row, column, code: code.to_owned(), message: message.into(), severity }
 }
 
 /// Fills `into`'s empty fields from `from`, joins phones and tags: what a

@@ -10,7 +10,7 @@
 
 use super::cells::{self, Cells};
 use super::links::{Link, Links};
-use super::report::{Problem, Report, Severity, Sink};
+use super::report::{problem, Problem, Report, Severity, Sink};
 use super::{Ctx, ImportError, Who};
 use crate::mapping::Mapping;
 use crate::read::Row;
@@ -286,7 +286,7 @@ impl super::Importer for Importer<'_> {
                 let message = "the account has no owner: name who logged the touch in an author column";
                 report.fail(
                     sink,
-                    problem(&p.row, column, "author_required", message.into(), Severity::Error),
+                    problem(&p.row, column, "author_required", message, Severity::Error),
                     &p.row.cells,
                 )?;
                 continue;
@@ -305,7 +305,7 @@ impl super::Importer for Importer<'_> {
             }
             if let Some(note) = p.hook_note {
                 let column = Cells::new(mapping, headers, &p.row).column("hook_due");
-                report.note(problem(&p.row, column, "hook_passed", note.into(), Severity::Note));
+                report.note(problem(&p.row, column, "hook_passed", note, Severity::Note));
             }
             report.counts.created += 1;
             plans.push((p, author));
@@ -323,10 +323,6 @@ impl super::Importer for Importer<'_> {
         report.timings.write += started.elapsed();
         Ok(())
     }
-}
-
-fn problem(row: &Row, column: Option<String>, code: &str, message: String, severity: Severity) -> Problem {
-    Problem { line: row.line, row: row.row, column, code: code.to_owned(), message, severity }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use super::cells::{self, Cells};
 use super::links::{Link, Links};
 use super::plan::{fill_text, join};
-use super::report::{Problem, Report, Severity, Sink};
+use super::report::{problem, Problem, Report, Severity, Sink};
 use super::{Ctx, ImportError, Options, Who};
 use crate::mapping::Mapping;
 use crate::read::Row;
@@ -359,7 +359,7 @@ impl super::Importer for Importer<'_> {
             if !self.externals.insert(cells::key_hash(b'x', &p.external)) {
                 report.counts.unchanged += 1;
                 let message = "the same row (or external id) came earlier in the file";
-                report.note(problem(&p.row, "repeated_row", message, Severity::Note));
+                report.note(problem(&p.row, None, "repeated_row", message, Severity::Note));
                 continue;
             }
             let matched = known
@@ -374,7 +374,7 @@ impl super::Importer for Importer<'_> {
             if let Some((id, line)) = keys.iter().find_map(|k| self.index.get(k).copied()) {
                 report.counts.merged += 1;
                 let message = format!("the same person as line {line}: merged into it");
-                report.note(problem(&p.row, "duplicate_in_file", message, Severity::Note));
+                report.note(problem(&p.row, None, "duplicate_in_file", message, Severity::Note));
                 match creating.get(&id).map(|i| &mut plans[*i]) {
                     Some(Plan::Create(_, into)) => {
                         fill(&mut into.fields, &p.fields);
@@ -390,7 +390,7 @@ impl super::Importer for Importer<'_> {
                     plans.push(super::plan::matched(p, id, self.opts.update_existing, &mut self.matched, report));
                 } else {
                     let message = format!("already in Guanxi as {} at {}: left as it is", e.name, e.account_name);
-                    report.warn(problem(&p.row, "duplicate_existing", message, Severity::Warning));
+                    report.warn(problem(&p.row, None, "duplicate_existing", message, Severity::Warning));
                     plans.push(Plan::Leave(p, e.id));
                 }
                 continue;
@@ -417,10 +417,6 @@ fn personal(phones: &[Phone]) -> impl Iterator<Item = &str> {
 
 fn is_cjk(s: &str) -> bool {
     s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
-}
-
-fn problem(row: &Row, code: &str, message: impl Into<String>, severity: Severity) -> Problem {
-    Problem { line: row.line, row: row.row, column: None, code: code.to_owned(), message: message.into(), severity }
 }
 
 /// Fills `into`'s empty fields from `from`, joins phones, e-mails and tags:

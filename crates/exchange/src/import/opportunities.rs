@@ -11,7 +11,7 @@
 
 use super::cells::{self, Cells};
 use super::links::{Link, Links};
-use super::report::{Problem, Report, Severity, Sink};
+use super::report::{problem, Problem, Report, Severity, Sink};
 use super::{Ctx, ImportError, Who};
 use crate::mapping::Mapping;
 use crate::read::Row;
@@ -379,7 +379,7 @@ impl super::Importer for Importer<'_> {
                     &p.row,
                     column(&p, "name"),
                     "duplicate_in_file",
-                    "an earlier row of the file is this deal: its values stand".into(),
+                    "an earlier row of the file is this deal: its values stand",
                     Severity::Note,
                 );
                 report.note(pr);
@@ -438,7 +438,7 @@ impl super::Importer for Importer<'_> {
                         let message = "the account has no owner: name who works the deal in an owner column";
                         report.fail(
                             sink,
-                            problem(&p.row, column(&p, "owner"), "owner_required", message.into(), Severity::Error),
+                            problem(&p.row, column(&p, "owner"), "owner_required", message, Severity::Error),
                             &p.row.cells,
                         )?;
                         continue;
@@ -473,10 +473,6 @@ impl super::Importer for Importer<'_> {
         report.timings.write += started.elapsed();
         Ok(())
     }
-}
-
-fn problem(row: &Row, column: Option<String>, code: &str, message: String, severity: Severity) -> Problem {
-    Problem { line: row.line, row: row.row, column, code: code.to_owned(), message, severity }
 }
 
 #[cfg(test)]

@@ -56,6 +56,17 @@ impl Problem {
     }
 }
 
+/// A problem with one row of the file, at `column` when one column is at fault.
+pub(crate) fn problem(
+    row: &crate::read::Row,
+    column: Option<String>,
+    code: &str,
+    message: impl Into<String>,
+    severity: Severity,
+) -> Problem {
+    Problem { line: row.line, row: row.row, column, code: code.to_owned(), message: message.into(), severity }
+}
+
 /// The report of a pass.
 #[derive(Debug)]
 pub struct Report {
