@@ -9,7 +9,7 @@ use guanxi_store::activities::{self, Activity, Of};
 use guanxi_store::{Db, Viewer};
 
 /// The columns, in order; never reordered, only added to at the end.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 13] = [
     "external_id",
     "account_id",
     "account_name",
@@ -22,6 +22,7 @@ pub const COLUMNS: [&str; 12] = [
     "author",
     "hook",
     "hook_due",
+    "opportunity_name",
 ];
 
 /// Rows read from the database at a time.
@@ -45,6 +46,7 @@ pub fn row(a: &Activity) -> Vec<String> {
         a.author_name.clone(),
         hook.map(|h| h.purpose.clone()).unwrap_or_default(),
         hook.map(|h| time(h.due_at)).unwrap_or_default(),
+        a.opportunity_name.clone().unwrap_or_default(),
     ]
 }
 

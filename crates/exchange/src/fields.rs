@@ -265,6 +265,7 @@ pub static ACTIVITY_FIELDS: &[Field] = &[
     f("author", &["author", "owner", "assignedto", "loggedby", "跟进人", "负责人", "销售", "记录人"]),
     f("hook", &["hook", "nextstep", "下一步", "钩子", "下次跟进"]),
     f("hook_due", &["hookdue", "nextstepdate", "下次跟进时间", "下一步时间"]),
+    f("opportunity_name", &["opportunityname", "opportunity", "dealname", "deal", "商机", "商机名称", "关联商机"]),
     f(IGNORE, &["updatedat", "createdat", "更新时间", "创建时间"]),
 ];
 

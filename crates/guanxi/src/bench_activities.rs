@@ -77,6 +77,7 @@ pub async fn run(db: &Db, clock: &dyn Clock, samples: usize) -> anyhow::Result<(
             }),
             no_hook_reason: None,
             fulfils: None,
+            opportunity_id: None,
         };
         let t = Instant::now();
         let mut tx = db.begin().await?;

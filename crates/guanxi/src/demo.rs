@@ -385,6 +385,7 @@ async fn load_activities(db: &Db, actor: &Actor, now: chrono::DateTime<chrono::U
             hook: Some(NewHook { due_at: due, purpose: purpose.to_owned(), contact_id: Some(who) }),
             no_hook_reason: None,
             fulfils: None,
+            opportunity_id: None,
         };
         activities::log(&mut tx, actor, zhang.id, &a, now).await?;
     }

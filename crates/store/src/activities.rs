@@ -15,7 +15,8 @@ use crate::scope::{push_visible, Viewer};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use guanxi_domain::{
-    AccountId, ActivityId, ActivityKind, ContactId, LearnedKind, NoHookReason, Outcome, TaskId, UserId, WorkspaceId,
+    AccountId, ActivityId, ActivityKind, ContactId, LearnedKind, NoHookReason, OpportunityId, Outcome, TaskId, UserId,
+    WorkspaceId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,8 @@ pub struct NewActivity {
     pub no_hook_reason: Option<NoHookReason>,
     /// The open task this touch carries out (it is marked done).
     pub fulfils: Option<TaskId>,
+    /// The deal it was for (an opportunity of the same account).
+    pub opportunity_id: Option<OpportunityId>,
 }
 
 /// A logged touch as the timeline shows it.
@@ -97,6 +100,10 @@ pub struct Activity {
     pub contacts: Vec<(ContactId, String)>,
     /// The hook it left, if any.
     pub hook: Option<Task>,
+    /// The deal it was for.
+    pub opportunity_id: Option<OpportunityId>,
+    /// That deal's name.
+    pub opportunity_name: Option<String>,
     /// Logged.
     pub created_at: DateTime<Utc>,
 }
@@ -114,6 +121,8 @@ struct ActivityRow {
     notes: Option<String>,
     learned: serde_json::Value,
     no_hook_reason: Option<NoHookReason>,
+    opportunity_id: Option<OpportunityId>,
+    opportunity_name: Option<String>,
     created_at: DateTime<Utc>,
 }
 crate::from_row!(ActivityRow {
@@ -129,6 +138,8 @@ crate::from_row!(ActivityRow {
     notes,
     learned,
     no_hook_reason,
+    opportunity_id,
+    opportunity_name,
     created_at
 });
 
@@ -198,8 +209,10 @@ const TASK: &str =
 
 const ACTIVITY: &str =
     "SELECT v.id, v.account_id, a.name AS account_name, v.author_id, u.display_name AS author_name, \
-     v.kind, v.started_at, v.duration_minutes, v.outcome, v.notes, v.learned, v.no_hook_reason, v.created_at \
-     FROM activities v JOIN accounts a ON a.id = v.account_id JOIN users u ON u.id = v.author_id";
+     v.kind, v.started_at, v.duration_minutes, v.outcome, v.notes, v.learned, v.no_hook_reason, v.opportunity_id, \
+     o.name AS opportunity_name, v.created_at \
+     FROM activities v JOIN accounts a ON a.id = v.account_id JOIN users u ON u.id = v.author_id \
+     LEFT JOIN opportunities o ON o.id = v.opportunity_id";
 
 pub(crate) async fn task_in(tx: &mut Tx, ws: WorkspaceId, id: TaskId) -> Result<Task> {
     tx.fetch_optional(Sql::new(&format!("{TASK} WHERE t.id = $1 AND t.workspace_id = $2")).arg(id).arg(ws))
@@ -285,11 +298,24 @@ async fn write(
             return Err(Error::Invalid(field, "names someone who is not a contact of this account".into()));
         }
     }
+    if let Some(o) = a.opportunity_id {
+        let found: Option<(OpportunityId,)> = tx
+            .fetch_optional(
+                Sql::new("SELECT id FROM opportunities WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL")
+                    .arg(o)
+                    .arg(a.account_id),
+            )
+            .await?;
+        if found.is_none() {
+            return Err(Error::Invalid("opportunity_id", "names no live opportunity of this account".into()));
+        }
+    }
     let id = ActivityId::new();
     tx.execute(
         Sql::new(
             "INSERT INTO activities (id, workspace_id, account_id, author_id, kind, started_at, duration_minutes, outcome, \
-             notes, learned, no_hook_reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             notes, learned, no_hook_reason, created_at, opportunity_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .arg(id)
         .arg(ws)
@@ -302,7 +328,8 @@ async fn write(
         .arg(a.notes.clone())
         .arg(serde_json::to_value(&a.learned).map_err(|e| Error::Db(e.to_string()))?)
         .arg(a.no_hook_reason.map(|r| r.as_str()))
-        .arg(now),
+        .arg(now)
+        .arg(a.opportunity_id),
     )
     .await?;
     for c in &a.contacts {
@@ -360,11 +387,14 @@ async fn write(
     } else {
         ownership::touch(tx, ws, a.account_id, Touch::Activity, now).await?;
     }
-    let changes = serde_json::json!({
+    let mut changes = serde_json::json!({
         "account_id": {"before": null, "after": a.account_id},
         "kind": {"before": null, "after": a.kind.as_str()},
         "outcome": {"before": null, "after": a.outcome.as_str()},
     });
+    if let (Some(o), Some(m)) = (a.opportunity_id, changes.as_object_mut()) {
+        m.insert("opportunity_id".into(), serde_json::json!({"before": null, "after": o}));
+    }
     audit::record(tx, actor, Action::Create, "activity", id.uuid(), changes, now).await?;
     Ok(id)
 }
@@ -406,6 +436,8 @@ async fn complete(conn: &mut crate::db::Conn<'_>, rows: Vec<ActivityRow>) -> Res
                 outcome: r.outcome,
                 notes: r.notes,
                 no_hook_reason: r.no_hook_reason,
+                opportunity_id: r.opportunity_id,
+                opportunity_name: r.opportunity_name,
                 created_at: r.created_at,
             })
         })
@@ -419,6 +451,8 @@ pub enum Of {
     Account(AccountId),
     /// A contact's.
     Contact(ContactId),
+    /// A deal's.
+    Opportunity(OpportunityId),
     /// Every account's the viewer may see (the 活动 feed).
     Visible,
 }
@@ -440,6 +474,9 @@ pub async fn timeline(
         }
         Of::Contact(c) => {
             q.push("v.id IN (SELECT activity_id FROM activity_contacts WHERE contact_id = ").bind(c).push(")");
+        }
+        Of::Opportunity(o) => {
+            q.push("v.opportunity_id = ").bind(o);
         }
         Of::Visible => {
             q.push("v.workspace_id = ").bind(viewer.workspace_id);

@@ -53,6 +53,8 @@ pub(crate) struct Parsed {
     external: String,
     link: Link,
     contact: Option<String>,
+    /// The deal's name, found at the account.
+    deal: Option<String>,
     author: Option<UserId>,
     activity: NewActivity,
     hook_note: Option<&'static str>,
@@ -127,6 +129,7 @@ impl super::Parse for Parser {
             None => None,
         };
         let contact = c.get("contact_name").map(str::to_owned);
+        let deal = c.get("opportunity_name").map(str::to_owned);
         let author = match c.get("author") {
             Some(v) => match self.people.get(&v.to_lowercase()).or_else(|| self.people.get(v)).copied() {
                 Some(u) if !self.who.may_assign && Some(u) != self.who.user_id => {
@@ -189,8 +192,9 @@ impl super::Parse for Parser {
             hook,
             no_hook_reason: None,
             fulfils: None,
+            opportunity_id: None,
         };
-        Ok(Parsed { row, external, link, contact, author, activity, hook_note })
+        Ok(Parsed { row, external, link, contact, deal, author, activity, hook_note })
     }
 }
 
@@ -267,6 +271,9 @@ impl super::Importer for Importer<'_> {
             contacts::existing_matching(&mut super::conn(self.db, tx), ws, &[], &[], &[], &accts, &names).await?;
         let person: HashMap<(guanxi_domain::AccountId, &str), ContactId> =
             people.iter().map(|e| ((e.account_id, e.name_key.as_str()), e.id)).collect();
+        let deals = guanxi_store::opportunities::existing_of(&mut super::conn(self.db, tx), ws, &accts, &[]).await?;
+        let deal: HashMap<(guanxi_domain::AccountId, String), guanxi_domain::OpportunityId> =
+            deals.iter().map(|o| ((o.account_id, fold(&o.name)), o.id)).collect();
         let mut plans: Vec<(Parsed, UserId)> = Vec::with_capacity(linked.len());
         for mut p in linked {
             if !self.externals.insert(cells::key_hash(b'x', &p.external))
@@ -300,6 +307,17 @@ impl super::Importer for Importer<'_> {
                             "no contact of this account is called {name:?}: the touch is imported without them"
                         );
                         report.warn(problem(&p.row, column, "contact_not_found", message, Severity::Warning));
+                    }
+                }
+            }
+            if let Some(name) = p.deal.take() {
+                match deal.get(&(p.activity.account_id, fold(&name))) {
+                    Some(id) => p.activity.opportunity_id = Some(*id),
+                    None => {
+                        let column = Cells::new(mapping, headers, &p.row).column("opportunity_name");
+                        let message =
+                            format!("no deal of this account is called {name:?}: the touch is imported without it");
+                        report.warn(problem(&p.row, column, "opportunity_not_found", message, Severity::Warning));
                     }
                 }
             }

@@ -213,3 +213,39 @@ async fn a_deal_moves_along_the_path_and_is_won_or_lost(app: &TestApp) {
     assert_eq!((status, back["deleted_at"].is_null()), (200, true));
 }
 both!(a_deal_moves_along_the_path_and_is_won_or_lost);
+
+async fn touches_are_logged_against_a_deal(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let a = post(app, x, "/api/v1/accounts", json!({"name": "国网吉林省电力有限公司", "source": "referral"})).await;
+    let b = post(app, x, "/api/v1/accounts", json!({"name": "吉林化纤集团有限责任公司", "source": "other"})).await;
+    let deal = post(
+        app,
+        x,
+        "/api/v1/opportunities",
+        json!({"account_id": id(&a), "name": "调度数据网改造", "stage": "design"}),
+    )
+    .await;
+    let elsewhere =
+        post(app, x, "/api/v1/opportunities", json!({"account_id": id(&b), "name": "DCS 升级", "stage": "initiation"}))
+            .await;
+    let touch = |opportunity: &Value| {
+        json!({"account_id": id(&a), "kind": "visit", "outcome": "connected", "no_hook_reason": "already_planned",
+            "opportunity_id": opportunity["id"]})
+    };
+    // A deal of another account is refused, named by its field; nothing is logged.
+    let (status, problem) = app.send("POST", x, "/api/v1/activities", touch(&elsewhere)).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("opportunity_id")), "{problem}");
+    assert_eq!(app.count("activities").await, 0);
+    let logged = post(app, x, "/api/v1/activities", touch(&deal)).await;
+    assert_eq!(logged["opportunity_name"], "调度数据网改造");
+    // The deal's timeline has it; the other deal's has nothing.
+    let (_, mine) = app.get(x, &format!("/api/v1/activities?opportunity_id={}", id(&deal))).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    let (_, other) = app.get(x, &format!("/api/v1/activities?opportunity_id={}", id(&elsewhere))).await;
+    assert!(other["items"].as_array().unwrap().is_empty());
+    // Another team sees none of the deal's touches.
+    let (_, theirs) = app.get(&w.sales_y.token, &format!("/api/v1/activities?opportunity_id={}", id(&deal))).await;
+    assert!(theirs["items"].as_array().unwrap().is_empty());
+}
+both!(touches_are_logged_against_a_deal);

@@ -1009,6 +1009,23 @@ async fn opportunities_from_a_spreadsheet_and_back(app: &TestApp) {
         (Some(130_000_000), Some("刘建国"))
     );
 
+    // Touches from a spreadsheet find their deal by name at the account; an unknown one is a warning.
+    let touches = dir.path().join("跟进.csv");
+    std::fs::write(
+        &touches,
+        "客户名称,关联商机,跟进方式,跟进时间,跟进内容\n\
+         鞍钢集团有限公司,炼钢厂能源管理系统,拜访,2026-03-01 14:30,讲了方案\n\
+         鞍钢集团有限公司,没有这个商机,电话,2026-03-02 10:00,问了进度\n",
+    )
+    .unwrap();
+    let (r, _) = run(app, &touches, &Options { kind: Some(Kind::Activities), ..Options::default() }).await;
+    let report = r.unwrap();
+    assert_eq!((report.counts.created, report.counts.warnings), (2, 1), "{report:?}");
+    assert!(report.problems.iter().any(|p| p.code == "opportunity_not_found" && p.line == 3), "{report:?}");
+    let energy_id = energy["id"].as_str().unwrap();
+    let (_, linked) = app.get(x, &format!("/api/v1/activities?opportunity_id={energy_id}")).await;
+    assert_eq!(linked["items"].as_array().unwrap().len(), 1, "{linked}");
+
     // Undo of the first import moves what it created to the recycle bin.
     let q = Sql::new("SELECT id FROM imports WHERE kind = 'opportunities' ORDER BY created_at, id LIMIT 1");
     let (first,): (uuid::Uuid,) = app.db.fetch_one(q).await.unwrap();

@@ -1107,6 +1107,33 @@ async fn opportunity_pages_path_risk_and_pipeline(app: &TestApp) {
     assert!(html.contains("调度自动化系统改造") && html.contains("125万") && html.contains("销售漏斗"), "{html}");
     let html = c.get(app.url(&format!("/accounts/{account}"))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains(&format!("/opportunities?account_id={account}")));
+    // A touch logged from the deal's page is linked to it and shown there.
+    let deal_id = location.rsplit('/').next().unwrap().to_owned();
+    let form = c
+        .get(app.url(&format!("/accounts/{account}/log?opportunity={deal_id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains(&format!("<option value=\"{deal_id}\" selected>调度自动化系统改造")), "the deal is chosen");
+    let res = c
+        .post(app.url(&format!("/accounts/{account}/log")))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("kind", "visit"),
+            ("outcome", "connected"),
+            ("opportunity", deal_id.as_str()),
+            ("notes", "中标后的第一次拜访"),
+            ("no_hook_reason", "already_planned"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let page = c.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("中标后的第一次拜访"), "the deal's page lists its touches");
     // Out of scope: another team's salesperson gets 404.
     let (other, _) = web_login(app, &w.sales_y.email).await;
     assert_eq!(other.get(app.url(&location)).send().await.unwrap().status().as_u16(), 404);

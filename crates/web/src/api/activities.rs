@@ -71,6 +71,8 @@ pub struct ActivityInput {
     pub no_hook_reason: Option<NoHookReason>,
     /// The open task this touch carries out (marked done).
     pub fulfils_task_id: Option<Uuid>,
+    /// The deal it was for (关联商机): an opportunity of the same account.
+    pub opportunity_id: Option<Uuid>,
 }
 
 fn parse(input: ActivityInput, now: DateTime<Utc>) -> ApiResult<NewActivity> {
@@ -136,6 +138,7 @@ fn parse(input: ActivityInput, now: DateTime<Utc>) -> ApiResult<NewActivity> {
         hook,
         no_hook_reason: input.no_hook_reason,
         fulfils: input.fulfils_task_id.map(TaskId::from_uuid),
+        opportunity_id: input.opportunity_id.map(guanxi_domain::OpportunityId::from_uuid),
     })
 }
 
@@ -242,13 +245,15 @@ pub struct TimelineQuery {
     pub account_id: Option<Uuid>,
     /// Or a contact's.
     pub contact_id: Option<Uuid>,
+    /// Or a deal's.
+    pub opportunity_id: Option<Uuid>,
     /// Rows per page, 1–200 (default 50).
     pub limit: Option<i64>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
-/// The touches of an account or a contact, newest first, with their people and hooks.
+/// The touches of an account, a contact or a deal, newest first, with their people and hooks.
 #[utoipa::path(get, path = "/api/v1/activities", tag = "activities", security(("bearer" = [])), params(TimelineQuery),
     responses((status = 200, body = Page<Activity>), (status = 422, body = Problem)))]
 pub async fn timeline(
@@ -256,10 +261,17 @@ pub async fn timeline(
     caller: Caller,
     ApiQuery(q): ApiQuery<TimelineQuery>,
 ) -> ApiResult<Json<Page<Activity>>> {
-    let of = match (q.account_id, q.contact_id) {
-        (Some(a), None) => Of::Account(AccountId::from_uuid(a)),
-        (None, Some(c)) => Of::Contact(ContactId::from_uuid(c)),
-        _ => return Err(ApiError::field("account_id", "required", "give account_id or contact_id")),
+    let of = match (q.account_id, q.contact_id, q.opportunity_id) {
+        (Some(a), None, None) => Of::Account(AccountId::from_uuid(a)),
+        (None, Some(c), None) => Of::Contact(ContactId::from_uuid(c)),
+        (None, None, Some(o)) => Of::Opportunity(guanxi_domain::OpportunityId::from_uuid(o)),
+        _ => {
+            return Err(ApiError::field(
+                "account_id",
+                "required",
+                "give one of account_id, contact_id or opportunity_id",
+            ))
+        }
     };
     let pq = PageQuery { limit: q.limit, cursor: q.cursor };
     let limit = pq.limit()?;

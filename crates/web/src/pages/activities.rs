@@ -163,6 +163,8 @@ struct LogForm {
     hook_contact: String,
     no_hook_reason: String,
     task: String,
+    /// The deal it was for (关联商机).
+    opportunity: String,
 }
 
 #[derive(Template)]
@@ -172,6 +174,8 @@ struct LogPage<'a> {
     account_id: String,
     account_name: String,
     form: LogForm,
+    /// The account's open or won deals: (id, name).
+    deals: Vec<(String, String)>,
     kinds: Vec<(&'static str, String)>,
     outcomes: Vec<(&'static str, String)>,
     learned_kinds: Vec<(&'static str, String)>,
@@ -186,6 +190,7 @@ struct LogPage<'a> {
 #[derive(Debug, Default, Deserialize)]
 struct LogQuery {
     task: Option<Uuid>,
+    opportunity: Option<Uuid>,
 }
 
 async fn log_form(
@@ -203,6 +208,7 @@ async fn log_form(
         hook_date: tomorrow.to_string(),
         hook_time: "10:00".into(),
         task: q.task.map(|t| t.to_string()).unwrap_or_default(),
+        opportunity: q.opportunity.map(|o| o.to_string()).unwrap_or_default(),
         ..LogForm::default()
     };
     log_page(&state, &caller, AccountId::from_uuid(id), form, Vec::new()).await
@@ -231,6 +237,15 @@ async fn log_page(state: &AppState, caller: &Caller, id: AccountId, form: LogFor
     let viewer = caller.principal.viewer();
     let a = accounts::get(&state.db, viewer, id).await.map_err(|e| fail(state, caller)(e.into()))?;
     let people = people_of(state, caller, id).await?;
+    // The account's deals still in play, to link the touch to one.
+    let filter = guanxi_store::opportunities::OpportunityFilter { account_id: Some(id), ..Default::default() };
+    let deals = guanxi_store::opportunities::list(&state.db, viewer, &filter, 200)
+        .await
+        .map_err(|e| fail(state, caller)(e.into()))?
+        .into_iter()
+        .filter(|o| o.status != guanxi_domain::OpportunityStatus::Lost)
+        .map(|o| (o.id.to_string(), o.name))
+        .collect();
     // The hook this touch carries out: the user's own, open one.
     let task_purpose = match form.task.parse::<Uuid>() {
         Ok(t) => activities::task(&state.db, caller.principal.workspace_id, TaskId::from_uuid(t))
@@ -258,6 +273,7 @@ async fn log_page(state: &AppState, caller: &Caller, id: AccountId, form: LogFor
         learned_kinds: labels("learned", LearnedKind::ALL.iter().map(|k| k.as_str()).collect()),
         reasons: labels("no_hook", NoHookReason::ALL.iter().map(|k| k.as_str()).collect()),
         people,
+        deals,
         task_purpose,
         errors,
         scripts,
@@ -297,6 +313,7 @@ async fn log(
         hook_contact: value("hook_contact"),
         no_hook_reason: value("no_hook_reason"),
         task: value("task"),
+        opportunity: value("opportunity"),
     };
     let tr = Tr::new(&state.i18n, caller.principal.locale);
     let account = AccountId::from_uuid(id);
@@ -367,6 +384,7 @@ fn input_of(f: &LogForm, tz: &str, tr: Tr<'_>) -> Result<ActivityInput, Vec<Stri
         hook,
         no_hook_reason,
         fulfils_task_id: f.task.parse().ok(),
+        opportunity_id: f.opportunity.parse().ok(),
     })
 }
 
@@ -384,6 +402,8 @@ pub(super) struct TimelineRow {
     pub hook: Option<(String, String, String)>,
     pub no_hook_key: Option<String>,
     pub refused: bool,
+    /// The deal it was for: (id, name).
+    pub deal: Option<(String, String)>,
 }
 
 /// Whether a hook was kept: carried out by its time, late, missed (open and
@@ -428,6 +448,7 @@ pub(super) async fn timeline_of(
             learned: v.learned.into_iter().map(|l| (format!("learned.{}", l.kind.as_str()), l.text)).collect(),
             hook: v.hook.map(|h| (show_time(h.due_at, tz), h.purpose.clone(), hook_state(&h, now).to_owned())),
             no_hook_key: v.no_hook_reason.map(|r| format!("no_hook.{}", r.as_str())),
+            deal: v.opportunity_id.zip(v.opportunity_name).map(|(id, name)| (id.to_string(), name)),
         })
         .collect())
 }

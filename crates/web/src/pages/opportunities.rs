@@ -270,6 +270,9 @@ struct DetailPage<'a> {
     deleted: bool,
     /// (id, name, title, stance key, stance colour)
     people: Vec<(String, String, String, String, &'static str)>,
+    /// The deal's touches, newest first (the shared timeline's rows).
+    activities: Vec<super::activities::TimelineRow>,
+    feed: bool,
 }
 
 async fn detail(
@@ -297,8 +300,12 @@ async fn detail(
             (c.id.to_string(), c.name.clone(), c.title.clone().unwrap_or_default(), key, colour)
         })
         .collect();
+    let activities =
+        super::activities::timeline_of(&state, &caller, guanxi_store::activities::Of::Opportunity(o.id)).await?;
     let page = DetailPage {
         chrome: Chrome::new(&state, &caller, "/opportunities", "opportunities.title"),
+        activities,
+        feed: false,
         path: path_of(&o),
         stage_key: stage_key(o.stage),
         first_key: stage_key(o.first_contact_stage),
