@@ -1,7 +1,7 @@
 //! Opportunities (商机): a deal at an account moving along the procurement
 //! path, the stage we first came in at (and so the 陪标 risk), its amount,
 //! owner and the account's people who matter to it. Seen by whoever may see
-//! the account, as contacts are. Moving a stage restarts the account's
+//! the account, as contacts are, and by the deal's own owner. Moving a stage restarts the account's
 //! no-progress clock; winning restarts its no-deal clock.
 
 use crate::audit::{self, Action, Actor};
@@ -11,7 +11,7 @@ use crate::scope::{push_visible, Viewer};
 use crate::{accounts, refs, Conn, Error, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use guanxi_domain::opportunity::{yuan_text, EntryTiming, OpportunityStatus, Stage};
-use guanxi_domain::{AccountId, AccountSource, ContactId, OpportunityId, Stance, UserId, WorkspaceId};
+use guanxi_domain::{AccountId, AccountSource, ContactId, OpportunityId, Scope, Stance, UserId, WorkspaceId};
 use serde::Serialize;
 
 /// One of the account's people on the deal.
@@ -508,9 +508,25 @@ pub async fn set_deleted(
 pub async fn get(db: &Db, viewer: Viewer, id: OpportunityId) -> Result<Opportunity> {
     let mut q = Sql::new(SELECT);
     q.push(" WHERE o.id = ").bind(id).push(" AND ");
-    push_visible(&mut q, viewer, accounts::SCOPE);
+    push_deal_visible(&mut q, viewer);
     let row: Row = db.fetch_one(q).await?;
     with_contacts(&mut Conn::Db(db), vec![row]).await?.pop().ok_or(Error::NotFound)
+}
+
+/// Who sees a deal: whoever sees its account, and the deal's own owner
+/// (a manager may give a deal to someone outside the account's team).
+fn push_deal_visible(q: &mut Sql, viewer: Viewer) {
+    let me = match viewer.scope {
+        Scope::Workspace => None,
+        Scope::Own(user) | Scope::Team(user, _) => Some(user),
+    };
+    q.push("((");
+    push_visible(q, viewer, accounts::SCOPE);
+    q.push(")");
+    if let Some(user) = me {
+        q.push(" OR (o.workspace_id = ").bind(viewer.workspace_id).push(" AND o.owner_id = ").bind(user).push(")");
+    }
+    q.push(")");
 }
 
 /// Opportunity list filters.
@@ -534,7 +550,7 @@ pub struct OpportunityFilter {
 
 fn push_filter(q: &mut Sql, viewer: Viewer, f: &OpportunityFilter) {
     q.push(" WHERE ");
-    push_visible(q, viewer, accounts::SCOPE);
+    push_deal_visible(q, viewer);
     q.push(if f.deleted {
         " AND o.deleted_at IS NOT NULL"
     } else {

@@ -125,6 +125,17 @@ async fn a_deal_is_entered_with_the_stage_we_came_in_at(app: &TestApp) {
         app.send("PATCH", y, &format!("/api/v1/opportunities/{}", id(&o)), json!({"stage": "tender"})).await;
     assert_eq!(status, 404);
 
+    // A salesperson may not give a deal away; the manager may, and its new owner then sees it.
+    let path = format!("/api/v1/opportunities/{}", id(&late));
+    let (status, _) = app.send("PATCH", x, &path, json!({"owner_id": w.sales_x1.id})).await;
+    assert_eq!(status, 403);
+    let (status, _) = app.get(&w.sales_x1.token, &path).await;
+    assert_eq!(status, 404, "not the account's team, not the deal's owner");
+    let (status, given) = app.send("PATCH", &w.manager_x.token, &path, json!({"owner_id": w.sales_x1.id})).await;
+    assert_eq!((status, given["owner_name"].as_str()), (200, Some("王磊")), "{given}");
+    let (status, _) = app.get(&w.sales_x1.token, &path).await;
+    assert_eq!(status, 200, "the deal's owner sees it");
+
     // The manager of the team sees both, and the pipeline adds them up by stage.
     let (_, pipeline) = app.get(&w.manager_x.token, "/api/v1/opportunities/pipeline").await;
     assert_eq!(pipeline["count"], 2);

@@ -1134,6 +1134,13 @@ async fn opportunity_pages_path_risk_and_pipeline(app: &TestApp) {
     assert_eq!(res.status().as_u16(), 303);
     let page = c.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("中标后的第一次拜访"), "the deal's page lists its touches");
+    // Only a manager's form offers to give the deal to someone.
+    let edit = format!("{location}/edit");
+    let html = c.get(app.url(&edit)).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("name=\"owner_id\""), "a salesperson keeps or takes deals, does not give them");
+    let (m, _) = web_login(app, &w.manager_x.email).await;
+    let html = m.get(app.url(&edit)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("name=\"owner_id\"") && html.contains("王磊"), "the manager picks the owner");
     // Out of scope: another team's salesperson gets 404.
     let (other, _) = web_login(app, &w.sales_y.email).await;
     assert_eq!(other.get(app.url(&location)).send().await.unwrap().status().as_u16(), 404);

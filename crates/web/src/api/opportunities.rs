@@ -45,7 +45,7 @@ pub struct OpportunityInput {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub expected_close_on: Option<Option<String>>,
-    /// Who works the deal; by default the account's owner.
+    /// Who works the deal; by default the account's owner. Only managers and admins name someone else.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub owner_id: Option<Option<Uuid>>,
@@ -198,10 +198,21 @@ async fn visible_account(state: &AppState, caller: &Caller, id: AccountId) -> Ap
     }
 }
 
+/// Only managers and admins give a deal to someone else (as with accounts);
+/// a salesperson names themselves or leaves the owner as it is.
+fn may_give(caller: &Caller, before: Option<UserId>, after: Option<UserId>) -> ApiResult<()> {
+    let manages = matches!(caller.principal.role, Role::Admin | Role::Manager);
+    if manages || after == before || after.is_none() || after == Some(caller.principal.user_id) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden("give deals to others"))
+}
+
 /// Creates an opportunity; shared by the API and the page's form.
 pub async fn create_opportunity(state: &AppState, caller: &Caller, input: &OpportunityInput) -> ApiResult<Opportunity> {
     let fields = parse(input, None)?;
     visible_account(state, caller, fields.account_id).await?;
+    may_give(caller, None, fields.owner_id)?;
     let mut tx = state.db.begin().await?;
     let o =
         opportunities::create(&mut tx, &caller.actor(), caller.principal.user_id, &fields, state.clock.now()).await?;
@@ -222,6 +233,7 @@ pub async fn update_opportunity(
     }
     let before = OpportunityFields::of(&current);
     let fields = parse(input, Some(&before))?;
+    may_give(caller, before.owner_id, fields.owner_id)?;
     if fields.account_id != before.account_id {
         visible_account(state, caller, fields.account_id).await?;
     }

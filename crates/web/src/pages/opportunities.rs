@@ -350,6 +350,8 @@ struct OpportunityForm {
     lost_reason: String,
     notes: String,
     contact_ids: Vec<String>,
+    /// The owner's id; blank leaves it (the account's owner on create).
+    owner_id: String,
 }
 
 impl OpportunityForm {
@@ -368,6 +370,7 @@ impl OpportunityForm {
             lost_reason: o.lost_reason.clone().unwrap_or_default(),
             notes: o.notes.clone().unwrap_or_default(),
             contact_ids: o.contacts.iter().map(|c| c.id.to_string()).collect(),
+            owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
         }
     }
 
@@ -387,6 +390,7 @@ impl OpportunityForm {
             lost_reason: v("lost_reason"),
             notes: v("notes"),
             contact_ids: p.iter().filter(|(k, _)| k == "contact_ids").map(|(_, v)| v.clone()).collect(),
+            owner_id: v("owner_id"),
         }
     }
 
@@ -415,7 +419,13 @@ impl OpportunityForm {
             status: OpportunityStatus::parse(self.status.trim()),
             amount: Some(some(&self.amount).flatten()),
             expected_close_on: Some(some(&self.expected_close_on).flatten()),
-            owner_id: None,
+            // Blank leaves the owner as it is; the API refuses a salesperson naming someone else.
+            owner_id: match self.owner_id.trim() {
+                "" => None,
+                u => {
+                    Some(Some(u.parse().map_err(|_| ApiError::field("owner_id", "invalid", "owner_id is not a user"))?))
+                }
+            },
             source: Some(AccountSource::parse(self.source.trim())),
             competitors: Some(some(&self.competitors).flatten()),
             lost_reason: Some(some(&self.lost_reason).flatten()),
@@ -439,6 +449,8 @@ struct FormPage<'a> {
     source_options: Vec<(&'static str, String, bool)>,
     /// (stage, i18n key)
     stages: Vec<(&'static str, String)>,
+    /// Who may work the deal, for managers and admins: (id, name, chosen).
+    owners: Vec<(String, String, bool)>,
     /// (status, i18n key)
     statuses: Vec<(&'static str, String)>,
 }
@@ -477,6 +489,20 @@ async fn form_page(
             (id, c.name, c.title.unwrap_or_default(), stance, ticked)
         })
         .collect();
+    let owners = if matches!(caller.principal.role, guanxi_domain::Role::Admin | guanxi_domain::Role::Manager) {
+        guanxi_store::users::directory(&state.db, caller.principal.workspace_id)
+            .await
+            .map_err(|e| err(e.into()))?
+            .into_iter()
+            .map(|(id, _, name, _)| {
+                let id = id.to_string();
+                let chosen = id == f.owner_id;
+                (id, name, chosen)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let (heading, action) = match editing {
         Some(id) => ("opportunities.edit", format!("/opportunities/{id}/edit")),
@@ -496,6 +522,7 @@ async fn form_page(
         people,
         source_options,
         stages: Stage::ALL.iter().map(|s| (s.as_str(), stage_key(*s))).collect(),
+        owners,
         statuses: OpportunityStatus::ALL.iter().map(|s| (s.as_str(), format!("opp_status.{}", s.as_str()))).collect(),
     };
     let mut res = render(&page);
