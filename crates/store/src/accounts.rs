@@ -530,35 +530,6 @@ pub async fn fields_in_tx(tx: &mut Tx, ws: WorkspaceId, id: AccountId) -> Result
     Ok(fields_of(&a))
 }
 
-/// The fields of many live accounts at once, inside a transaction (an
-/// import's batch reads the records its rows merge into in three queries,
-/// not three per row); an id missing or in the recycle bin is `NotFound`.
-pub async fn fields_many_in_tx(
-    tx: &mut Tx,
-    ws: WorkspaceId,
-    ids: &[AccountId],
-) -> Result<HashMap<AccountId, AccountFields>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let mut q = Sql::new(SELECT);
-        q.push(" WHERE a.workspace_id = ").bind(ws).push(" AND a.id IN (");
-        for (i, id) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "" } else { ", " }).bind(*id);
-        }
-        q.push(")");
-        let rows: Vec<AccountRow> = tx.fetch_all(q).await?;
-        for a in load_children(Conn::Tx(tx), rows).await? {
-            if a.deleted_at.is_none() {
-                out.insert(a.id, fields_of(&a));
-            }
-        }
-    }
-    if ids.iter().any(|id| !out.contains_key(id)) {
-        return Err(Error::NotFound);
-    }
-    Ok(out)
-}
-
 /// The fields of a stored account, to change some of them.
 pub fn fields_of(a: &Account) -> AccountFields {
     AccountFields {

@@ -630,18 +630,6 @@ impl<'a> Importer<'a> {
         // Updates first: a row whose update would give an owner more
         // accounts than the pool allows fails and gets no import key.
         let mut written = Vec::with_capacity(kept.len());
-        // The records this batch updates or fills, read at once; kept current
-        // as rows change them, so a later row of the same record sees the change.
-        let mut ids: Vec<AccountId> = kept
-            .iter()
-            .filter_map(|plan| match plan {
-                Plan::Update(_, id) | Plan::MergeWritten(_, id) => Some(*id),
-                _ => None,
-            })
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let mut current = accounts::fields_many_in_tx(tx, ws, &ids).await?;
         for plan in kept {
             let (p, id, merging) = match &plan {
                 Plan::Update(p, id) => (p, *id, false),
@@ -651,7 +639,7 @@ impl<'a> Importer<'a> {
                     continue;
                 }
             };
-            let before = current.get(&id).cloned().ok_or(guanxi_store::Error::NotFound)?;
+            let before = accounts::fields_in_tx(tx, ws, id).await?;
             let after = if merging {
                 let mut a = before.clone();
                 fill(&mut a, &p.fields);
@@ -671,7 +659,6 @@ impl<'a> Importer<'a> {
                 continue;
             } else {
                 accounts::update(tx, &self.who.actor, id, &after, self.now).await?;
-                current.insert(id, after);
                 if !merging {
                     report.counts.updated += 1;
                 }
