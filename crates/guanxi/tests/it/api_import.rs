@@ -262,3 +262,38 @@ async fn saved_mappings(app: &TestApp) {
     assert_eq!(n, 1);
 }
 both!(saved_mappings);
+
+/// Deals go up the same way: the preview names the kind from the columns, a
+/// dry run reports, the import links them to the account, undo removes them.
+async fn opportunities_through_an_upload(app: &TestApp) {
+    let w = app.world().await;
+    let t = &w.sales_x.token;
+    let (s, a) =
+        app.send("POST", t, "/api/v1/accounts", json!({"name": "沈阳远航电气有限公司", "source": "referral"})).await;
+    assert_eq!(s, 201, "{a}");
+    let file = "客户名称,商机名称,阶段,金额\r\n沈阳远航电气有限公司,配网自动化改造,厂家征询,80万\r\n沈阳远航电气有限公司,备件年度采购,报价,\r\n";
+    let file_id = upload(app, t, "商机.csv", &gbk(file)).await;
+    let (s, p) = app.send("POST", t, "/api/v1/imports/preview", json!({"file_id": file_id})).await;
+    assert_eq!((s, p["kind"].as_str()), (200, Some("opportunities")), "{p}");
+    let (s, dry) = app.send("POST", t, "/api/v1/imports", json!({"file_id": file_id, "dry_run": true})).await;
+    assert_eq!(s, 202, "{dry}");
+    let dry = finished(app, t, dry["id"].as_str().unwrap()).await;
+    assert_eq!((dry["created"].as_i64(), dry["failed"].as_i64()), (Some(1), Some(1)), "{dry}");
+    assert_eq!(app.count("opportunities").await, 0, "a dry run writes nothing");
+    let (s, run) = app.send("POST", t, "/api/v1/imports", json!({"file_id": file_id})).await;
+    assert_eq!(s, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_owned();
+    let done = finished(app, t, &id).await;
+    assert_eq!((done["status"].as_str(), done["created"].as_i64()), (Some("done"), Some(1)), "{done}");
+    let (_, deals) = app.get(t, &format!("/api/v1/opportunities?account_id={}", a["id"].as_str().unwrap())).await;
+    let deal = &deals["items"][0];
+    assert_eq!(
+        (deal["name"].as_str(), deal["entry_timing"].as_str(), deal["amount_fen"].as_i64()),
+        (Some("配网自动化改造"), Some("no_first_mover"), Some(80_000_000))
+    );
+    let (s, undone) = app.send("POST", t, &format!("/api/v1/imports/{id}/undo"), json!({})).await;
+    assert_eq!(s, 200, "{undone}");
+    let (_, deals) = app.get(t, "/api/v1/opportunities").await;
+    assert!(deals["items"].as_array().unwrap().is_empty(), "undo sent the deal to the recycle bin");
+}
+both!(opportunities_through_an_upload);
