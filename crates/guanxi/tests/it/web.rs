@@ -1106,7 +1106,12 @@ async fn opportunity_pages_path_risk_and_pipeline(app: &TestApp) {
         c.get(app.url(&format!("/opportunities?account_id={account}"))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("调度自动化系统改造") && html.contains("125万") && html.contains("销售漏斗"), "{html}");
     let html = c.get(app.url(&format!("/accounts/{account}"))).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains(&format!("/opportunities?account_id={account}")));
+    assert!(
+        html.contains(&format!(
+            "/opportunities?account_id={account}\" id=\"tab-opportunities\">商机 <span class=\"count\">1</span>"
+        )),
+        "the account's 商机 tab counts its deals"
+    );
     // A touch logged from the deal's page is linked to it and shown there.
     let deal_id = location.rsplit('/').next().unwrap().to_owned();
     let form = c

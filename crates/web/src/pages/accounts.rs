@@ -679,6 +679,8 @@ struct DetailPage<'a> {
     notes: String,
     tab: &'static str,
     people: Vec<super::contacts::Row>,
+    /// Live deals at the account, for the 商机 tab's count.
+    deals: i64,
     duplicates: Vec<CandidateView>,
     history: Vec<(String, String, String, String)>,
     /// 距进入公海 N 天 and the rule, for an owned account a rule returns.
@@ -771,6 +773,13 @@ async fn detail(
     .into_iter()
     .map(super::contacts::row)
     .collect();
+    let deal_filter = guanxi_store::opportunities::OpportunityFilter { account_id: Some(id), ..Default::default() };
+    let deals = guanxi_store::opportunities::pipeline(&state.db, viewer, &deal_filter)
+        .await
+        .map_err(|e| fail(&state, &caller)(e.into()))?
+        .iter()
+        .map(|s| s.count)
+        .sum();
     let mut ids = vec![id.uuid()];
     ids.extend(
         accounts::merged_into(&state.db, id)
@@ -863,6 +872,7 @@ async fn detail(
         notes: text(&a.notes),
         tab,
         people,
+        deals,
         duplicates,
         history,
         a,
