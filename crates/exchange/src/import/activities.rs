@@ -75,8 +75,8 @@ pub(crate) struct Parser {
     headers: Vec<String>,
     who: Who,
     now: DateTime<Utc>,
-    /// People by lower-cased e-mail and by name.
-    people: HashMap<String, UserId>,
+    /// Who an author or owner cell may name.
+    people: super::Users,
 }
 
 impl super::Parse for Parser {
@@ -130,20 +130,7 @@ impl super::Parse for Parser {
         };
         let contact = c.get("contact_name").map(str::to_owned);
         let deal = c.get("opportunity_name").map(str::to_owned);
-        let author = match c.get("author") {
-            Some(v) => match self.people.get(&v.to_lowercase()).or_else(|| self.people.get(v)).copied() {
-                Some(u) if !self.who.may_assign && Some(u) != self.who.user_id => {
-                    c.problem("author", "not_yours", "you can import only your own touches; leave the column empty");
-                    None
-                }
-                Some(u) => Some(u),
-                None => {
-                    c.problem("author", "unknown_user", format!("no user has the e-mail or name {v:?}"));
-                    None
-                }
-            },
-            None => None,
-        };
+        let author = self.people.read(&mut c, "author", &self.who, "touches");
         let mut hook_note = None;
         let hook = match (c.get("hook"), c.get("hook_due")) {
             (Some(purpose), Some(due)) => match (ShortText::parse("hook", purpose), when(due)) {
@@ -201,11 +188,7 @@ impl super::Parse for Parser {
 impl<'a> Importer<'a> {
     pub async fn new(ctx: Ctx<'a>, plan: &super::Plan) -> Result<(Importer<'a>, Parser), ImportError> {
         let Ctx { db, who, import, now, .. } = ctx;
-        let mut people = HashMap::new();
-        for (id, email, name, _) in guanxi_store::users::directory(db, who.actor.workspace_id).await? {
-            people.insert(email.to_lowercase(), id);
-            people.entry(name).or_insert(id);
-        }
+        let people = super::Users::load(db, who.actor.workspace_id).await?;
         let parser =
             Parser { mapping: plan.mapping.clone(), headers: plan.headers.clone(), who: who.clone(), now, people };
         Ok((Importer { db, who, import, now, links: Links::default(), externals: HashSet::new() }, parser))

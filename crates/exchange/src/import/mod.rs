@@ -91,6 +91,40 @@ impl Who {
     }
 }
 
+/// The workspace's active users by lower-cased e-mail and by name: who a
+/// cell names as a record's owner or a touch's author.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Users(std::collections::HashMap<String, UserId>);
+
+impl Users {
+    pub async fn load(db: &Db, ws: WorkspaceId) -> Result<Users, ImportError> {
+        let mut m = std::collections::HashMap::new();
+        for (id, email, name, _) in guanxi_store::users::directory(db, ws).await? {
+            m.insert(email.to_lowercase(), id);
+            m.entry(name).or_insert(id);
+        }
+        Ok(Users(m))
+    }
+
+    /// The user the `field` cell names, if any; a name nobody has, or someone
+    /// else when the importer may not give records away (`what`: "deals"), is
+    /// a problem of the row.
+    pub fn read(&self, c: &mut cells::Cells, field: &str, who: &Who, what: &str) -> Option<UserId> {
+        let v = c.get(field)?;
+        match self.0.get(&v.to_lowercase()).or_else(|| self.0.get(v)).copied() {
+            Some(u) if !who.may_assign && Some(u) != who.user_id => {
+                c.problem(field, "not_yours", format!("you can import only your own {what}; leave the column empty"));
+                None
+            }
+            Some(u) => Some(u),
+            None => {
+                c.problem(field, "unknown_user", format!("no user has the e-mail or name {v:?}"));
+                None
+            }
+        }
+    }
+}
+
 /// Why an import could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {

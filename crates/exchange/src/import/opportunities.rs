@@ -100,8 +100,8 @@ pub(crate) struct Parser {
     mapping: Mapping,
     headers: Vec<String>,
     who: Who,
-    /// People by lower-cased e-mail and by name.
-    users: HashMap<String, UserId>,
+    /// Who an author or owner cell may name.
+    users: super::Users,
 }
 
 impl super::Parse for Parser {
@@ -171,20 +171,7 @@ impl super::Parse for Parser {
             }
             d
         });
-        let owner = match c.get("owner") {
-            Some(v) => match self.users.get(&v.to_lowercase()).or_else(|| self.users.get(v)).copied() {
-                Some(u) if !self.who.may_assign && Some(u) != self.who.user_id => {
-                    c.problem("owner", "not_yours", "you can import only your own deals; leave the column empty");
-                    None
-                }
-                Some(u) => Some(u),
-                None => {
-                    c.problem("owner", "unknown_user", format!("no user has the e-mail or name {v:?}"));
-                    None
-                }
-            },
-            None => None,
-        };
+        let owner = self.users.read(&mut c, "owner", &self.who, "deals");
         // Other CRMs' lead sources rarely match ours: an unknown one is left out, not an error.
         let source = c.get("source").and_then(AccountSource::read);
         let short = |field: &str, v: &str| ShortText::parse(field, v).map(ShortText::into_string);
@@ -244,11 +231,7 @@ pub(crate) struct Importer<'a> {
 impl<'a> Importer<'a> {
     pub async fn new(ctx: Ctx<'a>, plan: &super::Plan) -> Result<(Importer<'a>, Parser), ImportError> {
         let Ctx { db, who, import, now, opts, .. } = ctx;
-        let mut users = HashMap::new();
-        for (id, email, name, _) in guanxi_store::users::directory(db, who.actor.workspace_id).await? {
-            users.insert(email.to_lowercase(), id);
-            users.entry(name).or_insert(id);
-        }
+        let users = super::Users::load(db, who.actor.workspace_id).await?;
         let parser = Parser { mapping: plan.mapping.clone(), headers: plan.headers.clone(), who: who.clone(), users };
         let importer = Importer {
             db,

@@ -143,6 +143,30 @@ async fn a_deal_is_entered_with_the_stage_we_came_in_at(app: &TestApp) {
     let stages: Vec<&str> =
         pipeline["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
     assert_eq!(stages, ["feasibility", "tender"], "in path order");
+
+    // The export takes the list's filters: the late deal alone, in Guanxi's layout.
+    let res = app
+        .client()
+        .get(app.url("/api/v1/opportunities/export?late_entry=true"))
+        .bearer_auth(&w.manager_x.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert!(
+        lines[0].starts_with("external_id,account_id,account_name,name,stage,status,first_contact_stage"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[1].contains("继电保护装置集中采购")
+            && lines[1].contains("accompany_bid")
+            && lines[1].contains("80000.00")
+    );
+    let (status, problem) = app.get(x, "/api/v1/opportunities/export?format=pdf").await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("format")), "{problem}");
 }
 both!(a_deal_is_entered_with_the_stage_we_came_in_at);
 

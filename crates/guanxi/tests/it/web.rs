@@ -1069,6 +1069,10 @@ async fn opportunity_pages_path_risk_and_pipeline(app: &TestApp) {
     let (c, csrf) = web_login(app, &w.sales_x.email).await;
     let html = c.get(app.url("/opportunities")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("还没有商机"), "empty state");
+    // 新建商机 starts by finding the account, with the search box's index.
+    let html = c.get(app.url("/opportunities/new?q=东北分部")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("先找到商机所属的客户"), "{html}");
+    assert!(html.contains(&format!("/opportunities/new?account_id={account}")), "{html}");
     let form = c.get(app.url(&format!("/opportunities/new?account_id={account}"))).send().await.unwrap();
     let html = form.text().await.unwrap();
     assert!(html.contains("刘建国") && html.contains("可研审查"), "the people to tick and the stages");

@@ -244,38 +244,66 @@ struct FormPage<'a> {
     bosses: Vec<(String, String, bool)>,
 }
 
-#[derive(Template)]
-#[template(path = "pick_account.html")]
-pub(super) struct PickAccountPage<'a> {
-    pub chrome: Chrome<'a>,
-    pub q: String,
-    pub hits: Vec<guanxi_store::search::Hit>,
+/// A "new record" form that starts by finding its account: where it lives
+/// and what its page says (paths and i18n keys).
+pub(super) struct PickAccount {
+    /// The section, also the back link (`/contacts`).
+    pub section: &'static str,
     /// The form the chosen account opens (`/contacts/new`).
     pub target: &'static str,
-    /// Where the back link goes, and its i18n key.
-    pub back: &'static str,
+    /// i18n keys: the back link, the heading, the search box's label.
     pub back_key: &'static str,
-    /// i18n keys of the heading and the search box's label.
     pub heading: &'static str,
     pub prompt: &'static str,
 }
 
-/// Accounts the search box's index finds for `q` (none for a blank query).
-pub(super) async fn account_hits(
+#[derive(Template)]
+#[template(path = "pick_account.html")]
+struct PickAccountPage<'a> {
+    chrome: Chrome<'a>,
+    q: String,
+    hits: Vec<guanxi_store::search::Hit>,
+    pick: &'static PickAccount,
+}
+
+/// The query of a "new record" form: the account, or a search for one.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct NewQuery {
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub q: Option<String>,
+}
+
+/// The page that finds the account first, with the search box's index.
+pub(super) async fn pick_account(
     state: &AppState,
     caller: &Caller,
-    q: &str,
-) -> Result<Vec<guanxi_store::search::Hit>, PageError> {
-    if q.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(guanxi_store::search::search(&state.db, caller.principal.viewer(), q, 20)
-        .await
-        .map_err(|e| fail(state, caller)(e.into()))?
-        .into_iter()
-        .filter(|h| h.kind == "account")
-        .collect())
+    q: Option<String>,
+    pick: &'static PickAccount,
+) -> PageResult {
+    let q = q.unwrap_or_default();
+    let hits = if q.trim().is_empty() {
+        Vec::new()
+    } else {
+        guanxi_store::search::search(&state.db, caller.principal.viewer(), &q, 20)
+            .await
+            .map_err(|e| fail(state, caller)(e.into()))?
+            .into_iter()
+            .filter(|h| h.kind == "account")
+            .collect()
+    };
+    let chrome = Chrome::new(state, caller, pick.section, pick.heading);
+    Ok(render(&PickAccountPage { chrome, q, hits, pick }))
 }
+
+const PICK: PickAccount = PickAccount {
+    section: "/contacts",
+    target: "/contacts/new",
+    back_key: "contacts.back",
+    heading: "contacts.new",
+    prompt: "contacts.pick_account",
+};
 
 #[allow(clippy::too_many_arguments)]
 async fn form_page(
@@ -346,14 +374,6 @@ async fn form_page(
     Ok(res)
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct NewQuery {
-    #[serde(default)]
-    account_id: Option<String>,
-    #[serde(default)]
-    q: Option<String>,
-}
-
 async fn new_form(
     State(state): State<AppState>,
     PageCaller(caller): PageCaller,
@@ -365,21 +385,7 @@ async fn new_form(
             form_page(&state, &caller, f, None, Vec::new(), Vec::new(), StatusCode::OK).await
         }
         // First the account: found with the search box's index.
-        None => {
-            let q = q.q.unwrap_or_default();
-            let hits = account_hits(&state, &caller, &q).await?;
-            let chrome = Chrome::new(&state, &caller, "/contacts", "contacts.new");
-            Ok(render(&PickAccountPage {
-                chrome,
-                q,
-                hits,
-                target: "/contacts/new",
-                back: "/contacts",
-                back_key: "contacts.back",
-                heading: "contacts.new",
-                prompt: "contacts.pick_account",
-            }))
-        }
+        None => pick_account(&state, &caller, q.q, &PICK).await,
     }
 }
 

@@ -3,7 +3,7 @@
 //! call the same functions as the API.
 
 use super::accounts::some;
-use super::contacts::PickAccountPage;
+use super::contacts::{pick_account, NewQuery, PickAccount};
 use super::settings_pool::{pairs, value};
 use super::{fail, form_errors, render, show_time, Chrome, PageError, MISSING};
 use crate::api::opportunities::{self as api, OpportunityInput, OpportunityQuery};
@@ -530,13 +530,13 @@ async fn form_page(
     Ok(res)
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct NewQuery {
-    #[serde(default)]
-    account_id: Option<String>,
-    #[serde(default)]
-    q: Option<String>,
-}
+const PICK: PickAccount = PickAccount {
+    section: "/opportunities",
+    target: "/opportunities/new",
+    back_key: "opportunities.back",
+    heading: "opportunities.new",
+    prompt: "opportunities.pick_account",
+};
 
 async fn new_form(
     State(state): State<AppState>,
@@ -548,21 +548,7 @@ async fn new_form(
             let f = OpportunityForm { account_id, stage: Stage::Initiation.as_str().to_owned(), ..Default::default() };
             form_page(&state, &caller, f, None, Vec::new()).await
         }
-        None => {
-            let q = q.q.unwrap_or_default();
-            let hits = super::contacts::account_hits(&state, &caller, &q).await?;
-            let chrome = Chrome::new(&state, &caller, "/opportunities", "opportunities.new");
-            Ok(render(&PickAccountPage {
-                chrome,
-                q,
-                hits,
-                target: "/opportunities/new",
-                back: "/opportunities",
-                back_key: "opportunities.back",
-                heading: "opportunities.new",
-                prompt: "opportunities.pick_account",
-            }))
-        }
+        None => pick_account(&state, &caller, q.q, &PICK).await,
     }
 }
 
