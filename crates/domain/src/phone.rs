@@ -130,7 +130,11 @@ impl Phone {
             Type::TollFree | Type::Uan | Type::SharedCost => PhoneKind::TollFree,
             _ => PhoneKind::Other,
         };
-        let number = parsed.format().mode(Mode::E164).to_string();
+        // E.164 is the country code and the national number after a `+`: what
+        // the crate's formatter writes too, after first choosing a national
+        // layout by matching patterns it does not use for it (a sixth of a
+        // phone's parsing).
+        let number = format!("+{}{}", parsed.code().value(), parsed.national());
         let display = if parsed.code().value() == 86 {
             chinese_display(&parsed, kind)
         } else {

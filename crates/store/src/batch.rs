@@ -6,7 +6,8 @@
 //! Statements carry a fixed number of rows — as many as fit, then the rest
 //! as a sum of powers of two — so that their texts repeat and each is parsed
 //! once per connection: parsing a new text for every flush was a tenth of a
-//! large import.
+//! large import. In a bulk transaction on SQLite they insert `OR FAIL` (see
+//! [`crate::db::Db::begin_bulk`]).
 
 use crate::db::{Sql, Tx, Val};
 use crate::Result;
@@ -16,16 +17,17 @@ const MAX_PARAMS: usize = 8000;
 
 /// Rows gathered for one table, flushed as multi-row `INSERT`s.
 pub struct Batch {
-    head: String,
+    table: String,
+    columns: String,
     tail: &'static str,
     width: usize,
     /// Rows in a full statement.
     full: usize,
     /// Values of the rows not yet sent, row after row.
     vals: Vec<Val>,
-    /// The statement of each number of rows sent so far: written once, not
-    /// placeholder by placeholder for every statement.
-    texts: Vec<(usize, String)>,
+    /// The statement of each number of rows (and bulk or not) sent so far:
+    /// written once, not placeholder by placeholder for every statement.
+    texts: Vec<(usize, bool, String)>,
 }
 
 impl Batch {
@@ -33,7 +35,8 @@ impl Batch {
     pub fn new(table: &str, columns: &str) -> Self {
         let width = columns.split(',').count();
         Self {
-            head: format!("INSERT INTO {table} ({columns}) VALUES "),
+            table: table.to_owned(),
+            columns: columns.to_owned(),
             tail: "",
             width,
             full: (MAX_PARAMS / width).max(1),
@@ -52,7 +55,7 @@ impl Batch {
     pub async fn push(&mut self, tx: &mut Tx, row: impl IntoIterator<Item = Val>) -> Result<()> {
         let before = self.vals.len();
         self.vals.extend(row);
-        debug_assert_eq!(self.vals.len() - before, self.width, "{}", self.head);
+        debug_assert_eq!(self.vals.len() - before, self.width, "{}", self.table);
         if self.vals.len() == self.full * self.width {
             self.send(tx, self.full).await?;
         }
@@ -78,12 +81,13 @@ impl Batch {
         } else {
             self.vals.drain(..n).collect()
         };
-        let text = match self.texts.iter().find(|(r, _)| *r == rows) {
-            Some((_, text)) => text,
+        let bulk = tx.is_bulk();
+        let text = match self.texts.iter().find(|(r, b, _)| *r == rows && *b == bulk) {
+            Some((_, _, text)) => text,
             None => {
-                let text = self.text(rows);
-                self.texts.push((rows, text));
-                &self.texts[self.texts.len() - 1].1
+                let text = self.text(rows, bulk);
+                self.texts.push((rows, bulk, text));
+                &self.texts[self.texts.len() - 1].2
             }
         };
         tx.execute(Sql::new(text).args(vals).reused()).await?;
@@ -91,9 +95,10 @@ impl Batch {
     }
 
     /// `INSERT … VALUES ($1, $2), ($3, $4) …` for `rows` rows.
-    fn text(&self, rows: usize) -> String {
+    fn text(&self, rows: usize, bulk: bool) -> String {
         use std::fmt::Write as _;
-        let mut text = self.head.clone();
+        let verb = if bulk { "INSERT OR FAIL" } else { "INSERT" };
+        let mut text = format!("{verb} INTO {} ({}) VALUES ", self.table, self.columns);
         for i in 0..rows * self.width {
             text.push_str(match (i % self.width, i) {
                 (0, 0) => "(",
@@ -128,9 +133,9 @@ mod tests {
         assert_eq!(b.vals.len(), 1007 * 2, "the full statement went as soon as it filled");
         b.flush(&mut tx).await.unwrap();
         assert!(b.vals.is_empty());
-        let sizes: Vec<usize> = b.texts.iter().map(|(rows, _)| *rows).collect();
+        let sizes: Vec<usize> = b.texts.iter().map(|(rows, _, _)| *rows).collect();
         assert_eq!(sizes, [4000, 512, 256, 128, 64, 32, 8, 4, 2, 1], "each size's statement written once");
-        assert_eq!(b.text(2), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        assert_eq!(b.text(2, false), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
         b.flush(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
         let (n, sum, last): (i64, i64, String) =

@@ -533,7 +533,8 @@ async fn drive<I: Importer, P: Parse<Parsed = I::Parsed, Found = I::Found>>(
             }
         }
         if write && tx.is_none() {
-            tx = Some(db.begin().await?);
+            // The importers check every reference they write (see `begin_bulk`).
+            tx = Some(db.begin_bulk().await?);
             opened = std::time::Instant::now();
         }
         let rows = Rows { parsed: good, found: batch.found.transpose()? };
