@@ -84,6 +84,8 @@ pub(crate) struct Importer<'a> {
     externals: HashSet<u64>,
     /// Looks up batches in the writer's transaction when the reader's thread does not.
     lookup: Lookup,
+    /// Shared with the lookups: what `seen` holds, for the database's candidates.
+    own: Own,
     /// Existing records rows of this run matched: a later row matching one
     /// again only fills its gaps, as a duplicate within the file does.
     matched: HashSet<AccountId>,
@@ -152,7 +154,16 @@ struct Lookup {
     update_existing: bool,
     /// Cities of candidates' division codes: a database names a few thousand.
     cities: HashMap<String, Option<&'static str>>,
+    own: Own,
 }
+
+/// The accounts this run created, in order (UUIDv7, ordered within the
+/// process), each added before the transaction writing it commits. They are
+/// found through the file (`Importer::seen`), not the database: looked up
+/// beside the writing they would appear as each transaction commits, making
+/// the report depend on timing. Left out before their name keys are worked
+/// out (a third of the candidates late in a large import).
+type Own = std::sync::Arc<std::sync::RwLock<Vec<AccountId>>>;
 
 impl Lookup {
     async fn run(&mut self, conn: &mut Conn<'_>, parsed: &[&Parsed]) -> Result<Found, guanxi_store::Error> {
@@ -175,7 +186,11 @@ impl Lookup {
             usccs.extend(p.fields.uscc.as_deref());
             phones.extend(p.fields.phones.iter().map(|x| x.number()));
         }
-        let existing = accounts::existing_matching(conn, ws, &keys, &pinyins, &usccs, &phones).await?;
+        let mut existing = accounts::existing_matching(conn, ws, &keys, &pinyins, &usccs, &phones).await?;
+        {
+            let own = self.own.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            existing.retain(|e| own.binary_search(&e.id).is_err());
+        }
         // Only an update asks whether the importer may touch a match: one query per batch.
         let visible: HashSet<AccountId> = if self.update_existing {
             let ids: Vec<AccountId> = existing.iter().map(|e| e.id).collect();
@@ -368,10 +383,16 @@ impl<'a> Importer<'a> {
         }
         let teams = guanxi_store::teams::directory(db, ws).await?.into_iter().map(|(id, n)| (n, id)).collect();
         let mine = who.user_id.and_then(|u| people.values().find(|(id, _)| *id == u).copied());
-        let lookup =
-            || Lookup { ws, viewer: who.viewer, update_existing: opts.update_existing, cities: HashMap::new() };
+        let own = Own::default();
+        let lookup = || Lookup {
+            ws,
+            viewer: who.viewer,
+            update_existing: opts.update_existing,
+            cities: HashMap::new(),
+            own: own.clone(),
+        };
         // Beside the writing, a batch's lookups see only what has been
-        // committed (this import's own records are told apart, see `batch`).
+        // committed (this import's own records are told apart, see `Own`).
         let beside = looks_up_beside(opts).then(|| Beside {
             lookup: RefCell::new(lookup()),
             db: db.with_own_reader(LOOKUP_CACHE_MIB),
@@ -402,6 +423,7 @@ impl<'a> Importer<'a> {
             externals: HashSet::new(),
             matched: HashSet::new(),
             lookup: lookup(),
+            own,
         };
         Ok((importer, parser))
     }
@@ -415,12 +437,6 @@ impl<'a> Importer<'a> {
         }
         out.extend(phones.iter().map(|p| cells::key_hash(b't', p)));
         out
-    }
-
-    /// Whether this run created `id`: ids are made in order (UUIDv7, ordered
-    /// within the process), so `seen` is sorted by them.
-    fn created_here(&self, id: AccountId) -> bool {
-        self.seen.binary_search_by(|s| s.id.cmp(&id)).is_ok()
     }
 
     fn remember(&mut self, p: &Parsed, id: AccountId) {
@@ -691,6 +707,7 @@ impl super::Importer for Importer<'_> {
         terms: &mut search::Indexer,
     ) -> Result<(), ImportError> {
         let started = std::time::Instant::now();
+        let first = self.seen.len();
         let super::Rows { parsed, found } = rows;
         let found = match found {
             Some(found) => found,
@@ -701,11 +718,7 @@ impl super::Importer for Importer<'_> {
                 self.lookup.run(&mut super::conn(self.db, tx), &refs).await?
             }
         };
-        let Found { known, live, mut candidates, visible } = found;
-        // This import's own records are found through the file (`seen`), not
-        // the database: looked up beside the writing, they appear as each
-        // transaction commits, which would make the report depend on timing.
-        candidates.retain(|c| !self.created_here(c.e.id));
+        let Found { known, live, candidates, visible } = found;
         let by_key = Self::existing_index(&candidates);
 
         let mut plans: Vec<Plan> = Vec::with_capacity(parsed.len());
@@ -773,6 +786,11 @@ impl super::Importer for Importer<'_> {
             creating.insert(id, plans.len());
             plans.push(Plan::Create(id, p));
         }
+        // Before the transaction writing them commits, so before any lookup can see them.
+        self.own
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(self.seen[first..].iter().map(|s| s.id));
         report.timings.check += started.elapsed();
         let started = std::time::Instant::now();
         let r = self.apply(plans, report, sink, tx, terms).await;
