@@ -162,7 +162,7 @@ struct Lookup {
 /// found through the file (`Importer::seen`), not the database: looked up
 /// beside the writing they would appear as each transaction commits, making
 /// the report depend on timing. Left out before their name keys are worked
-/// out (a third of the candidates late in a large import).
+/// out, on the reader's thread when it looks up.
 type Own = std::sync::Arc<std::sync::RwLock<Vec<AccountId>>>;
 
 impl Lookup {
