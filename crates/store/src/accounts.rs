@@ -431,10 +431,27 @@ pub async fn insert_many(
     terms: &mut search::Indexer,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let keys: Vec<NameKey> = rows.iter().map(|(_, f)| dedupe::company_key(&f.name)).collect();
+    let keyed: Vec<(AccountId, &AccountFields, &NameKey)> =
+        rows.iter().zip(&keys).map(|((id, f), key)| (*id, f, key)).collect();
+    insert_keyed(tx, ws, pool, &keyed, terms, now).await
+}
+
+/// [`insert_many`] with each name's key (`dedupe::company_key` of the
+/// fields' name) already worked out: an import has it from 查重, and working
+/// it out again was 3 % of the writing thread at a million rows.
+pub async fn insert_keyed(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    pool: &Pool,
+    rows: &[(AccountId, &AccountFields, &NameKey)],
+    terms: &mut search::Indexer,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let mut accounts = Batch::new("accounts", COLUMNS);
-    for (id, f) in rows {
-        let mut vals = field_vals(f, &dedupe::company_key(&f.name));
-        vals.extend([Val::from(*id), ws.into(), now.into(), now.into(), pool.id.into()]);
+    for &(id, f, key) in rows {
+        let mut vals = field_vals(f, key);
+        vals.extend([Val::from(id), ws.into(), now.into(), now.into(), pool.id.into()]);
         let owned = f.owner_id.map(|_| now);
         let due = owned
             .and_then(|at| release_due(&pool.rules.return_after, f.classification, &IdleClocks::starting(at), None));
@@ -450,7 +467,7 @@ pub async fn insert_many(
     }
     accounts.flush(tx).await?;
     let (mut phones, mut tags) = (children::phone_batch(PHONES), children::tag_batch(TAGS));
-    for (id, f) in rows {
+    for &(id, f, _) in rows {
         children::push_phones(&mut phones, tx, ws, id.uuid(), &f.phones).await?;
         children::push_tags(&mut tags, tx, ws, id.uuid(), &f.tags).await?;
         terms.push(tx, ws, Kind::Account, id.uuid(), &search::account_terms(f)).await?;

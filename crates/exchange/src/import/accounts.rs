@@ -633,15 +633,16 @@ impl<'a> Importer<'a> {
             s.dead = refused.contains(&s.id);
         }
         let Some(tx) = tx.as_mut() else { return Ok(()) };
-        let mut rows: Vec<(AccountId, AccountFields)> = Vec::new();
+        let mut rows: Vec<(AccountId, &AccountFields, &NameKey)> = Vec::new();
         let mut audited: Vec<(AccountId, u64)> = Vec::new();
         for plan in &kept {
             if let Plan::Create(id, p) = plan {
-                rows.push((*id, p.fields.clone()));
+                // Rows merged into it filled other fields, never the name: its key stands.
+                rows.push((*id, &p.fields, &p.key));
                 audited.push((*id, p.row.line));
             }
         }
-        accounts::insert_many(tx, ws, &self.pool, &rows, terms, self.now).await?;
+        accounts::insert_keyed(tx, ws, &self.pool, &rows, terms, self.now).await?;
         accounts::audit_imported(tx, &self.who.actor, self.import, &audited, self.now).await?;
         // Updates first: a row whose update would give an owner more
         // accounts than the pool allows fails and gets no import key.
