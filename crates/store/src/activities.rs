@@ -286,27 +286,13 @@ async fn write(
 ) -> Result<ActivityId> {
     let ws = actor.workspace_id;
     for (i, c) in a.contacts.iter().chain(a.hook.iter().filter_map(|h| h.contact_id.as_ref())).enumerate() {
-        let found: Option<(ContactId,)> = tx
-            .fetch_optional(
-                Sql::new("SELECT id FROM contacts WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL")
-                    .arg(*c)
-                    .arg(a.account_id),
-            )
-            .await?;
-        if found.is_none() {
+        if !crate::refs::live_at_account(tx, "contacts", *c, a.account_id).await? {
             let field = if i < a.contacts.len() { "contact_ids" } else { "hook.contact_id" };
             return Err(Error::Invalid(field, "names someone who is not a contact of this account".into()));
         }
     }
     if let Some(o) = a.opportunity_id {
-        let found: Option<(OpportunityId,)> = tx
-            .fetch_optional(
-                Sql::new("SELECT id FROM opportunities WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL")
-                    .arg(o)
-                    .arg(a.account_id),
-            )
-            .await?;
-        if found.is_none() {
+        if !crate::refs::live_at_account(tx, "opportunities", o, a.account_id).await? {
             return Err(Error::Invalid("opportunity_id", "names no live opportunity of this account".into()));
         }
     }
@@ -750,14 +736,7 @@ pub async fn create_task(
 ) -> Result<Task> {
     let ws = actor.workspace_id;
     if let Some(c) = t.contact_id {
-        let found: Option<(ContactId,)> = tx
-            .fetch_optional(
-                Sql::new("SELECT id FROM contacts WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL")
-                    .arg(c)
-                    .arg(t.account_id),
-            )
-            .await?;
-        if found.is_none() {
+        if !crate::refs::live_at_account(tx, "contacts", c, t.account_id).await? {
             return Err(Error::Invalid("contact_id", "names someone who is not a contact of this account".into()));
         }
     }

@@ -49,6 +49,10 @@ async fn a_touch_is_logged_with_its_hook(app: &TestApp) {
         (json!({"hook": {"due_at": at(app, -Duration::minutes(1)), "purpose": "送方案"}}), ("hook.due_at", "in_past")),
         (json!({"started_at": at(app, Duration::hours(3)), "no_hook_reason": "no_need"}), ("started_at", "in_future")),
         (json!({"contact_ids": [id(&stranger)], "no_hook_reason": "no_need"}), ("contact_ids", "invalid")),
+        (
+            json!({"hook": {"due_at": at(app, Duration::days(1)), "purpose": "送方案", "contact_id": id(&stranger)}}),
+            ("hook.contact_id", "invalid"),
+        ),
     ];
     for (extra, expect) in cases {
         let (status, problem) = app.send("POST", x, "/api/v1/activities", with(extra)).await;
@@ -276,6 +280,8 @@ async fn recurring_revisits(app: &TestApp) {
     let w = app.world().await;
     let x = &w.sales_x.token;
     let a = post(app, x, "/api/v1/accounts", json!({"name": "鞍钢集团有限公司", "source": "referral"})).await;
+    let other = post(app, x, "/api/v1/accounts", json!({"name": "本钢集团有限公司", "source": "other"})).await;
+    let stranger = post(app, x, "/api/v1/contacts", json!({"account_id": id(&other), "name": "赵磊"})).await;
     let first_due = app.now() + Duration::days(1);
     let base =
         json!({"account_id": id(&a), "due_at": first_due.to_rfc3339(), "purpose": "例行回访", "repeat_every_days": 14});
@@ -290,6 +296,7 @@ async fn recurring_revisits(app: &TestApp) {
         (json!({"repeat_every_days": 0, "repeat_forever": true}), ("repeat_every_days", "out_of_range")),
         (json!({"repeat_until": at(app, -Duration::days(1))}), ("repeat_until", "invalid")),
         (json!({"due_at": at(app, -Duration::hours(1)), "repeat_forever": true}), ("due_at", "in_past")),
+        (json!({"contact_id": id(&stranger), "repeat_forever": true}), ("contact_id", "invalid")),
     ];
     for (extra, expect) in cases {
         let (status, problem) = app.send("POST", x, "/api/v1/tasks", with(extra)).await;
