@@ -1,9 +1,10 @@
 //! Phone numbers as Chinese users type them: parsed with libphonenumber's
-//! metadata (the `phonenumber` crate) after folding what input methods type,
+//! metadata (the `rlibphonenumber` crate, a port of Google's library with
+//! its regular expressions compiled once) after folding what input methods type,
 //! stored in E.164 with the extension kept apart, shown the Chinese way.
 
 use crate::values::FieldError;
-use phonenumber::{country, Mode, Type};
+use rlibphonenumber::{PhoneNumber, PhoneNumberFormat, PhoneNumberType as Type, Region};
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
@@ -116,29 +117,27 @@ impl Phone {
         }
         let invalid =
             || FieldError::new(field, "invalid_phone", format!("{field} is not a valid phone number: {}", raw.trim()));
-        let parsed = phonenumber::parse(Some(country::Id::CN), &digits).map_err(|_| invalid())?;
+        let parsed = PhoneNumber::parse(&digits, Some(Region::CN)).map_err(|_| invalid())?;
         // Valid means of a known type in its region's metadata: that is what
-        // `is_valid` works out, so asking it as well matched the number
-        // against the same patterns twice (most of a contacts import's parsing).
-        let number_type = parsed.number_type(&phonenumber::metadata::DATABASE);
+        // `is_valid` works out, so asking it as well would match the number
+        // against the same patterns twice.
+        let number_type = parsed.get_type();
         if number_type == Type::Unknown {
             return Err(invalid());
         }
         let kind = match number_type {
             Type::Mobile => PhoneKind::Mobile,
             Type::FixedLine | Type::FixedLineOrMobile => PhoneKind::FixedLine,
-            Type::TollFree | Type::Uan | Type::SharedCost => PhoneKind::TollFree,
+            Type::TollFree | Type::UAN | Type::SharedCost => PhoneKind::TollFree,
             _ => PhoneKind::Other,
         };
-        // E.164 is the country code and the national number after a `+`: what
-        // the crate's formatter writes too, after first choosing a national
-        // layout by matching patterns it does not use for it (a sixth of a
-        // phone's parsing).
-        let number = format!("+{}{}", parsed.code().value(), parsed.national());
-        let display = if parsed.code().value() == 86 {
-            chinese_display(&parsed, kind)
+        let national = parsed.get_national_significant_number();
+        // E.164 is the country code and the national number after a `+`.
+        let number = format!("+{}{}", parsed.country_code, national);
+        let display = if parsed.country_code == 86 {
+            chinese_display(&parsed, &national, kind)
         } else {
-            parsed.format().mode(Mode::International).to_string()
+            parsed.format_as(PhoneNumberFormat::International).into_owned()
         };
         Ok(Phone { display: with_extension(display, extension.as_deref()), number, extension, kind })
     }
@@ -171,8 +170,7 @@ fn with_extension(display: String, extension: Option<&str>) -> String {
     }
 }
 
-fn chinese_display(n: &phonenumber::PhoneNumber, kind: PhoneKind) -> String {
-    let national = n.national().to_string();
+fn chinese_display(n: &PhoneNumber, national: &str, kind: PhoneKind) -> String {
     match kind {
         // 138 0013 8000
         PhoneKind::Mobile if national.len() == 11 => {
@@ -184,10 +182,10 @@ fn chinese_display(n: &phonenumber::PhoneNumber, kind: PhoneKind) -> String {
         }
         // 010-1234 5678, 0755-1234 5678, 0351-123 4567
         _ => {
-            let formatted = n.format().mode(Mode::National).to_string();
+            let formatted = n.format_as(PhoneNumberFormat::National);
             match formatted.split_once(' ') {
                 Some((area, rest)) => format!("{area}-{rest}"),
-                None => formatted,
+                None => formatted.into_owned(),
             }
         }
     }
@@ -237,6 +235,10 @@ mod tests {
             assert!(n.display().ends_with(&format!(" 转 {ext}")), "{s}: {}", n.display());
         }
         assert_eq!(p("0755-12345678-123").number(), "+8675512345678");
+        // Local numbers are seven digits in some cities (南宁), eight in others.
+        let n = p("0771-5123456");
+        assert_eq!((n.number(), n.kind(), n.display()), ("+867715123456", PhoneKind::FixedLine, "0771-512 3456"));
+        assert_eq!(Phone::parse("phone", "0771-51234567").unwrap_err().code, "invalid_phone");
     }
 
     #[test]

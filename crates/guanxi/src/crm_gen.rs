@@ -40,7 +40,7 @@ pub fn account_name(i: u64) -> (String, String, Option<String>) {
     let mut r = rng_for(1, i);
     let chars: Vec<char> = NAME_CHARS.chars().collect();
     let city = r.below(CITIES.len());
-    let (short, full, area) = CITIES[city];
+    let (short, full, area, digits) = CITIES[city];
     let trade: String = (0..2 + usize::from(r.chance(50))).map(|_| *r.pick(&chars)).collect();
     let industry = *r.pick(&INDUSTRIES);
     let form = *r.pick(&FORMS);
@@ -53,7 +53,8 @@ pub fn account_name(i: u64) -> (String, String, Option<String>) {
     // Drawn again until libphonenumber knows the range (some local prefixes are not in service).
     let mut phone = String::new();
     for _ in 0..20 {
-        phone = format!("{area}-{}{:07}", 2 + r.below(7), r.below(10_000_000));
+        let local = format!("{}{:07}", 2 + r.below(7), r.below(10_000_000));
+        phone = format!("{area}-{}", &local[..digits]);
         if Phone::parse("phone", &phone).is_ok() {
             break;
         }

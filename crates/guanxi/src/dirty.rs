@@ -27,31 +27,32 @@ impl Rng {
     }
 }
 
-pub(crate) const CITIES: [(&str, &str, &str); 24] = [
-    ("北京", "北京市", "010"),
-    ("上海", "上海市", "021"),
-    ("天津", "天津市", "022"),
-    ("重庆", "重庆市", "023"),
-    ("沈阳", "沈阳市", "024"),
-    ("南京", "南京市", "025"),
-    ("武汉", "武汉市", "027"),
-    ("成都", "成都市", "028"),
-    ("西安", "西安市", "029"),
-    ("广州", "广州市", "020"),
-    ("深圳", "深圳市", "0755"),
-    ("杭州", "杭州市", "0571"),
-    ("长春", "长春市", "0431"),
-    ("哈尔滨", "哈尔滨市", "0451"),
-    ("大连", "大连市", "0411"),
-    ("济南", "济南市", "0531"),
-    ("青岛", "青岛市", "0532"),
-    ("郑州", "郑州市", "0371"),
-    ("长沙", "长沙市", "0731"),
-    ("苏州", "苏州市", "0512"),
-    ("合肥", "合肥市", "0551"),
-    ("福州", "福州市", "0591"),
-    ("昆明", "昆明市", "0871"),
-    ("南宁", "南宁市", "0771"),
+/// Cities: short and full name, area code, digits of a local number (南宁 has seven).
+pub(crate) const CITIES: [(&str, &str, &str, usize); 24] = [
+    ("北京", "北京市", "010", 8),
+    ("上海", "上海市", "021", 8),
+    ("天津", "天津市", "022", 8),
+    ("重庆", "重庆市", "023", 8),
+    ("沈阳", "沈阳市", "024", 8),
+    ("南京", "南京市", "025", 8),
+    ("武汉", "武汉市", "027", 8),
+    ("成都", "成都市", "028", 8),
+    ("西安", "西安市", "029", 8),
+    ("广州", "广州市", "020", 8),
+    ("深圳", "深圳市", "0755", 8),
+    ("杭州", "杭州市", "0571", 8),
+    ("长春", "长春市", "0431", 8),
+    ("哈尔滨", "哈尔滨市", "0451", 8),
+    ("大连", "大连市", "0411", 8),
+    ("济南", "济南市", "0531", 8),
+    ("青岛", "青岛市", "0532", 8),
+    ("郑州", "郑州市", "0371", 8),
+    ("长沙", "长沙市", "0731", 8),
+    ("苏州", "苏州市", "0512", 8),
+    ("合肥", "合肥市", "0551", 8),
+    ("福州", "福州市", "0591", 8),
+    ("昆明", "昆明市", "0871", 8),
+    ("南宁", "南宁市", "0771", 7),
 ];
 
 /// Characters of trade names (字号).
@@ -105,7 +106,7 @@ pub fn write(path: &Path, rows: usize) -> anyhow::Result<usize> {
     // The registry allows one company per name and region: so do we.
     let mut taken = std::collections::HashSet::new();
     while written < rows {
-        let (city, city_full, area) = *rng.pick(&CITIES);
+        let (city, city_full, area, digits) = *rng.pick(&CITIES);
         let trade: String =
             (0..2 + usize::from(rng.chance(60)) + usize::from(rng.chance(20))).map(|_| *rng.pick(&chars)).collect();
         let industry = *rng.pick(&INDUSTRIES);
@@ -114,7 +115,8 @@ pub fn write(path: &Path, rows: usize) -> anyhow::Result<usize> {
         }
         org += 1;
         let form = *rng.pick(&FORMS);
-        let phone_digits = format!("{}{}", 2 + rng.below(8), 1_000_000 + rng.below(8_999_999));
+        let local = format!("{}{}", 2 + rng.below(8), 1_000_000 + rng.below(8_999_999));
+        let phone_digits = &local[..digits];
         let uscc = if rng.chance(30) { uscc(&mut rng) } else { String::new() };
         let spellings = 1 + if rng.chance(40) { 1 + rng.below(3) } else { 0 };
         for s in 0..spellings {
