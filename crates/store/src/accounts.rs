@@ -1113,10 +1113,9 @@ pub struct Existing {
     pub id: AccountId,
     /// Its name.
     pub name: String,
-    /// Its stored name key.
-    pub name_key: String,
-    /// Its pinyin key.
-    pub name_pinyin: String,
+    /// Its name's 查重 key as stored (what `company_key` gave when it was
+    /// written): the key it was found by, so not worked out again.
+    pub key: NameKey,
     /// USCC.
     pub uscc: Option<String>,
     /// Owner.
@@ -1133,13 +1132,26 @@ struct ExistingRow {
     id: AccountId,
     name: String,
     name_key: String,
+    name_region: Option<String>,
+    name_branch: Option<String>,
     name_pinyin: String,
     uscc: Option<String>,
     owner_id: Option<UserId>,
     owner_name: Option<String>,
     region_code: Option<String>,
 }
-crate::from_row!(ExistingRow { id, name, name_key, name_pinyin, uscc, owner_id, owner_name, region_code });
+crate::from_row!(ExistingRow {
+    id,
+    name,
+    name_key,
+    name_region,
+    name_branch,
+    name_pinyin,
+    uscc,
+    owner_id,
+    owner_name,
+    region_code
+});
 
 /// Live accounts of the workspace sharing a name key, pinyin key, USCC or
 /// phone with any of the given: the candidates of [`duplicates`] for a whole
@@ -1157,7 +1169,8 @@ pub async fn existing_matching(
         return Ok(Vec::new());
     }
     let mut q = Sql::new(
-        "SELECT a.id, a.name, a.name_key, a.name_pinyin, a.uscc, a.owner_id, o.display_name AS owner_name, a.region_code FROM (",
+        "SELECT a.id, a.name, a.name_key, a.name_region, a.name_branch, a.name_pinyin, a.uscc, a.owner_id, \
+         o.display_name AS owner_name, a.region_code FROM (",
     );
     // SQLite: by rowid, which every index entry holds, rather than by id,
     // which is one more B-tree to descend per candidate (35 % of the query).
@@ -1201,15 +1214,24 @@ pub async fn existing_matching(
         .map(|r| Existing {
             phones: stored.remove(&r.id.uuid()).unwrap_or_default(),
             id: r.id,
+            key: stored_key(&r.name, r.name_key, r.name_region.as_deref(), r.name_branch, r.name_pinyin),
             name: r.name,
-            name_key: r.name_key,
-            name_pinyin: r.name_pinyin,
             uscc: r.uscc,
             owner_id: r.owner_id,
             owner_name: r.owner_name,
             region_code: r.region_code,
         })
         .collect())
+}
+
+/// A name's 查重 key as stored with its account. Every write stores what
+/// `company_key` gives, so a change to `company_key` needs a migration that
+/// keys the stored names again (candidates are found by the stored keys
+/// too); debug builds, so every test, check that the two agree.
+fn stored_key(name: &str, core: String, region: Option<&str>, branch: Option<String>, pinyin: String) -> NameKey {
+    let key = NameKey { core, region: region.and_then(dedupe::regions::short), branch, pinyin };
+    debug_assert_eq!(key, dedupe::company_key(name), "the stored 查重 key of {name:?}");
+    key
 }
 
 /// The city a stored account's division code is in, as 查重 compares it.

@@ -146,6 +146,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0021_opportunities.sql"),
         postgres: include_str!("../migrations/postgres/0021_opportunities.sql"),
     },
+    Migration {
+        version: 22,
+        name: "search_workspace_number",
+        sqlite: include_str!("../migrations/sqlite/0022_search_workspace_number.sql"),
+        postgres: include_str!("../migrations/postgres/0022_search_workspace_number.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.
@@ -180,6 +186,7 @@ pub async fn run(db: &Db) -> Result<()> {
     let applied: Vec<(i64, String)> =
         tx.fetch_all(Sql::new("SELECT version, checksum FROM _migrations ORDER BY version")).await?;
     let mut changed = false;
+    let mut reindex = false;
     for m in MIGRATIONS {
         let script = match db.dialect() {
             Dialect::Sqlite => m.sqlite,
@@ -198,10 +205,9 @@ pub async fn run(db: &Db) -> Result<()> {
         }
         tx.execute_script(script).await?;
         changed = true;
-        if m.version == SEARCH_INDEX_VERSION {
-            // Records written before the search index existed are indexed now.
-            crate::search::reindex(&mut tx).await?;
-        }
+        // Records written before the search index existed are indexed once
+        // the index has its newest form.
+        reindex |= m.version == SEARCH_INDEX_VERSION;
         if m.version == POOLS_VERSION {
             // Every workspace gets its default pool; accounts owned before
             // start their idle clocks now, so no one loses an account the
@@ -223,6 +229,9 @@ pub async fn run(db: &Db) -> Result<()> {
                 .arg(chrono::Utc::now()),
         )
         .await?;
+    }
+    if reindex {
+        crate::search::reindex(&mut tx).await?;
     }
     if let Some(newest) = applied.iter().map(|(v, _)| *v).max() {
         let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);

@@ -5,7 +5,7 @@
 
 use crate::accounts::{self, AccountFields};
 use crate::batch::Batch;
-use crate::db::{Db, Sql, Tx, Val};
+use crate::db::{Conn, Db, Sql, Tx, Val};
 use crate::scope::{push_visible, Viewer};
 use crate::Result;
 use chrono::{DateTime, Utc};
@@ -15,9 +15,27 @@ use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-/// A batch of `search_terms` rows.
+/// A batch of `search_terms` rows: (workspace number, term, entity id).
 fn term_batch() -> Batch {
-    Batch::new("search_terms", "workspace_id, term, entity_id")
+    Batch::new("search_terms", "workspace_number, term, entity_id")
+}
+
+/// `search_terms` keys its rows by the workspace's number, not by its
+/// 16-byte id (migration 22): the number of workspace `$n` in a statement.
+fn numbered(n: usize) -> String {
+    format!("(SELECT number FROM workspaces WHERE id = ${n})")
+}
+
+/// Appends the number of workspace `ws` to `q`.
+fn push_number(q: &mut Sql, ws: WorkspaceId) -> &mut Sql {
+    q.push("(SELECT number FROM workspaces WHERE id = ").bind(ws).push(")")
+}
+
+/// The number of workspace `ws`.
+async fn number_of(mut conn: Conn<'_>, ws: WorkspaceId) -> Result<i64> {
+    let q = Sql::new("SELECT number FROM workspaces WHERE id = $1").arg(ws);
+    let row: Option<(i64,)> = conn.fetch_optional(q).await?;
+    row.map(|r| r.0).ok_or(crate::Error::NotFound)
 }
 
 /// Where the terms of records being written go: straight into
@@ -31,7 +49,8 @@ pub struct Indexer {
 }
 
 enum Mode {
-    Direct(Batch),
+    /// The batch, and the number of the workspace it last wrote to.
+    Direct(Batch, Option<(WorkspaceId, i64)>),
     Spool(Box<Spool>),
 }
 
@@ -109,7 +128,7 @@ fn spool_error(e: std::io::Error) -> crate::Error {
 impl Indexer {
     /// Terms go into `search_terms` as the records are written.
     pub fn direct() -> Self {
-        Self { mode: Mode::Direct(term_batch()) }
+        Self { mode: Mode::Direct(term_batch(), None) }
     }
 
     /// Terms of a bulk write in workspace `ws` that stamps its records with
@@ -141,9 +160,17 @@ impl Indexer {
     /// Adds a new record's terms (sent with the next full statement or [`Indexer::flush`]).
     pub async fn push(&mut self, tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
         match &mut self.mode {
-            Mode::Direct(batch) => {
+            Mode::Direct(batch, last) => {
+                let number = match *last {
+                    Some((w, n)) if w == ws => n,
+                    _ => {
+                        let n = number_of(Conn::Tx(tx), ws).await?;
+                        *last = Some((ws, n));
+                        n
+                    }
+                };
                 for t in terms::terms(kind, rec) {
-                    batch.push(tx, [Val::from(ws), t.into(), id.into()]).await?;
+                    batch.push(tx, [Val::from(number), t.into(), id.into()]).await?;
                 }
             }
             Mode::Spool(s) => {
@@ -165,7 +192,7 @@ impl Indexer {
     /// Sends what is left; call before the transaction commits.
     pub async fn flush(&mut self, tx: &mut Tx) -> Result<()> {
         match &mut self.mode {
-            Mode::Direct(batch) => batch.flush(tx).await,
+            Mode::Direct(batch, _) => batch.flush(tx).await,
             Mode::Spool(_) => Ok(()),
         }
     }
@@ -188,6 +215,7 @@ impl Indexer {
         .map_err(spool_error)?;
         handed?;
         let changed = changed_since(db, ws, since, &kinds).await?;
+        let number = number_of(Conn::Db(db), ws).await?;
         // Temporary files are read on a thread of their own.
         let (out, mut chunks) = tokio::sync::mpsc::channel::<std::io::Result<Vec<Spooled>>>(2);
         let reading = tokio::task::spawn_blocking(move || {
@@ -220,7 +248,7 @@ impl Indexer {
                     stale.insert(id, *kind);
                     continue;
                 }
-                b.push(&mut tx, [Val::from(ws), t.term.into(), id.into()]).await?;
+                b.push(&mut tx, [Val::from(number), t.term.into(), id.into()]).await?;
                 n += 1;
             }
             b.flush(&mut tx).await?;
@@ -331,9 +359,10 @@ async fn stored_terms(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<Option<(Works
 /// Indexes a record under its terms as stored now; terms it already has stay.
 async fn index_current(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
     let Some((ws, terms)) = stored_terms(tx, kind, id).await? else { return Ok(()) };
+    let number = number_of(Conn::Tx(tx), ws).await?;
     let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
     for t in terms {
-        b.push(tx, [Val::from(ws), t.into(), id.into()]).await?;
+        b.push(tx, [Val::from(number), t.into(), id.into()]).await?;
     }
     b.flush(tx).await
 }
@@ -345,8 +374,8 @@ async fn index_current(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
 pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
     let Some((ws, old)) = stored_terms(tx, kind, id).await? else { return Ok(()) };
     if !old.is_empty() {
-        let mut q = Sql::new("DELETE FROM search_terms WHERE workspace_id = ");
-        q.bind(ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
+        let mut q = Sql::new("DELETE FROM search_terms WHERE workspace_number = ");
+        push_number(&mut q, ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
         for (i, t) in old.into_iter().enumerate() {
             q.push(if i == 0 { "" } else { ", " }).bind(t);
         }
@@ -372,8 +401,8 @@ pub async fn replace(
     let (old, new) = (terms::terms(kind, old), terms::terms(kind, new));
     let gone: Vec<&String> = old.iter().filter(|t| !new.contains(t)).collect();
     if !gone.is_empty() {
-        let mut q = Sql::new("DELETE FROM search_terms WHERE workspace_id = ");
-        q.bind(ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
+        let mut q = Sql::new("DELETE FROM search_terms WHERE workspace_number = ");
+        push_number(&mut q, ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
         for (i, t) in gone.iter().enumerate() {
             q.push(if i == 0 { "" } else { ", " }).bind(t.as_str());
         }
@@ -381,9 +410,14 @@ pub async fn replace(
         tx.execute(q).await?;
     }
     // Already there when the record was indexed under another version of `terms`: kept.
+    let added: Vec<&String> = new.iter().filter(|t| !old.contains(t)).collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    let number = number_of(Conn::Tx(tx), ws).await?;
     let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
-    for t in new.iter().filter(|t| !old.contains(t)) {
-        b.push(tx, [Val::from(ws), t.as_str().into(), id.into()]).await?;
+    for t in added {
+        b.push(tx, [Val::from(number), t.as_str().into(), id.into()]).await?;
     }
     b.flush(tx).await
 }
@@ -499,9 +533,10 @@ async fn postings(db: &Db, ws: WorkspaceId, term: &str) -> Result<i64> {
 async fn postings_up_to(db: &Db, ws: WorkspaceId, term: &str, cap: i64) -> Result<i64> {
     let (n,): (i64,) = db
         .fetch_one(
-            Sql::new(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM search_terms WHERE workspace_id = $1 AND term = $2 LIMIT $3) p",
-            )
+            Sql::new(&format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM search_terms WHERE workspace_number = {} AND term = $2 LIMIT $3) p",
+                numbered(1)
+            ))
             .arg(ws)
             .arg(term)
             .arg(cap),
@@ -524,13 +559,11 @@ async fn by_bigrams(db: &Db, viewer: Viewer, kind: Kind, plan: &Plan) -> Result<
     counted.sort();
     let mut q = head(kind, false);
     push_visible(&mut q, viewer, accounts::SCOPE);
-    q.push(" AND s.workspace_id = ").bind(ws).push(" AND s.term = ").bind(counted[0].1.as_str());
+    q.push(" AND s.workspace_number = ");
+    push_number(&mut q, ws).push(" AND s.term = ").bind(counted[0].1.as_str());
     for (_, t) in counted.iter().skip(1).take(SQL_BIGRAMS - 1) {
-        q.push(" AND EXISTS (SELECT 1 FROM search_terms s2 WHERE s2.workspace_id = ")
-            .bind(ws)
-            .push(" AND s2.term = ")
-            .bind(t.as_str())
-            .push(" AND s2.entity_id = s.entity_id)");
+        q.push(" AND EXISTS (SELECT 1 FROM search_terms s2 WHERE s2.workspace_number = ");
+        push_number(&mut q, ws).push(" AND s2.term = ").bind(t.as_str()).push(" AND s2.entity_id = s.entity_id)");
     }
     q.push(" LIMIT ").bind(FOUND_PER_KIND);
     db.fetch_all(q).await
@@ -542,8 +575,8 @@ async fn by_prefixes(db: &Db, viewer: Viewer, kind: Kind, plan: &Plan) -> Result
         let lo = terms::term(kind, p);
         let mut q = head(kind, true);
         push_visible(&mut q, viewer, accounts::SCOPE);
-        q.push(" AND s.workspace_id = ")
-            .bind(viewer.workspace_id)
+        q.push(" AND s.workspace_number = ");
+        push_number(&mut q, viewer.workspace_id)
             .push(" AND s.term >= ")
             .bind(lo.as_str())
             .push(" AND s.term < ")
@@ -593,10 +626,11 @@ pub async fn similar_names(db: &Db, ws: WorkspaceId, core: &str) -> Result<Vec<U
     }
     // Rarest first; among bigrams too common to count, the earliest: the trade name leads.
     counted.sort();
-    let q = Sql::new(
-        "SELECT s.entity_id FROM search_terms s WHERE s.workspace_id = $1 AND s.term = $2 AND EXISTS \
-         (SELECT 1 FROM search_terms s2 WHERE s2.workspace_id = $1 AND s2.term = $3 AND s2.entity_id = s.entity_id) LIMIT $4",
-    )
+    let q = Sql::new(&format!(
+        "SELECT s.entity_id FROM search_terms s WHERE s.workspace_number = {n} AND s.term = $2 AND EXISTS \
+         (SELECT 1 FROM search_terms s2 WHERE s2.workspace_number = {n} AND s2.term = $3 AND s2.entity_id = s.entity_id) LIMIT $4",
+        n = numbered(1)
+    ))
     .arg(ws)
     .arg(counted[0].2.as_str())
     .arg(counted[1].2.as_str())
@@ -677,15 +711,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open_sqlite(&dir.path().join("t.db"), &PoolConfig::default()).await.unwrap();
         db.execute(Sql::new(
-            "CREATE TABLE search_terms (workspace_id BLOB NOT NULL, term TEXT NOT NULL, entity_id BLOB NOT NULL, \
-             PRIMARY KEY (workspace_id, term, entity_id)) WITHOUT ROWID",
+            "CREATE TABLE search_terms (workspace_number INTEGER NOT NULL, term TEXT NOT NULL, entity_id BLOB NOT NULL, \
+             PRIMARY KEY (workspace_number, term, entity_id)) WITHOUT ROWID",
         ))
         .await
         .unwrap();
+        db.execute(Sql::new("CREATE TABLE workspaces (id BLOB PRIMARY KEY, number INTEGER NOT NULL)")).await.unwrap();
         db.execute(Sql::new("CREATE TABLE accounts (id BLOB PRIMARY KEY, workspace_id BLOB, updated_at TEXT)"))
             .await
             .unwrap();
         let ws = WorkspaceId::new();
+        db.execute(Sql::new("INSERT INTO workspaces (id, number) VALUES ($1, 7)").arg(ws)).await.unwrap();
         let mut ix = Indexer::spool_sorting(ws, Utc::now(), 7);
         let mut tx = db.begin().await.unwrap();
         let mut expected = Vec::new();
@@ -704,8 +740,12 @@ mod tests {
         assert!(expected.len() > 7 * 4, "several temporary files: {}", expected.len());
         assert_eq!(ix.merge(&db).await.unwrap(), expected.len() as u64);
         expected.sort();
-        let stored: Vec<(String, Uuid)> =
-            db.fetch_all(Sql::new("SELECT term, entity_id FROM search_terms ORDER BY term, entity_id")).await.unwrap();
+        let stored: Vec<(String, Uuid)> = db
+            .fetch_all(Sql::new(
+                "SELECT term, entity_id FROM search_terms WHERE workspace_number = 7 ORDER BY term, entity_id",
+            ))
+            .await
+            .unwrap();
         assert_eq!(stored, expected);
     }
 }

@@ -34,7 +34,8 @@ pub async fn create(tx: &mut Tx, name: &WorkspaceName, now: DateTime<Utc>) -> Re
     let ws: Workspace = tx
         .fetch_one(
             Sql::new(&format!(
-                "INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING {COLUMNS}"
+                "INSERT INTO workspaces (id, name, created_at, updated_at, number) \
+                 VALUES ($1, $2, $3, $3, (SELECT COALESCE(MAX(number), 0) + 1 FROM workspaces)) RETURNING {COLUMNS}"
             ))
             .arg(id)
             .arg(name.as_str())

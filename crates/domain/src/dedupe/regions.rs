@@ -135,6 +135,15 @@ static PROVINCE_OF: LazyLock<HashMap<&'static str, &'static str>> =
 static BY_WRITTEN: LazyLock<HashMap<&'static str, &'static str>> =
     LazyLock::new(|| REGIONS.iter().map(|r| (r.written.as_str(), r.short.as_str())).collect());
 
+static BY_SHORT: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| REGIONS.iter().map(|r| (r.short.as_str(), r.short.as_str())).collect());
+
+/// A region's short form as a stored name key holds it (`name_region`):
+/// the one [`super::company_key`] gives, or `None` for one it does not know.
+pub fn short(stored: &str) -> Option<&'static str> {
+    BY_SHORT.get(stored).copied()
+}
+
 fn province_of(short: &str) -> Option<&'static str> {
     PROVINCE_OF.get(short).copied()
 }

@@ -142,8 +142,6 @@ pub(crate) struct Found {
 /// A stored account 查重 weighs a row against.
 struct Candidate {
     e: Existing,
-    /// Its name key, worked out once however many rows it is compared with.
-    key: NameKey,
     city: Option<&'static str>,
 }
 
@@ -205,7 +203,7 @@ impl Lookup {
                     Some(code) => *self.cities.entry(code.to_owned()).or_insert_with(|| accounts::city_of(Some(code))),
                     None => None,
                 };
-                Candidate { key: dedupe::company_key(&e.name), city, e }
+                Candidate { city, e }
             })
             .collect();
         Ok(Found { known, live, candidates, visible })
@@ -509,7 +507,7 @@ impl<'a> Importer<'a> {
     fn existing_index(candidates: &[Candidate]) -> HashMap<u64, Vec<usize>> {
         let mut by: HashMap<u64, Vec<usize>> = HashMap::new();
         for (i, Candidate { e, .. }) in candidates.iter().enumerate() {
-            let mut ks = vec![cells::key_hash(b'k', &e.name_key), cells::key_hash(b'p', &e.name_pinyin)];
+            let mut ks = vec![cells::key_hash(b'k', &e.key.core), cells::key_hash(b'p', &e.key.pinyin)];
             ks.extend(e.uscc.as_deref().map(|u| cells::key_hash(b'u', u)));
             ks.extend(e.phones.iter().map(|n| cells::key_hash(b't', n)));
             for k in ks {
@@ -535,10 +533,10 @@ impl<'a> Importer<'a> {
                     continue;
                 }
                 tried.push(i);
-                let Candidate { e, key, city } = &candidates[i];
+                let Candidate { e, city } = &candidates[i];
                 let v = dedupe::compare(
                     &dedupe::Record { name: &p.key, uscc: p.fields.uscc.as_deref(), phones: &phones, city: None },
-                    &dedupe::Record { name: key, uscc: e.uscc.as_deref(), phones: &e.phones, city: *city },
+                    &dedupe::Record { name: &e.key, uscc: e.uscc.as_deref(), phones: &e.phones, city: *city },
                 );
                 match v {
                     Verdict::Same { score, .. } if !matches!(best, Match::Same(_)) || score > best_score => {

@@ -131,12 +131,11 @@ impl Links {
         for (n, key) in &keyed {
             let link = Link::Name((*n).to_owned());
             let mut best: Option<(f32, AccountId, bool)> = None;
-            for e in existing.iter().filter(|e| e.name_key == key.core || e.name_pinyin == key.pinyin) {
+            for e in existing.iter().filter(|e| e.key.core == key.core || e.key.pinyin == key.pinyin) {
                 let exact = e.name == *n;
-                let other = dedupe::company_key(&e.name);
                 let v = dedupe::compare(
                     &dedupe::Record { name: key, uscc: None, phones: &[], city: None },
-                    &dedupe::Record { name: &other, uscc: None, phones: &[], city: None },
+                    &dedupe::Record { name: &e.key, uscc: None, phones: &[], city: None },
                 );
                 if let Verdict::Same { score, .. } = v {
                     let score = if exact { 2.0 } else { score };
