@@ -251,3 +251,59 @@ pub async fn run(db: &Db) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::PoolConfig;
+
+    /// A database indexed before search terms were keyed by the workspace's
+    /// number keeps every term, each under its workspace's new number, and
+    /// the next workspace gets the next number.
+    #[tokio::test]
+    async fn search_terms_keep_their_workspace_through_migration_22() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(&dir.path().join("t.db"), &PoolConfig::default()).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.execute_script(
+            "CREATE TABLE _migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .await
+        .unwrap();
+        for m in MIGRATIONS.iter().filter(|m| m.version < 22) {
+            tx.execute_script(m.sqlite).await.unwrap();
+            let q = Sql::new("INSERT INTO _migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)");
+            tx.execute(q.arg(m.version).arg(m.name).arg(checksum(m.sqlite)).arg(chrono::Utc::now())).await.unwrap();
+        }
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let (x, y) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        for ws in [a, b] {
+            let q = Sql::new("INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ($1, 'w', $2, $2)");
+            tx.execute(q.arg(ws).arg(chrono::Utc::now())).await.unwrap();
+        }
+        for (ws, term, id) in [(a, "b华为", x), (a, "phw", x), (b, "b华为", y)] {
+            let q = Sql::new("INSERT INTO search_terms (workspace_id, term, entity_id) VALUES ($1, $2, $3)");
+            tx.execute(q.arg(ws).arg(term).arg(id)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        run(&db).await.unwrap();
+        let stored: Vec<(uuid::Uuid, i64, String, uuid::Uuid)> = db
+            .fetch_all(Sql::new(
+                "SELECT w.id, w.number, s.term, s.entity_id FROM search_terms s \
+                 JOIN workspaces w ON w.number = s.workspace_number ORDER BY w.number, s.term",
+            ))
+            .await
+            .unwrap();
+        let expected: Vec<(uuid::Uuid, i64, String, uuid::Uuid)> =
+            vec![(a, 1, "b华为".into(), x), (a, 1, "phw".into(), x), (b, 2, "b华为".into(), y)];
+        assert_eq!(stored, expected);
+        let mut tx = db.begin().await.unwrap();
+        let name = guanxi_domain::WorkspaceName::parse("name", "第三家").unwrap();
+        let third = crate::workspaces::create(&mut tx, &name, chrono::Utc::now()).await.unwrap();
+        tx.commit().await.unwrap();
+        let (n,): (i64,) =
+            db.fetch_one(Sql::new("SELECT number FROM workspaces WHERE id = $1").arg(third.id)).await.unwrap();
+        assert_eq!(n, 3);
+    }
+}

@@ -31,6 +31,9 @@ const COLUMNS: &str = "id, name, time_zone, default_locale, created_at, updated_
 /// Creates a workspace with the default data scope of every role.
 pub async fn create(tx: &mut Tx, name: &WorkspaceName, now: DateTime<Utc>) -> Result<Workspace> {
     let id = WorkspaceId::new();
+    // The next number (`search_terms` keys rows by it). Workspaces are made
+    // one at a time (`guanxi init`, the demo); two made at once would
+    // collide on the unique index and one fail, never share a number.
     let ws: Workspace = tx
         .fetch_one(
             Sql::new(&format!(
