@@ -1229,7 +1229,7 @@ pub async fn existing_matching(
 /// keys the stored names again (candidates are found by the stored keys
 /// too); debug builds, so every test, check that the two agree.
 fn stored_key(name: &str, core: String, region: Option<&str>, branch: Option<String>, pinyin: String) -> NameKey {
-    let key = NameKey { core, region: region.and_then(dedupe::regions::short), branch, pinyin };
+    let key = NameKey { core, region: region.and_then(dedupe::regions::exactly), branch, pinyin };
     debug_assert_eq!(key, dedupe::company_key(name), "the stored 查重 key of {name:?}");
     key
 }

@@ -21,14 +21,17 @@ fn term_batch() -> Batch {
 }
 
 /// `search_terms` keys its rows by the workspace's number, not by its
-/// 16-byte id (migration 22): the number of workspace `$n` in a statement.
+/// 16-byte id (migration 22): the number of the workspace whose id follows.
+const NUMBER_OF: &str = "(SELECT number FROM workspaces WHERE id = ";
+
+/// The number of workspace `$n` in a statement.
 fn numbered(n: usize) -> String {
-    format!("(SELECT number FROM workspaces WHERE id = ${n})")
+    format!("{NUMBER_OF}${n})")
 }
 
 /// Appends the number of workspace `ws` to `q`.
 fn push_number(q: &mut Sql, ws: WorkspaceId) -> &mut Sql {
-    q.push("(SELECT number FROM workspaces WHERE id = ").bind(ws).push(")")
+    q.push(NUMBER_OF).bind(ws).push(")")
 }
 
 /// The number of workspace `ws`.

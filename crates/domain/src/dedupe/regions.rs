@@ -135,20 +135,13 @@ static PROVINCE_OF: LazyLock<HashMap<&'static str, &'static str>> =
 static BY_WRITTEN: LazyLock<HashMap<&'static str, &'static str>> =
     LazyLock::new(|| REGIONS.iter().map(|r| (r.written.as_str(), r.short.as_str())).collect());
 
-static BY_SHORT: LazyLock<HashMap<&'static str, &'static str>> =
-    LazyLock::new(|| REGIONS.iter().map(|r| (r.short.as_str(), r.short.as_str())).collect());
-
-/// A region's short form as a stored name key holds it (`name_region`):
-/// the one [`super::company_key`] gives, or `None` for one it does not know.
-pub fn short(stored: &str) -> Option<&'static str> {
-    BY_SHORT.get(stored).copied()
-}
-
 fn province_of(short: &str) -> Option<&'static str> {
     PROVINCE_OF.get(short).copied()
 }
 
-/// The region a whole text names, if it is exactly one: (北京) → 北京.
+/// The region a whole text names, if it is exactly one: (北京) → 北京. A
+/// short form names itself, so a stored name key's region (`name_region`)
+/// reads back as the one [`super::company_key`] gave.
 pub fn exactly(text: &str) -> Option<&'static str> {
     BY_WRITTEN.get(text).copied()
 }
@@ -167,6 +160,13 @@ pub fn trailing(text: &str) -> Option<(&'static str, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_short_form_names_itself() {
+        for r in REGIONS.iter() {
+            assert_eq!(exactly(&r.short), Some(r.short.as_str()), "{}", r.short);
+        }
+    }
 
     #[test]
     fn provinces_and_prefectures_from_the_codes() {
