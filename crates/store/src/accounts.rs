@@ -287,8 +287,8 @@ fn snapshot(a: &Account) -> serde_json::Value {
     v
 }
 
-const PHONES: children::Table = children::Table { name: "account_phones", owner: "account_id" };
-const TAGS: children::Table = children::Table { name: "account_tags", owner: "account_id" };
+const PHONES: children::Table = children::Table { name: "account_phones", owner: "account_id", numbered: true };
+const TAGS: children::Table = children::Table { name: "account_tags", owner: "account_id", numbered: false };
 
 async fn load_children(mut conn: Conn<'_>, rows: Vec<AccountRow>) -> Result<Vec<Account>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id.uuid()).collect();
@@ -368,8 +368,9 @@ async fn write_children(
 ) -> Result<()> {
     children::clear(tx, PHONES, id.uuid()).await?;
     children::clear(tx, TAGS, id.uuid()).await?;
+    let number = crate::workspaces::number(&mut Conn::Tx(tx), ws).await?;
     let mut phones = children::phone_batch(PHONES);
-    children::push_phones(&mut phones, tx, ws, id.uuid(), &f.phones).await?;
+    children::push_phones(&mut phones, tx, ws, Some(number), id.uuid(), &f.phones).await?;
     phones.flush(tx).await?;
     let mut tags = children::tag_batch(TAGS);
     children::push_tags(&mut tags, tx, ws, id.uuid(), &f.tags).await?;
@@ -416,8 +417,8 @@ fn field_vals(f: &AccountFields, key: &NameKey) -> Vec<Val> {
 /// the pool and, for an owned account, its clocks and return date.
 const COLUMNS: &str = "name, short_name, uscc, industry, region_code, address, website, source, referrer, \
      classification, key_account, product_fit, centralised_purchasing, continuous_purchasing, relationship_stage, \
-     owner_id, team_id, notes, name_key, name_region, name_branch, name_pinyin, id, workspace_id, created_at, updated_at, \
-     pool_id, owned_at, activity_clock_at, progress_clock_at, deal_clock_at, release_due_at, release_rule";
+     owner_id, team_id, notes, name_key, name_region, name_branch, name_pinyin, id, workspace_id, workspace_number, \
+     created_at, updated_at, pool_id, owned_at, activity_clock_at, progress_clock_at, deal_clock_at, release_due_at, release_rule";
 
 /// Inserts accounts (already checked) into `pool` with their phones, tags
 /// and search terms, in multi-row statements: one account from a form or a
@@ -448,10 +449,11 @@ pub async fn insert_keyed(
     terms: &mut search::Indexer,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let number = crate::workspaces::number(&mut Conn::Tx(tx), ws).await?;
     let mut accounts = Batch::new("accounts", COLUMNS);
     for &(id, f, key) in rows {
         let mut vals = field_vals(f, key);
-        vals.extend([Val::from(id), ws.into(), now.into(), now.into(), pool.id.into()]);
+        vals.extend([Val::from(id), ws.into(), number.into(), now.into(), now.into(), pool.id.into()]);
         let owned = f.owner_id.map(|_| now);
         let due = owned
             .and_then(|at| release_due(&pool.rules.return_after, f.classification, &IdleClocks::starting(at), None));
@@ -468,7 +470,7 @@ pub async fn insert_keyed(
     accounts.flush(tx).await?;
     let (mut phones, mut tags) = (children::phone_batch(PHONES), children::tag_batch(TAGS));
     for &(id, f, _) in rows {
-        children::push_phones(&mut phones, tx, ws, id.uuid(), &f.phones).await?;
+        children::push_phones(&mut phones, tx, ws, Some(number), id.uuid(), &f.phones).await?;
         children::push_tags(&mut tags, tx, ws, id.uuid(), &f.tags).await?;
         terms.push(tx, ws, Kind::Account, id.uuid(), &search::account_terms(f)).await?;
     }
@@ -804,6 +806,11 @@ pub fn sort_key(a: &Account, sort: AccountSort) -> Option<String> {
 pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Result<Vec<Account>> {
     let mut q = Sql::new(SELECT);
     push_filter(&mut q, viewer, f);
+    if f.sort == AccountSort::Name {
+        // The index in name order leads with the workspace's number (migration 23).
+        q.push(" AND a.workspace_number = (SELECT number FROM workspaces WHERE id = ").bind(viewer.workspace_id);
+        q.push(")");
+    }
 
     // Keyset pagination: rows strictly after the last one seen, in the list's order.
     match (f.sort, f.after, &f.after_key) {
@@ -1016,23 +1023,19 @@ pub async fn duplicates(
         "SELECT a.id, a.name, a.uscc, a.owner_id, o.display_name AS owner_name, a.region_code FROM accounts a LEFT JOIN users o ON o.id = a.owner_id \
          WHERE a.workspace_id = ",
     );
-    q.bind(ws).push(" AND a.deleted_at IS NULL AND (a.name_key = ").bind(key.core.as_str());
-    q.push(" OR a.name_pinyin = ").bind(key.pinyin.as_str());
-    if let Some(u) = uscc {
-        q.push(" OR a.uscc = ").bind(u);
-    }
-    if !phones.is_empty() {
-        q.push(" OR a.id IN (SELECT account_id FROM account_phones WHERE workspace_id = ")
-            .bind(ws)
-            .push(" AND number IN (");
-        for (i, p) in phones.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(p.number());
-        }
-        q.push("))");
-    }
+    q.bind(ws).push(" AND a.deleted_at IS NULL AND (a.id IN (");
+    let numbers: Vec<&str> = phones.iter().map(Phone::number).collect();
+    let number = crate::workspaces::number(&mut Conn::Db(db), ws).await?;
+    q.push_union_of_ids(
+        &[
+            ("SELECT id FROM accounts WHERE name_key", &[key.core.as_str()]),
+            ("SELECT id FROM accounts WHERE name_pinyin", &[key.pinyin.as_str()]),
+            ("SELECT id FROM accounts WHERE uscc", uscc.as_slice()),
+            ("SELECT account_id AS id FROM account_phones WHERE number", &numbers),
+        ],
+        ("workspace_number", number.into()),
+    );
+    q.push(")");
     // A slip of one character (华为数子 for 华为数字) shares no key: found by the pieces of its name.
     let similar = search::similar_names(db, ws, &key.core).await?;
     if !similar.is_empty() {
@@ -1194,7 +1197,12 @@ pub async fn existing_matching(
             "a.id",
         ),
     };
-    q.push_union_of_ids(&[(parts[0], keys), (parts[1], pinyins), (parts[2], usccs), (parts[3], phones)], ws);
+    // By the workspace's number, which these indexes lead with (migration 23).
+    let number = crate::workspaces::number(conn, ws).await?;
+    q.push_union_of_ids(
+        &[(parts[0], keys), (parts[1], pinyins), (parts[2], usccs), (parts[3], phones)],
+        ("workspace_number", number.into()),
+    );
     q.push(") m JOIN accounts a ON ").push(join);
     q.push(" = m.id LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL");
     let rows: Vec<ExistingRow> = conn.fetch_all(q).await?;
@@ -1204,7 +1212,7 @@ pub async fn existing_matching(
     let mut stored: HashMap<Uuid, Vec<String>> = HashMap::new();
     if !phones.is_empty() {
         let mut pq = Sql::new("SELECT account_id, number FROM account_phones WHERE number IN (");
-        pq.bind_list(phones).push(") AND workspace_id = ").bind(ws);
+        pq.bind_list(phones).push(") AND workspace_number = ").bind(number);
         for (id, n) in conn.fetch_all::<(Uuid, String)>(pq).await? {
             stored.entry(id).or_default().push(n);
         }

@@ -37,6 +37,9 @@ pub struct Table {
     pub name: &'static str,
     /// The owner's id column.
     pub owner: &'static str,
+    /// Whether its rows carry their workspace's number (migration 23:
+    /// `account_phones`, whose number index 查重 reads in bulk).
+    pub numbered: bool,
 }
 
 pub use crate::db::Conn;
@@ -85,11 +88,20 @@ pub fn of<T: Clone>(rows: &[(Uuid, T)], id: Uuid) -> Vec<T> {
 
 /// A batch of phone rows for `t`.
 pub fn phone_batch(t: Table) -> Batch {
-    Batch::new(t.name, &format!("{}, workspace_id, position, number, extension, display", t.owner))
+    let numbered = if t.numbered { ", workspace_number" } else { "" };
+    Batch::new(t.name, &format!("{}, workspace_id, position, number, extension, display{numbered}", t.owner))
 }
 
-/// Adds an owner's phones to a batch.
-pub async fn push_phones(b: &mut Batch, tx: &mut Tx, ws: WorkspaceId, id: Uuid, phones: &[Phone]) -> Result<()> {
+/// Adds an owner's phones to a batch; `number` is the workspace's number
+/// when the table is [`Table::numbered`].
+pub async fn push_phones(
+    b: &mut Batch,
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    number: Option<i64>,
+    id: Uuid,
+    phones: &[Phone],
+) -> Result<()> {
     for (i, p) in phones.iter().enumerate() {
         let row = [
             Val::from(id),
@@ -99,7 +111,7 @@ pub async fn push_phones(b: &mut Batch, tx: &mut Tx, ws: WorkspaceId, id: Uuid, 
             p.extension().map(str::to_owned).into(),
             p.display().into(),
         ];
-        b.push(tx, row).await?;
+        b.push(tx, row.into_iter().chain(number.map(Val::from))).await?;
     }
     Ok(())
 }

@@ -136,9 +136,9 @@ const SELECT: &str = "SELECT c.id, c.account_id, a.name AS account_name, c.name,
      c.merged_into_id FROM contacts c JOIN accounts a ON a.id = c.account_id LEFT JOIN contacts r ON r.id = c.reports_to_id";
 
 const KIND: lifecycle::Kind = lifecycle::Kind { table: "contacts", entity: "contact", search: Kind::Contact };
-const PHONES: children::Table = children::Table { name: "contact_phones", owner: "contact_id" };
-const EMAILS: children::Table = children::Table { name: "contact_emails", owner: "contact_id" };
-const TAGS: children::Table = children::Table { name: "contact_tags", owner: "contact_id" };
+const PHONES: children::Table = children::Table { name: "contact_phones", owner: "contact_id", numbered: false };
+const EMAILS: children::Table = children::Table { name: "contact_emails", owner: "contact_id", numbered: false };
+const TAGS: children::Table = children::Table { name: "contact_tags", owner: "contact_id", numbered: false };
 
 /// The fields of a contact, parsed.
 #[derive(Clone, Debug, PartialEq)]
@@ -373,7 +373,7 @@ async fn push_children<'b>(
     id: ContactId,
     f: &ContactFields,
 ) -> Result<&'b mut Batches> {
-    children::push_phones(&mut b.phones, tx, ws, id.uuid(), &f.phones).await?;
+    children::push_phones(&mut b.phones, tx, ws, None, id.uuid(), &f.phones).await?;
     children::push_emails(&mut b.emails, tx, ws, id.uuid(), &f.emails).await?;
     children::push_tags(&mut b.tags, tx, ws, id.uuid(), &f.tags).await?;
     Ok(b)
@@ -829,7 +829,7 @@ pub async fn existing_matching(
             ("SELECT contact_id AS id FROM contact_emails WHERE email", emails),
             ("SELECT id FROM contacts WHERE wechat", wechats),
         ],
-        ws,
+        ("workspace_id", ws.into()),
     );
     if !accounts.is_empty() && !name_keys.is_empty() {
         q.push(if first { "" } else { " UNION " });

@@ -174,18 +174,19 @@ impl Sql {
     }
 
     /// Appends `SELECT … UNION SELECT …` of the ids each part finds:
-    /// `(select, values)` becomes `{select} IN (values) AND workspace_id = ws`;
+    /// `(select, values)` becomes `{select} IN (values) AND {column} = value`
+    /// for `within` = `(column, value)`, the workspace (by id or by number);
     /// parts without values are left out. False when none was written. One
     /// indexed SELECT per key: an `OR` of them, with subqueries, made both
     /// databases scan the whole table.
-    pub fn push_union_of_ids(&mut self, parts: &[(&str, &[&str])], ws: guanxi_domain::WorkspaceId) -> bool {
+    pub fn push_union_of_ids(&mut self, parts: &[(&str, &[&str])], within: (&str, Val)) -> bool {
         let mut any = false;
         for (select, values) in parts {
             if values.is_empty() {
                 continue;
             }
             self.push(if any { " UNION " } else { "" }).push(select).push(" IN (");
-            self.bind_list(values).push(") AND workspace_id = ").bind(ws);
+            self.bind_list(values).push(") AND ").push(within.0).push(" = ").bind(within.1.clone());
             any = true;
         }
         any

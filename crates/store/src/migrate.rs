@@ -152,6 +152,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0022_search_workspace_number.sql"),
         postgres: include_str!("../migrations/postgres/0022_search_workspace_number.sql"),
     },
+    Migration {
+        version: 23,
+        name: "account_keys_by_number",
+        sqlite: include_str!("../migrations/sqlite/0023_account_keys_by_number.sql"),
+        postgres: include_str!("../migrations/postgres/0023_account_keys_by_number.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.
@@ -255,13 +261,11 @@ pub async fn run(db: &Db) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::PoolConfig;
+    use crate::db::{PoolConfig, Tx};
 
-    /// A database indexed before search terms were keyed by the workspace's
-    /// number keeps every term, each under its workspace's new number, and
-    /// the next workspace gets the next number.
-    #[tokio::test]
-    async fn search_terms_keep_their_workspace_through_migration_22() {
+    /// A SQLite database with the migrations before `version`, in a
+    /// transaction left open for the test's rows of that time.
+    async fn migrated_before(version: i64) -> (tempfile::TempDir, Db, Tx) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open_sqlite(&dir.path().join("t.db"), &PoolConfig::default()).await.unwrap();
         let mut tx = db.begin().await.unwrap();
@@ -270,11 +274,20 @@ mod tests {
         )
         .await
         .unwrap();
-        for m in MIGRATIONS.iter().filter(|m| m.version < 22) {
+        for m in MIGRATIONS.iter().filter(|m| m.version < version) {
             tx.execute_script(m.sqlite).await.unwrap();
             let q = Sql::new("INSERT INTO _migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)");
             tx.execute(q.arg(m.version).arg(m.name).arg(checksum(m.sqlite)).arg(chrono::Utc::now())).await.unwrap();
         }
+        (dir, db, tx)
+    }
+
+    /// A database indexed before search terms were keyed by the workspace's
+    /// number keeps every term, each under its workspace's new number, and
+    /// the next workspace gets the next number.
+    #[tokio::test]
+    async fn search_terms_keep_their_workspace_through_migration_22() {
+        let (_dir, db, mut tx) = migrated_before(22).await;
         let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         let (x, y) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         for ws in [a, b] {
@@ -305,5 +318,56 @@ mod tests {
         let (n,): (i64,) =
             db.fetch_one(Sql::new("SELECT number FROM workspaces WHERE id = $1").arg(third.id)).await.unwrap();
         assert_eq!(n, 3);
+    }
+
+    /// Accounts written before 查重's indexes were keyed by the workspace's
+    /// number are found by name, pinyin, USCC and phone afterwards, each in
+    /// its own workspace only, with the phones that matched.
+    #[tokio::test]
+    async fn accounts_are_found_in_their_workspace_after_migration_23() {
+        let (_dir, db, mut tx) = migrated_before(23).await;
+        let now = chrono::Utc::now();
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        for (ws, number) in [(a, 1), (b, 2)] {
+            let q = Sql::new(
+                "INSERT INTO workspaces (id, name, created_at, updated_at, number) VALUES ($1, 'w', $2, $2, $3)",
+            );
+            tx.execute(q.arg(ws).arg(now).arg(number)).await.unwrap();
+        }
+        let name = "华为技术有限公司";
+        let key = guanxi_domain::dedupe::company_key(name);
+        let uscc = "91440300192203821J";
+        let mut ids = Vec::new();
+        for ws in [a, b] {
+            let id = uuid::Uuid::now_v7();
+            let q = Sql::new(
+                "INSERT INTO accounts (id, workspace_id, name, uscc, source, name_key, name_region, name_branch, name_pinyin, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'other', $5, $6, $7, $8, $9, $9)",
+            );
+            let q = q.arg(id).arg(ws).arg(name).arg(uscc).arg(key.core.as_str()).arg(key.region);
+            tx.execute(q.arg(key.branch.clone()).arg(key.pinyin.as_str()).arg(now)).await.unwrap();
+            let q = Sql::new(
+                "INSERT INTO account_phones (account_id, workspace_id, position, number, display) VALUES ($1, $2, 0, '+8675528780808', '0755-2878 0808')",
+            );
+            tx.execute(q.arg(id).arg(ws)).await.unwrap();
+            ids.push(id);
+        }
+        tx.commit().await.unwrap();
+
+        run(&db).await.unwrap();
+        let ws = guanxi_domain::WorkspaceId::from_uuid(b);
+        let (core, pinyin, phone) = (key.core.as_str(), key.pinyin.as_str(), "+8675528780808");
+        for (what, keys, pinyins, usccs, phones) in [
+            ("name key", &[core][..], &[][..], &[][..], &[][..]),
+            ("pinyin", &[], &[pinyin], &[], &[]),
+            ("USCC", &[], &[], &[uscc], &[]),
+            ("phone", &[], &[], &[], &[phone]),
+        ] {
+            let mut conn = crate::db::Conn::Db(&db);
+            let found = crate::accounts::existing_matching(&mut conn, ws, keys, pinyins, usccs, phones).await.unwrap();
+            let found: Vec<(uuid::Uuid, Vec<String>)> = found.into_iter().map(|e| (e.id.uuid(), e.phones)).collect();
+            let matched: Vec<String> = phones.iter().map(|p| p.to_string()).collect();
+            assert_eq!(found, vec![(ids[1], matched)], "found by {what}, in workspace b only");
+        }
     }
 }

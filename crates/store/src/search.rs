@@ -34,13 +34,6 @@ fn push_number(q: &mut Sql, ws: WorkspaceId) -> &mut Sql {
     q.push(NUMBER_OF).bind(ws).push(")")
 }
 
-/// The number of workspace `ws`.
-async fn number_of(mut conn: Conn<'_>, ws: WorkspaceId) -> Result<i64> {
-    let q = Sql::new("SELECT number FROM workspaces WHERE id = $1").arg(ws);
-    let row: Option<(i64,)> = conn.fetch_optional(q).await?;
-    row.map(|r| r.0).ok_or(crate::Error::NotFound)
-}
-
 /// Where the terms of records being written go: straight into
 /// `search_terms`, so that a record saved by hand is found at once, or, for a
 /// bulk write, into a sorter in the writing process, to be merged in term
@@ -167,7 +160,7 @@ impl Indexer {
                 let number = match *last {
                     Some((w, n)) if w == ws => n,
                     _ => {
-                        let n = number_of(Conn::Tx(tx), ws).await?;
+                        let n = crate::workspaces::number(&mut Conn::Tx(tx), ws).await?;
                         *last = Some((ws, n));
                         n
                     }
@@ -218,7 +211,7 @@ impl Indexer {
         .map_err(spool_error)?;
         handed?;
         let changed = changed_since(db, ws, since, &kinds).await?;
-        let number = number_of(Conn::Db(db), ws).await?;
+        let number = crate::workspaces::number(&mut Conn::Db(db), ws).await?;
         // Temporary files are read on a thread of their own.
         let (out, mut chunks) = tokio::sync::mpsc::channel::<std::io::Result<Vec<Spooled>>>(2);
         let reading = tokio::task::spawn_blocking(move || {
@@ -362,7 +355,7 @@ async fn stored_terms(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<Option<(Works
 /// Indexes a record under its terms as stored now; terms it already has stay.
 async fn index_current(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
     let Some((ws, terms)) = stored_terms(tx, kind, id).await? else { return Ok(()) };
-    let number = number_of(Conn::Tx(tx), ws).await?;
+    let number = crate::workspaces::number(&mut Conn::Tx(tx), ws).await?;
     let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
     for t in terms {
         b.push(tx, [Val::from(number), t.into(), id.into()]).await?;
@@ -417,7 +410,7 @@ pub async fn replace(
     if added.is_empty() {
         return Ok(());
     }
-    let number = number_of(Conn::Tx(tx), ws).await?;
+    let number = crate::workspaces::number(&mut Conn::Tx(tx), ws).await?;
     let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
     for t in added {
         b.push(tx, [Val::from(number), t.as_str().into(), id.into()]).await?;

@@ -1,7 +1,7 @@
 //! Workspaces (tenants): the selling company using Guanxi.
 
 use crate::audit::{self, Action, Actor};
-use crate::db::{Db, Sql, Tx};
+use crate::db::{Conn, Db, Sql, Tx};
 use crate::Result;
 use chrono::{DateTime, Utc};
 use guanxi_domain::{Locale, Role, WorkspaceId, WorkspaceName};
@@ -71,6 +71,15 @@ pub async fn create(tx: &mut Tx, name: &WorkspaceName, now: DateTime<Utc>) -> Re
 }
 
 /// A workspace by id.
+/// The small number of workspace `ws`, which names it in the tables and
+/// indexes that hold most rows (`search_terms`, the accounts' 查重 keys) in
+/// place of its 16-byte id.
+pub(crate) async fn number(conn: &mut Conn<'_>, ws: WorkspaceId) -> Result<i64> {
+    let q = Sql::new("SELECT number FROM workspaces WHERE id = $1").arg(ws);
+    let row: Option<(i64,)> = conn.fetch_optional(q).await?;
+    row.map(|r| r.0).ok_or(crate::Error::NotFound)
+}
+
 pub async fn get(db: &Db, id: WorkspaceId) -> Result<Workspace> {
     db.fetch_one(Sql::new(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1")).arg(id)).await
 }
