@@ -1173,11 +1173,15 @@ pub async fn existing_matching(
     }
     let mut q = Sql::new(
         "SELECT a.id, a.name, a.name_key, a.name_region, a.name_branch, a.name_pinyin, a.uscc, a.owner_id, \
-         o.display_name AS owner_name, a.region_code FROM (",
+         o.display_name AS owner_name, a.region_code FROM ",
     );
-    // SQLite: by rowid, which every index entry holds, rather than by id,
-    // which is one more B-tree to descend per candidate (35 % of the query).
-    let (parts, join) = match conn.dialect() {
+    // SQLite: the union joined by rowid, which every index entry holds,
+    // rather than by id, which is one more B-tree to descend per candidate
+    // (35 % of the query). PostgreSQL: the ids as an array that the primary
+    // key is probed with; joined to the union, whose estimate is thousands
+    // of rows, it scanned the whole table into a hash join instead (0.77 s
+    // against 0.29 s for 2,000 rows' keys at 1.5M accounts).
+    let (parts, head, tail) = match conn.dialect() {
         Dialect::Sqlite => (
             [
                 "SELECT rowid AS id FROM accounts WHERE name_key",
@@ -1185,7 +1189,8 @@ pub async fn existing_matching(
                 "SELECT rowid AS id FROM accounts WHERE uscc",
                 "SELECT (SELECT rowid FROM accounts WHERE id = account_phones.account_id) AS id FROM account_phones WHERE number",
             ],
-            "a.rowid",
+            "(",
+            ") m JOIN accounts a ON a.rowid = m.id LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL",
         ),
         Dialect::Postgres => (
             [
@@ -1194,17 +1199,18 @@ pub async fn existing_matching(
                 "SELECT id FROM accounts WHERE uscc",
                 "SELECT account_id AS id FROM account_phones WHERE number",
             ],
-            "a.id",
+            "accounts a LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL AND a.id = ANY(ARRAY(",
+            "))",
         ),
     };
     // By the workspace's number, which these indexes lead with (migration 23).
     let number = crate::workspaces::number(conn, ws).await?;
+    q.push(head);
     q.push_union_of_ids(
         &[(parts[0], keys), (parts[1], pinyins), (parts[2], usccs), (parts[3], phones)],
         ("workspace_number", number.into()),
     );
-    q.push(") m JOIN accounts a ON ").push(join);
-    q.push(" = m.id LEFT JOIN users o ON o.id = a.owner_id WHERE a.deleted_at IS NULL");
+    q.push(tail);
     let rows: Vec<ExistingRow> = conn.fetch_all(q).await?;
     // Of the candidates' phones only those among `phones` can count (查重
     // asks whether two records share one): found by the number index, not by
