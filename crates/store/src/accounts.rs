@@ -1023,7 +1023,9 @@ pub async fn duplicates(
         "SELECT a.id, a.name, a.uscc, a.owner_id, o.display_name AS owner_name, a.region_code FROM accounts a LEFT JOIN users o ON o.id = a.owner_id \
          WHERE a.workspace_id = ",
     );
-    q.bind(ws).push(" AND a.deleted_at IS NULL AND (a.id IN (");
+    // One union of indexed SELECTs: an OR of two `IN (subquery)` made
+    // PostgreSQL scan every account (680 ms at 1.5M accounts, against 0.4).
+    q.bind(ws).push(" AND a.deleted_at IS NULL AND a.id IN (");
     let numbers: Vec<&str> = phones.iter().map(Phone::number).collect();
     let number = crate::workspaces::number(&mut Conn::Db(db), ws).await?;
     q.push_union_of_ids(
@@ -1035,11 +1037,10 @@ pub async fn duplicates(
         ],
         ("workspace_number", number.into()),
     );
-    q.push(")");
     // A slip of one character (华为数子 for 华为数字) shares no key: found by the pieces of its name.
     let similar = search::similar_names(db, ws, &key.core).await?;
     if !similar.is_empty() {
-        q.push(" OR a.id IN (");
+        q.push(" UNION SELECT id FROM accounts WHERE id IN (");
         for (i, id) in similar.iter().enumerate() {
             q.push(if i == 0 { "" } else { ", " }).bind(*id);
         }
