@@ -808,8 +808,7 @@ pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Res
     push_filter(&mut q, viewer, f);
     if f.sort == AccountSort::Name {
         // The index in name order leads with the workspace's number (migration 23).
-        q.push(" AND a.workspace_number = (SELECT number FROM workspaces WHERE id = ").bind(viewer.workspace_id);
-        q.push(")");
+        crate::workspaces::push_number(q.push(" AND a.workspace_number = "), viewer.workspace_id);
     }
 
     // Keyset pagination: rows strictly after the last one seen, in the list's order.

@@ -7,6 +7,7 @@ use crate::accounts::{self, AccountFields};
 use crate::batch::Batch;
 use crate::db::{Conn, Db, Sql, Tx, Val};
 use crate::scope::{push_visible, Viewer};
+use crate::workspaces;
 use crate::Result;
 use chrono::{DateTime, Utc};
 use guanxi_domain::search::{self as terms, Indexed, Kind, Plan};
@@ -18,20 +19,6 @@ use uuid::Uuid;
 /// A batch of `search_terms` rows: (workspace number, term, entity id).
 fn term_batch() -> Batch {
     Batch::new("search_terms", "workspace_number, term, entity_id")
-}
-
-/// `search_terms` keys its rows by the workspace's number, not by its
-/// 16-byte id (migration 22): the number of the workspace whose id follows.
-const NUMBER_OF: &str = "(SELECT number FROM workspaces WHERE id = ";
-
-/// The number of workspace `$n` in a statement.
-fn numbered(n: usize) -> String {
-    format!("{NUMBER_OF}${n})")
-}
-
-/// Appends the number of workspace `ws` to `q`.
-fn push_number(q: &mut Sql, ws: WorkspaceId) -> &mut Sql {
-    q.push(NUMBER_OF).bind(ws).push(")")
 }
 
 /// Where the terms of records being written go: straight into
@@ -160,7 +147,7 @@ impl Indexer {
                 let number = match *last {
                     Some((w, n)) if w == ws => n,
                     _ => {
-                        let n = crate::workspaces::number(&mut Conn::Tx(tx), ws).await?;
+                        let n = workspaces::number(&mut Conn::Tx(tx), ws).await?;
                         *last = Some((ws, n));
                         n
                     }
@@ -211,7 +198,7 @@ impl Indexer {
         .map_err(spool_error)?;
         handed?;
         let changed = changed_since(db, ws, since, &kinds).await?;
-        let number = crate::workspaces::number(&mut Conn::Db(db), ws).await?;
+        let number = workspaces::number(&mut Conn::Db(db), ws).await?;
         // Temporary files are read on a thread of their own.
         let (out, mut chunks) = tokio::sync::mpsc::channel::<std::io::Result<Vec<Spooled>>>(2);
         let reading = tokio::task::spawn_blocking(move || {
@@ -355,7 +342,7 @@ async fn stored_terms(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<Option<(Works
 /// Indexes a record under its terms as stored now; terms it already has stay.
 async fn index_current(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
     let Some((ws, terms)) = stored_terms(tx, kind, id).await? else { return Ok(()) };
-    let number = crate::workspaces::number(&mut Conn::Tx(tx), ws).await?;
+    let number = workspaces::number(&mut Conn::Tx(tx), ws).await?;
     let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
     for t in terms {
         b.push(tx, [Val::from(number), t.into(), id.into()]).await?;
@@ -371,7 +358,7 @@ pub async fn forget(tx: &mut Tx, kind: Kind, id: Uuid) -> Result<()> {
     let Some((ws, old)) = stored_terms(tx, kind, id).await? else { return Ok(()) };
     if !old.is_empty() {
         let mut q = Sql::new("DELETE FROM search_terms WHERE workspace_number = ");
-        push_number(&mut q, ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
+        workspaces::push_number(&mut q, ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
         for (i, t) in old.into_iter().enumerate() {
             q.push(if i == 0 { "" } else { ", " }).bind(t);
         }
@@ -398,7 +385,7 @@ pub async fn replace(
     let gone: Vec<&String> = old.iter().filter(|t| !new.contains(t)).collect();
     if !gone.is_empty() {
         let mut q = Sql::new("DELETE FROM search_terms WHERE workspace_number = ");
-        push_number(&mut q, ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
+        workspaces::push_number(&mut q, ws).push(" AND entity_id = ").bind(id).push(" AND term IN (");
         for (i, t) in gone.iter().enumerate() {
             q.push(if i == 0 { "" } else { ", " }).bind(t.as_str());
         }
@@ -410,7 +397,7 @@ pub async fn replace(
     if added.is_empty() {
         return Ok(());
     }
-    let number = crate::workspaces::number(&mut Conn::Tx(tx), ws).await?;
+    let number = workspaces::number(&mut Conn::Tx(tx), ws).await?;
     let mut b = term_batch().on_conflict(" ON CONFLICT DO NOTHING");
     for t in added {
         b.push(tx, [Val::from(number), t.as_str().into(), id.into()]).await?;
@@ -531,7 +518,7 @@ async fn postings_up_to(db: &Db, ws: WorkspaceId, term: &str, cap: i64) -> Resul
         .fetch_one(
             Sql::new(&format!(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM search_terms WHERE workspace_number = {} AND term = $2 LIMIT $3) p",
-                numbered(1)
+                workspaces::numbered(1)
             ))
             .arg(ws)
             .arg(term)
@@ -556,10 +543,13 @@ async fn by_bigrams(db: &Db, viewer: Viewer, kind: Kind, plan: &Plan) -> Result<
     let mut q = head(kind, false);
     push_visible(&mut q, viewer, accounts::SCOPE);
     q.push(" AND s.workspace_number = ");
-    push_number(&mut q, ws).push(" AND s.term = ").bind(counted[0].1.as_str());
+    workspaces::push_number(&mut q, ws).push(" AND s.term = ").bind(counted[0].1.as_str());
     for (_, t) in counted.iter().skip(1).take(SQL_BIGRAMS - 1) {
         q.push(" AND EXISTS (SELECT 1 FROM search_terms s2 WHERE s2.workspace_number = ");
-        push_number(&mut q, ws).push(" AND s2.term = ").bind(t.as_str()).push(" AND s2.entity_id = s.entity_id)");
+        workspaces::push_number(&mut q, ws)
+            .push(" AND s2.term = ")
+            .bind(t.as_str())
+            .push(" AND s2.entity_id = s.entity_id)");
     }
     q.push(" LIMIT ").bind(FOUND_PER_KIND);
     db.fetch_all(q).await
@@ -572,7 +562,7 @@ async fn by_prefixes(db: &Db, viewer: Viewer, kind: Kind, plan: &Plan) -> Result
         let mut q = head(kind, true);
         push_visible(&mut q, viewer, accounts::SCOPE);
         q.push(" AND s.workspace_number = ");
-        push_number(&mut q, viewer.workspace_id)
+        workspaces::push_number(&mut q, viewer.workspace_id)
             .push(" AND s.term >= ")
             .bind(lo.as_str())
             .push(" AND s.term < ")
@@ -625,7 +615,7 @@ pub async fn similar_names(db: &Db, ws: WorkspaceId, core: &str) -> Result<Vec<U
     let q = Sql::new(&format!(
         "SELECT s.entity_id FROM search_terms s WHERE s.workspace_number = {n} AND s.term = $2 AND EXISTS \
          (SELECT 1 FROM search_terms s2 WHERE s2.workspace_number = {n} AND s2.term = $3 AND s2.entity_id = s.entity_id) LIMIT $4",
-        n = numbered(1)
+        n = workspaces::numbered(1)
     ))
     .arg(ws)
     .arg(counted[0].2.as_str())

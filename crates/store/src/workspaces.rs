@@ -70,7 +70,6 @@ pub async fn create(tx: &mut Tx, name: &WorkspaceName, now: DateTime<Utc>) -> Re
     Ok(ws)
 }
 
-/// A workspace by id.
 /// The small number of workspace `ws`, which names it in the tables and
 /// indexes that hold most rows (`search_terms`, the accounts' 查重 keys) in
 /// place of its 16-byte id.
@@ -80,6 +79,20 @@ pub(crate) async fn number(conn: &mut Conn<'_>, ws: WorkspaceId) -> Result<i64> 
     row.map(|r| r.0).ok_or(crate::Error::NotFound)
 }
 
+/// The number of the workspace whose id follows, inside a statement.
+const NUMBER_OF: &str = "(SELECT number FROM workspaces WHERE id = ";
+
+/// The number of workspace `$n` in a statement.
+pub(crate) fn numbered(n: usize) -> String {
+    format!("{NUMBER_OF}${n})")
+}
+
+/// Appends the number of workspace `ws` to `q`, as a subquery.
+pub(crate) fn push_number(q: &mut Sql, ws: WorkspaceId) -> &mut Sql {
+    q.push(NUMBER_OF).bind(ws).push(")")
+}
+
+/// A workspace by id.
 pub async fn get(db: &Db, id: WorkspaceId) -> Result<Workspace> {
     db.fetch_one(Sql::new(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1")).arg(id)).await
 }
