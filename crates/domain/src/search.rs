@@ -13,7 +13,7 @@
 //!   last digits;
 //! - `u` + the USCC.
 
-use crate::dedupe::company_key;
+use crate::dedupe::{company_key, NameKey};
 use pinyin::ToPinyin;
 use unicode_normalization::UnicodeNormalization;
 
@@ -139,6 +139,12 @@ pub struct Indexed<'a> {
 
 /// The terms of one record, without duplicates.
 pub fn terms(kind: Kind, rec: &Indexed<'_>) -> Vec<String> {
+    terms_keyed(kind, rec, None)
+}
+
+/// [`terms`], given an account's registered name's key when it is known
+/// already (an import has it from 查重), instead of reducing the name again.
+pub fn terms_keyed(kind: Kind, rec: &Indexed<'_>, key: Option<&NameKey>) -> Vec<String> {
     let k = kind.prefix();
     let mut out = Vec::new();
     for (i, name) in rec.names.iter().enumerate() {
@@ -154,7 +160,14 @@ pub fn terms(kind: Kind, rec: &Indexed<'_>) -> Vec<String> {
         // ("huawei" finds 北京华为数字技术有限公司), with its branch
         // (国家电网东北分部), and as the industry abbreviates it (国网东北分部).
         if kind == Kind::Account && i == 0 {
-            let key = company_key(name);
+            let reduced;
+            let key = match key {
+                Some(key) => key,
+                None => {
+                    reduced = company_key(name);
+                    &reduced
+                }
+            };
             let core = fold(&key.core);
             let with_branch = fold(&format!("{}{}", key.core, key.branch.as_deref().unwrap_or("")));
             for form in [core, with_branch] {
@@ -312,6 +325,20 @@ mod tests {
         let t = account("北京华为数字技术有限公司");
         assert!(t.contains(&"afhuaweishuzijishu".to_owned()), "{t:?}");
         assert!(t.contains(&"aihwszjs".to_owned()), "{t:?}");
+    }
+
+    #[test]
+    fn a_known_key_gives_the_terms_the_name_gives() {
+        for name in ["国家电网有限公司东北分部", "北京华为数字技术有限公司", "ABB（中国）有限公司", "北京银行"]
+        {
+            let rec = Indexed { names: vec![name, "简称"], phones: vec!["+8613800138000"], uscc: None };
+            let key = company_key(name);
+            assert_eq!(terms_keyed(Kind::Account, &rec, Some(&key)), terms(Kind::Account, &rec), "{name}");
+        }
+        // The key is the account's registered name's: another key gives other terms.
+        let rec = Indexed { names: vec!["北京华为数字技术有限公司"], ..Default::default() };
+        let other = company_key("上海电气集团股份有限公司");
+        assert_ne!(terms_keyed(Kind::Account, &rec, Some(&other)), terms(Kind::Account, &rec));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::scope::{push_visible, Viewer};
 use crate::workspaces;
 use crate::Result;
 use chrono::{DateTime, Utc};
+use guanxi_domain::dedupe::NameKey;
 use guanxi_domain::search::{self as terms, Indexed, Kind, Plan};
 use guanxi_domain::{AccountId, ContactId, WorkspaceId};
 use serde::Serialize;
@@ -142,6 +143,18 @@ impl Indexer {
 
     /// Adds a new record's terms (sent with the next full statement or [`Indexer::flush`]).
     pub async fn push(&mut self, tx: &mut Tx, ws: WorkspaceId, kind: Kind, id: Uuid, rec: &Indexed<'_>) -> Result<()> {
+        self.push_terms(tx, ws, kind, id, terms::terms(kind, rec)).await
+    }
+
+    /// [`Indexer::push`] of terms worked out beforehand (`terms::terms` of the record).
+    pub async fn push_terms(
+        &mut self,
+        tx: &mut Tx,
+        ws: WorkspaceId,
+        kind: Kind,
+        id: Uuid,
+        record_terms: Vec<String>,
+    ) -> Result<()> {
         match &mut self.mode {
             Mode::Direct(batch, last) => {
                 let number = match *last {
@@ -152,7 +165,7 @@ impl Indexer {
                         n
                     }
                 };
-                for t in terms::terms(kind, rec) {
+                for t in record_terms {
                     batch.push(tx, [Val::from(number), t.into(), id.into()]).await?;
                 }
             }
@@ -161,9 +174,7 @@ impl Indexer {
                     return Err(crate::Error::Invalid("workspace_id", "a bulk write stays in one workspace".into()));
                 }
                 s.kinds.insert(table_of(kind));
-                for term in terms::terms(kind, rec) {
-                    s.pending.push(Spooled { term, entity: id.into_bytes() });
-                }
+                s.pending.extend(record_terms.into_iter().map(|term| Spooled { term, entity: id.into_bytes() }));
                 if s.pending.len() >= HAND_OFF {
                     s.hand_off()?;
                 }
@@ -417,6 +428,11 @@ pub fn account_terms(f: &AccountFields) -> Indexed<'_> {
     let mut names = vec![f.name.as_str()];
     names.extend(f.short_name.as_deref());
     Indexed { names, phones: f.phones.iter().map(|p| p.number()).collect(), uscc: f.uscc.as_deref() }
+}
+
+/// The terms of an account whose name's key is known (an import's, from 查重).
+pub fn account_terms_keyed(f: &AccountFields, key: &NameKey) -> Vec<String> {
+    terms::terms_keyed(Kind::Account, &account_terms(f), Some(key))
 }
 
 /// What a contact is found by.
