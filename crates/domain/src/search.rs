@@ -11,7 +11,11 @@
 //!   (`gwdb` finds 国网东北…);
 //! - `n` / `r` + a phone's digits as dialled, and reversed, for the first or
 //!   last digits;
-//! - `u` + the USCC.
+//! - `u` + the USCC;
+//! - `o` + an account's registered name as stored: not searched, but the
+//!   order of the list by name (a range scan of `ao…` terms), kept with the
+//!   other terms so that a bulk write merges it in name order when it ends
+//!   instead of growing an index of the accounts table at random places.
 
 use crate::dedupe::{company_key, NameKey};
 use pinyin::ToPinyin;
@@ -147,6 +151,9 @@ pub fn terms(kind: Kind, rec: &Indexed<'_>) -> Vec<String> {
 pub fn terms_keyed(kind: Kind, rec: &Indexed<'_>, key: Option<&NameKey>) -> Vec<String> {
     let k = kind.prefix();
     let mut out = Vec::new();
+    if let (Kind::Account, Some(name)) = (kind, rec.names.first()) {
+        out.push(name_order_term(name));
+    }
     for (i, name) in rec.names.iter().enumerate() {
         let folded = fold(name);
         if folded.is_empty() {
@@ -255,6 +262,15 @@ pub fn plan(query: &str) -> Option<Plan> {
     Some(Plan { folded, bigrams, prefixes })
 }
 
+/// The term that places an account in the list by name: its registered name
+/// as stored, so that the terms' order is the names' order.
+pub fn name_order_term(name: &str) -> String {
+    format!("ao{name}")
+}
+
+/// The range `[lo, hi)` of every account's [`name_order_term`].
+pub const NAME_ORDER_RANGE: (&str, &str) = ("ao", "ap");
+
 /// The term a prefix or bigram is stored under for a kind of record.
 pub fn term(kind: Kind, body: &str) -> String {
     format!("{}{body}", kind.prefix())
@@ -309,6 +325,28 @@ mod tests {
 
     fn account(name: &str) -> Vec<String> {
         terms(Kind::Account, &Indexed { names: vec![name], ..Default::default() })
+    }
+
+    #[test]
+    fn an_account_is_placed_in_name_order_by_its_registered_name_alone() {
+        let order = |name: &str, short: Option<&str>| -> Vec<String> {
+            let names = std::iter::once(name).chain(short).collect();
+            let t = terms(Kind::Account, &Indexed { names, ..Default::default() });
+            t.into_iter().filter(|t| t.as_str() >= NAME_ORDER_RANGE.0 && t.as_str() < NAME_ORDER_RANGE.1).collect()
+        };
+        // As stored, not folded; the short name adds none.
+        assert_eq!(order("ABB（中国）有限公司", Some("ABB")), vec!["aoABB（中国）有限公司".to_owned()]);
+        // A name with nothing to search by is still listed.
+        assert_eq!(order("…", None), vec!["ao…".to_owned()]);
+        // The terms sort as the names do.
+        let mut names = ["华为技术有限公司", "ABB（中国）有限公司", "阿里巴巴", "ABC", "华为"];
+        let mut by_term: Vec<String> = names.iter().flat_map(|n| order(n, None)).collect();
+        by_term.sort();
+        names.sort();
+        assert_eq!(by_term, names.iter().map(|n| name_order_term(n)).collect::<Vec<_>>());
+        // Contacts have no list by name to keep.
+        let c = terms(Kind::Contact, &Indexed { names: vec!["王建国"], ..Default::default() });
+        assert!(c.iter().all(|t| !t.starts_with("co")), "{c:?}");
     }
 
     #[test]

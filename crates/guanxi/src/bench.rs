@@ -4,8 +4,8 @@
 
 use crate::crm_gen::{account_name, contact_name, demo_workspace, sales_users};
 use crate::dirty::Rng;
-use guanxi_domain::{Classification, Clock, Scope};
-use guanxi_store::accounts::{self, AccountFilter};
+use guanxi_domain::{AccountId, Classification, Clock, Scope};
+use guanxi_store::accounts::{self, AccountFilter, AccountSort};
 use guanxi_store::{search, Db, Sql, Viewer};
 use std::time::Instant;
 
@@ -128,6 +128,22 @@ pub async fn run(db: &Db, clock: &dyn Clock, samples: usize) -> anyhow::Result<(
             std::hint::black_box(rows);
         }
         out.push(figure(&format!("account list, 50 rows, class filter, {who}"), ms));
+    }
+    // The list by name: the first page, then pages after a random name (as the next page of a deep list).
+    for (who, viewer) in [("sales", seller), ("admin", admin)] {
+        let mut ms = Vec::with_capacity(samples);
+        for s in 0..samples {
+            let mut filter = AccountFilter { sort: AccountSort::Name, ..Default::default() };
+            if s % 2 == 1 {
+                filter.after_key = Some(account_name(r.below(a as usize) as u64).0);
+                filter.after = Some(AccountId::from_uuid(uuid::Uuid::nil()));
+            }
+            let t = Instant::now();
+            let rows = accounts::list(db, viewer, &filter, 51).await?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            std::hint::black_box(rows);
+        }
+        out.push(figure(&format!("account list by name, 50 rows, first page or after a random name, {who}"), ms));
     }
     let data = format!("{a} accounts, {c} contacts, {} sales users (the sales user owns {mine})", owners.len());
     Ok((data, out))

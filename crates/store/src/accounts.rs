@@ -14,10 +14,10 @@ use crate::{Dialect, Error, Result};
 use chrono::{DateTime, Utc};
 use guanxi_domain::dedupe::{self, NameKey};
 use guanxi_domain::pool::{release_due, IdleClocks};
-use guanxi_domain::search::{Indexed, Kind};
+use guanxi_domain::search::{self as terms, Indexed, Kind};
 use guanxi_domain::{
-    AccountId, AccountSource, Classification, Phone, PoolId, RelationshipStage, ReleaseReason, ReleaseRule, TeamId,
-    UserId, WorkspaceId,
+    AccountId, AccountSource, Classification, Phone, PoolId, RelationshipStage, ReleaseReason, ReleaseRule, Scope,
+    TeamId, UserId, WorkspaceId,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -185,15 +185,42 @@ crate::from_row!(AccountRow {
     previous_owner_name
 });
 
-const SELECT: &str =
-    "SELECT a.id, a.name, a.short_name, a.uscc, a.industry, a.region_code, a.address, a.website, a.source, \
-     a.referrer, a.classification, a.key_account, a.product_fit, a.centralised_purchasing, a.continuous_purchasing, \
-     a.relationship_stage, a.owner_id, o.display_name AS owner_name, a.team_id, t.name AS team_name, a.notes, \
-     a.created_at, a.updated_at, a.deleted_at, a.merged_into_id, a.pool_id, a.owned_at, a.release_due_at, \
-     a.release_rule, a.protected_until, a.released_at, a.release_reason, a.release_note, a.previous_owner_id, \
-     p.display_name AS previous_owner_name \
-     FROM accounts a LEFT JOIN users o ON o.id = a.owner_id LEFT JOIN teams t ON t.id = a.team_id \
-     LEFT JOIN users p ON p.id = a.previous_owner_id";
+macro_rules! account_columns {
+    () => {
+        "SELECT a.id, a.name, a.short_name, a.uscc, a.industry, a.region_code, a.address, a.website, a.source, \
+         a.referrer, a.classification, a.key_account, a.product_fit, a.centralised_purchasing, a.continuous_purchasing, \
+         a.relationship_stage, a.owner_id, o.display_name AS owner_name, a.team_id, t.name AS team_name, a.notes, \
+         a.created_at, a.updated_at, a.deleted_at, a.merged_into_id, a.pool_id, a.owned_at, a.release_due_at, \
+         a.release_rule, a.protected_until, a.released_at, a.release_reason, a.release_note, a.previous_owner_id, \
+         p.display_name AS previous_owner_name "
+    };
+}
+
+macro_rules! account_joins {
+    () => {
+        " LEFT JOIN users o ON o.id = a.owner_id LEFT JOIN teams t ON t.id = a.team_id \
+         LEFT JOIN users p ON p.id = a.previous_owner_id"
+    };
+}
+
+const SELECT: &str = concat!(account_columns!(), "FROM accounts a", account_joins!());
+
+/// The list by name walks the accounts' name-order terms (`ao` + name, see
+/// `guanxi_domain::search`) instead of an index on `accounts.name`: that index
+/// grew at random places under a bulk write, whose terms are merged in order
+/// when it ends. The join's condition names the term, so that the planner can
+/// also start from a selective filter and look each account's term up.
+fn select_by_name() -> String {
+    format!(
+        concat!(
+            account_columns!(),
+            "FROM accounts a JOIN search_terms s ON s.workspace_number = a.workspace_number \
+             AND s.term = '{}' || a.name AND s.entity_id = a.id",
+            account_joins!()
+        ),
+        terms::name_order_term("")
+    )
+}
 
 const KIND: lifecycle::Kind = lifecycle::Kind { table: "accounts", entity: "account", search: Kind::Account };
 
@@ -805,54 +832,80 @@ pub fn sort_key(a: &Account, sort: AccountSort) -> Option<String> {
 
 /// Accounts the viewer may see in the filter's order, `limit` at a time.
 pub async fn list(db: &Db, viewer: Viewer, f: &AccountFilter, limit: i64) -> Result<Vec<Account>> {
-    let mut q = Sql::new(SELECT);
+    // A salesperson's own accounts (found by owner, thousands at most) are
+    // sorted by name: looking up each one's name-order term cost more than
+    // the sort. Wider views walk the terms in order.
+    let walk_terms = f.sort == AccountSort::Name && !matches!(viewer.scope, Scope::Own(_));
+    let mut q = if walk_terms { Sql::new(&select_by_name()) } else { Sql::new(SELECT) };
     push_filter(&mut q, viewer, f);
-    if f.sort == AccountSort::Name {
-        // The index in name order leads with the workspace's number (migration 23).
-        crate::workspaces::push_number(q.push(" AND a.workspace_number = "), viewer.workspace_id);
-    }
+    // The byte order of the terms (`COLLATE "C"` on PostgreSQL), whichever way is taken.
+    let name = if db.dialect() == Dialect::Postgres { "a.name COLLATE \"C\"" } else { "a.name" };
+    let cursor = f.after.zip(f.after_key.as_deref());
 
-    // Keyset pagination: rows strictly after the last one seen, in the list's order.
-    match (f.sort, f.after, &f.after_key) {
-        (AccountSort::Created, Some(id), _) => {
-            q.push(" AND a.id > ").bind(id);
+    // Keyset pagination: rows strictly after the last one seen, in the
+    // list's order, as `col >= key AND (col > key OR id > last)`: a lower
+    // bound the index is entered at (SQLite cannot seek to an `OR`'s).
+    match (f.sort, cursor) {
+        (AccountSort::Created, _) => {
+            if let Some(id) = f.after {
+                q.push(" AND a.id > ").bind(id);
+            }
         }
-        (AccountSort::Updated, Some(id), Some(key)) => {
-            let t = DateTime::parse_from_rfc3339(key)
-                .map_err(|_| Error::Invalid("cursor", "is not one this server issued".into()))?
-                .with_timezone(&Utc);
-            q.push(" AND (a.updated_at < ").bind(t).push(" OR (a.updated_at = ").bind(t);
-            q.push(" AND a.id < ").bind(id).push("))");
+        (AccountSort::Updated, Some((id, key))) => {
+            let t = cursor_time(key)?;
+            q.push(" AND a.updated_at <= ").bind(t);
+            q.push(" AND (a.updated_at < ").bind(t).push(" OR a.id < ").bind(id).push(")");
         }
-        (AccountSort::Name, Some(id), Some(key)) => {
-            q.push(" AND (a.name > ").bind(key.as_str()).push(" OR (a.name = ").bind(key.as_str());
-            q.push(" AND a.id > ").bind(id).push("))");
+        (AccountSort::Name, _) if walk_terms => {
+            let (lo, hi) = terms::NAME_ORDER_RANGE;
+            crate::workspaces::push_number(q.push(" AND s.workspace_number = "), viewer.workspace_id);
+            // One lower bound only: given two, SQLite may enter the index at the wrong one.
+            match cursor {
+                Some((id, key)) => {
+                    let key = terms::name_order_term(key);
+                    q.push(" AND s.term >= ").bind(key.as_str()).push(" AND s.term < ").bind(hi);
+                    q.push(" AND (s.term > ").bind(key.as_str()).push(" OR s.entity_id > ").bind(id).push(")");
+                }
+                None => {
+                    q.push(" AND s.term >= ").bind(lo).push(" AND s.term < ").bind(hi);
+                }
+            }
         }
-        (AccountSort::ReleaseDue, Some(id), Some(key)) => {
-            let t = DateTime::parse_from_rfc3339(key)
-                .map_err(|_| Error::Invalid("cursor", "is not one this server issued".into()))?
-                .with_timezone(&Utc);
-            q.push(" AND (");
+        (AccountSort::Name, Some((id, key))) => {
+            q.push(" AND ").push(name).push(" >= ").bind(key);
+            q.push(" AND (").push(name).push(" > ").bind(key).push(" OR a.id > ").bind(id).push(")");
+        }
+        (AccountSort::ReleaseDue, Some((id, key))) => {
+            let t = cursor_time(key)?;
+            q.push(" AND ");
             push_due(&mut q);
-            q.push(" > ").bind(t).push(" OR (");
+            q.push(" >= ").bind(t).push(" AND (");
             push_due(&mut q);
-            q.push(" = ").bind(t).push(" AND a.id > ").bind(id).push("))");
+            q.push(" > ").bind(t).push(" OR a.id > ").bind(id).push(")");
         }
         _ => {}
     }
-    if f.sort == AccountSort::ReleaseDue {
-        q.push(" ORDER BY ");
-        push_due(&mut q);
+    match f.sort {
+        AccountSort::Created => q.push(" ORDER BY a.id LIMIT "),
+        AccountSort::Updated => q.push(" ORDER BY a.updated_at DESC, a.id DESC LIMIT "),
+        AccountSort::Name if walk_terms => q.push(" ORDER BY s.term, s.entity_id LIMIT "),
+        AccountSort::Name => q.push(" ORDER BY ").push(name).push(", a.id LIMIT "),
+        AccountSort::ReleaseDue => {
+            q.push(" ORDER BY ");
+            push_due(&mut q);
+            q.push(", a.id LIMIT ")
+        }
     }
-    q.push(match f.sort {
-        AccountSort::Created => " ORDER BY a.id LIMIT ",
-        AccountSort::Updated => " ORDER BY a.updated_at DESC, a.id DESC LIMIT ",
-        AccountSort::Name => " ORDER BY a.name, a.id LIMIT ",
-        AccountSort::ReleaseDue => ", a.id LIMIT ",
-    })
     .bind(limit);
     let rows: Vec<AccountRow> = db.fetch_all(q).await?;
     load_children(Conn::Db(db), rows).await
+}
+
+/// The time in a cursor of the lists ordered by a time.
+fn cursor_time(key: &str) -> Result<DateTime<Utc>> {
+    Ok(DateTime::parse_from_rfc3339(key)
+        .map_err(|_| Error::Invalid("cursor", "is not one this server issued".into()))?
+        .with_timezone(&Utc))
 }
 
 /// An account as an export writes it: fields as stored, phones and tags

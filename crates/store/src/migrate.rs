@@ -158,6 +158,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0023_account_keys_by_number.sql"),
         postgres: include_str!("../migrations/postgres/0023_account_keys_by_number.sql"),
     },
+    Migration {
+        version: 24,
+        name: "name_order_terms",
+        sqlite: include_str!("../migrations/sqlite/0024_name_order_terms.sql"),
+        postgres: include_str!("../migrations/postgres/0024_name_order_terms.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.
@@ -320,13 +326,8 @@ mod tests {
         assert_eq!(n, 3);
     }
 
-    /// Accounts written before 查重's indexes were keyed by the workspace's
-    /// number are found by name, pinyin, USCC and phone afterwards, each in
-    /// its own workspace only, with the phones that matched.
-    #[tokio::test]
-    async fn accounts_are_found_in_their_workspace_after_migration_23() {
-        let (_dir, db, mut tx) = migrated_before(23).await;
-        let now = chrono::Utc::now();
+    /// Workspaces numbered 1 and 2 (as migration 22 numbers them).
+    async fn two_numbered_workspaces(tx: &mut Tx, now: chrono::DateTime<chrono::Utc>) -> (uuid::Uuid, uuid::Uuid) {
         let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         for (ws, number) in [(a, 1), (b, 2)] {
             let q = Sql::new(
@@ -334,6 +335,17 @@ mod tests {
             );
             tx.execute(q.arg(ws).arg(now).arg(number)).await.unwrap();
         }
+        (a, b)
+    }
+
+    /// Accounts written before 查重's indexes were keyed by the workspace's
+    /// number are found by name, pinyin, USCC and phone afterwards, each in
+    /// its own workspace only, with the phones that matched.
+    #[tokio::test]
+    async fn accounts_are_found_in_their_workspace_after_migration_23() {
+        let (_dir, db, mut tx) = migrated_before(23).await;
+        let now = chrono::Utc::now();
+        let (a, b) = two_numbered_workspaces(&mut tx, now).await;
         let name = "华为技术有限公司";
         let key = guanxi_domain::dedupe::company_key(name);
         let uscc = "91440300192203821J";
@@ -369,5 +381,53 @@ mod tests {
             let matched: Vec<String> = phones.iter().map(|p| p.to_string()).collect();
             assert_eq!(found, vec![(ids[1], matched)], "found by {what}, in workspace b only");
         }
+    }
+
+    /// Accounts saved before the list by name walked search terms are listed
+    /// by name afterwards, each in its own workspace: live ones in the list,
+    /// removed ones in the recycle bin; an account merged away in neither.
+    #[tokio::test]
+    async fn accounts_are_listed_by_name_after_migration_24() {
+        use crate::accounts::{list, AccountFilter, AccountSort};
+        let (_dir, db, mut tx) = migrated_before(24).await;
+        let now = chrono::Utc::now();
+        let (a, b) = two_numbered_workspaces(&mut tx, now).await;
+        let kept = uuid::Uuid::now_v7();
+        // (workspace, its number, name, removed, merged into)
+        let rows = [
+            (b, 2, "华为技术有限公司", false, None),
+            (b, 2, "ABB（中国）有限公司", false, None),
+            (b, 2, "阿里巴巴（中国）有限公司", true, None),
+            (b, 2, "ABB中国", true, Some(kept)),
+            (a, 1, "中国电力建设集团有限公司", false, None),
+        ];
+        for (i, (ws, number, name, removed, merged)) in rows.into_iter().enumerate() {
+            let id = if i == 1 { kept } else { uuid::Uuid::now_v7() };
+            let key = guanxi_domain::dedupe::company_key(name);
+            let q = Sql::new(
+                "INSERT INTO accounts (id, workspace_id, workspace_number, name, source, name_key, name_pinyin, \
+                 created_at, updated_at, deleted_at, merged_into_id) VALUES ($1, $2, $3, $4, 'other', $5, $6, $7, $7, $8, $9)",
+            );
+            let q = q.arg(id).arg(ws).arg(number as i64).arg(name).arg(key.core.as_str()).arg(key.pinyin.as_str());
+            tx.execute(q.arg(now).arg(removed.then_some(now)).arg(merged)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        run(&db).await.unwrap();
+        let viewer = crate::scope::Viewer::whole(guanxi_domain::WorkspaceId::from_uuid(b));
+        let names = |deleted| {
+            let f = AccountFilter { sort: AccountSort::Name, deleted, ..Default::default() };
+            let db = &db;
+            async move {
+                let found = list(db, viewer, &f, 10).await.unwrap();
+                found.into_iter().map(|a| a.name).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            names(false).await,
+            ["ABB（中国）有限公司", "华为技术有限公司"],
+            "live, in name order, workspace b only"
+        );
+        assert_eq!(names(true).await, ["阿里巴巴（中国）有限公司"], "the recycle bin, without the merged-away account");
     }
 }

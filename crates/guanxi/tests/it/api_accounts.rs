@@ -258,19 +258,31 @@ async fn lists_sort_and_page_in_that_order(app: &TestApp) {
         }
         assert_eq!(seen, want, "{sort}");
     }
-    let mut names = Vec::new();
-    let mut url = "/api/v1/accounts?sort=name&limit=2".to_owned();
-    loop {
-        let (_, page) = app.get(t, &url).await;
-        names.extend(page["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()));
-        match page["next_cursor"].as_str() {
-            Some(c) => url = format!("/api/v1/accounts?sort=name&limit=2&cursor={c}"),
-            None => break,
+    // Another salesperson's account: in the manager's and the admin's lists only.
+    let (status, _) = app.send("POST", &w.sales_y.token, "/api/v1/accounts", account("丁公司")).await;
+    assert_eq!(status, 201);
+    // Their own accounts sorted (a salesperson's), the name order walked (a
+    // manager's, an admin's): the same order, each page after the last.
+    for (who, token, n) in [("sales", t, 3), ("manager", &w.manager_x.token, 3), ("admin", &app.admin.token, 4)] {
+        let (_, all) = app.get(token, "/api/v1/accounts?limit=100").await;
+        let mut sorted: Vec<String> =
+            all["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect();
+        sorted.sort();
+        for limit in [1, 2] {
+            let mut names = Vec::new();
+            let mut url = format!("/api/v1/accounts?sort=name&limit={limit}");
+            loop {
+                let (_, page) = app.get(token, &url).await;
+                names.extend(page["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()));
+                match page["next_cursor"].as_str() {
+                    Some(c) => url = format!("/api/v1/accounts?sort=name&limit={limit}&cursor={c}"),
+                    None => break,
+                }
+            }
+            assert_eq!(sorted.len(), n, "{who} sees {sorted:?}");
+            assert_eq!(names, sorted, "{who}, {limit} a page: every row once, in name order");
         }
     }
-    let mut sorted = names.clone();
-    sorted.sort();
-    assert_eq!((names.len(), &names), (3, &sorted), "every row once, in name order");
     let (status, problem) = app.get(t, "/api/v1/accounts?sort=name&cursor=bm90LWEtY3Vyc29y").await;
     assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("cursor")));
     let (status, _) = app.get(t, "/api/v1/accounts?sort=colour").await;

@@ -611,6 +611,13 @@ async fn found(app: &TestApp, q: &str) -> Vec<String> {
     names
 }
 
+/// The names in the admin's list by name (it walks the accounts' name-order terms).
+async fn by_name(app: &TestApp) -> Vec<String> {
+    let (status, page) = app.get(&app.admin.token, "/api/v1/accounts?sort=name&limit=200").await;
+    assert_eq!(status, 200, "{page}");
+    page["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect()
+}
+
 async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(app: &TestApp) {
     let (_dir, path) = csv_file("客户名称,电话\n鞍山钢铁集团有限公司,0412-6723 000\n本溪钢铁集团有限公司,\n");
     let (r, _) = run(app, &path, &Options::default()).await;
@@ -620,6 +627,7 @@ async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(ap
     assert_eq!(found(app, "asgt").await, vec!["鞍山钢铁集团有限公司"]);
     assert_eq!(found(app, "6723000").await, vec!["鞍山钢铁集团有限公司"]);
     assert!(guanxi_store::imports::unindexed(&app.db).await.unwrap().is_empty(), "the import's terms are merged");
+    assert_eq!(by_name(app).await, ["本溪钢铁集团有限公司", "鞍山钢铁集团有限公司"], "and listed by name");
 
     // Renamed, it is found by its new name only: its old terms were worked out again and removed.
     let (id,): (uuid::Uuid,) =
@@ -637,6 +645,7 @@ async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(ap
     assert_eq!(found(app, "鞍钢").await, vec!["鞍钢股份有限公司"]);
     assert_eq!(found(app, "6723000").await, vec!["鞍钢股份有限公司"]);
     assert_eq!(found(app, "钢铁").await, vec!["本溪钢铁集团有限公司"]);
+    assert_eq!(by_name(app).await, ["本溪钢铁集团有限公司", "鞍钢股份有限公司"], "in its new place by name");
 
     // A record a bulk write created and someone renamed before the write
     // merged its terms is found by its new name only.
@@ -653,6 +662,7 @@ async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(ap
     guanxi_store::accounts::insert_many(&mut tx, app.workspace, &pool, &rows, &mut terms, app.now()).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(found(app, "辽阳").await, Vec::<String>::new(), "not merged yet");
+    assert!(!by_name(app).await.contains(&"辽阳石油化纤有限公司".to_owned()), "nor listed by name");
     app.clock.advance(chrono::Duration::seconds(1));
     let renamed = serde_json::json!({"name": "辽化集团有限公司"});
     let (s, body) = app.send("PATCH", &app.admin.token, &format!("/api/v1/accounts/{}", rows[0].0), renamed).await;
@@ -660,6 +670,7 @@ async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(ap
     terms.merge(&app.db).await.unwrap();
     assert_eq!(found(app, "辽阳").await, Vec::<String>::new());
     assert_eq!(found(app, "辽化").await, vec!["辽化集团有限公司"]);
+    assert_eq!(by_name(app).await, ["本溪钢铁集团有限公司", "辽化集团有限公司", "鞍钢股份有限公司"]);
 
     // An import whose process stopped after writing, before merging its
     // terms: its records are not found until the sweep (every server runs
@@ -687,6 +698,7 @@ async fn imported_records_are_found_by_search_and_a_stopped_import_catches_up(ap
     app.clock.advance(chrono::Duration::minutes(11));
     guanxi_exchange::import::stored::sweep(&app.db, app.clock.as_ref()).await.unwrap();
     assert_eq!(found(app, "抚顺").await, vec!["抚顺特殊钢股份有限公司"]);
+    assert!(by_name(app).await.contains(&"抚顺特殊钢股份有限公司".to_owned()), "listed by name once indexed");
     assert!(guanxi_store::imports::unindexed(&app.db).await.unwrap().is_empty(), "and only once");
 }
 both!(imported_records_are_found_by_search_and_a_stopped_import_catches_up);
