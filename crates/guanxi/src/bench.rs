@@ -4,7 +4,7 @@
 
 use crate::crm_gen::{account_name, contact_name, demo_workspace, sales_users};
 use crate::dirty::Rng;
-use guanxi_domain::{AccountId, Classification, Clock, Scope};
+use guanxi_domain::{AccountId, Classification, Clock, Scope, TeamId, UserId};
 use guanxi_store::accounts::{self, AccountFilter, AccountSort};
 use guanxi_store::{search, Db, Sql, Viewer};
 use std::time::Instant;
@@ -129,8 +129,24 @@ pub async fn run(db: &Db, clock: &dyn Clock, samples: usize) -> anyhow::Result<(
         }
         out.push(figure(&format!("account list, 50 rows, class filter, {who}"), ms));
     }
-    // The list by name: the first page, then pages after a random name (as the next page of a deep list).
-    for (who, viewer) in [("sales", seller), ("admin", admin)] {
+    // The list by name: the first page, then pages after a random name (as
+    // the next page of a deep list); for a manager, of the smallest team that
+    // has accounts, whose page fills last as the workspace's order is walked.
+    let (team, in_team): (TeamId, i64) = db
+        .fetch_one(
+            Sql::new(
+                "SELECT team_id, COUNT(*) FROM accounts WHERE workspace_id = $1 AND team_id IS NOT NULL \
+                 GROUP BY team_id ORDER BY 2, 1 LIMIT 1",
+            )
+            .arg(ws),
+        )
+        .await?;
+    // A member of the team, whose own accounts are the team's (the sales user's are not).
+    let member: Option<(UserId,)> =
+        db.fetch_optional(Sql::new("SELECT id FROM users WHERE team_id = $1 ORDER BY id LIMIT 1").arg(team)).await?;
+    let manager = Viewer { workspace_id: ws, scope: Scope::Team(member.map_or(sales, |m| m.0), team) };
+    let small_team = format!("manager of a team with {in_team}");
+    for (who, viewer) in [("sales", seller), (small_team.as_str(), manager), ("admin", admin)] {
         let mut ms = Vec::with_capacity(samples);
         for s in 0..samples {
             let mut filter = AccountFilter { sort: AccountSort::Name, ..Default::default() };
