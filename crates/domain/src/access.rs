@@ -48,6 +48,14 @@ impl Role {
         }
     }
 
+    /// Whether this role changes sales records: accounts, contacts, deals,
+    /// purchases, ownership (claims, 报备, transfers) and their imports.
+    /// 客服 reads the customers it serves and writes touches (notes) and
+    /// tasks, never the sales records themselves.
+    pub fn writes_sales_records(self) -> bool {
+        matches!(self, Role::Admin | Role::Manager | Role::Sales)
+    }
+
     /// Whether this role administers the workspace (users, teams, roles, audit).
     pub fn is_admin(self) -> bool {
         self == Role::Admin
@@ -119,6 +127,12 @@ mod tests {
         let t = TeamId::new();
         assert_eq!(Scope::resolve(DataScope::Team, u, Some(t)), Scope::Team(u, t));
         assert_eq!(Scope::resolve(DataScope::Own, u, Some(t)), Scope::Own(u));
+    }
+
+    #[test]
+    fn service_reads_but_does_not_change_sales_records() {
+        assert!(!Role::Service.writes_sales_records());
+        assert!([Role::Admin, Role::Manager, Role::Sales].into_iter().all(Role::writes_sales_records));
     }
 
     #[test]

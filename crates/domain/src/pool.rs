@@ -370,12 +370,73 @@ pub enum Refusal {
     /// The request was decided already (or lapsed).
     #[error("not pending")]
     NotPending,
-    /// Only the requester's (or owner's) manager, or an admin, decides.
+    /// Only the deciding side's manager (`may_decide`), or an admin, decides.
     #[error("not the decider")]
     NotDecider,
     /// The account changed hands since the request was made.
     #[error("owner changed")]
     OwnerChanged,
+}
+
+/// Whether someone may change a pool's rules and members: admins; a manager
+/// only where the pool names them, as a member user or through their own
+/// team. The default pool, open to everyone and named for nobody, is the
+/// admins' alone: its rules bind every salesperson of the workspace.
+pub fn may_configure(
+    role: crate::Role,
+    user: crate::UserId,
+    team: Option<crate::TeamId>,
+    member_users: &[crate::UserId],
+    member_teams: &[crate::TeamId],
+) -> bool {
+    match role {
+        crate::Role::Admin => true,
+        crate::Role::Manager => member_users.contains(&user) || team.is_some_and(|t| member_teams.contains(&t)),
+        _ => false,
+    }
+}
+
+/// Whom a request is decided for: the side that must consent.
+///
+/// A registration (报备) asks for a customer nobody owns, so the requester's
+/// side decides. A transfer takes an account from its owner, so the side
+/// that gives it decides: the owner's manager or an admin, never the
+/// requester's manager alone (one branch could otherwise take another's
+/// account with its contacts, deals and touches).
+pub fn deciding_side(kind: RequestKind) -> DecidingSide {
+    match kind {
+        RequestKind::Registration => DecidingSide::Requester,
+        RequestKind::Transfer => DecidingSide::Owner,
+    }
+}
+
+/// Whose manager decides a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecidingSide {
+    /// The requester's team (or one above it).
+    Requester,
+    /// The current owner's team (or one above it).
+    Owner,
+}
+
+/// Whether someone may decide a request: never their own; admins always;
+/// managers whose team contains the deciding side's team. `manages` tells
+/// whether the decider's team contains a team.
+pub fn may_decide(
+    kind: RequestKind,
+    decider: crate::UserId,
+    role: crate::Role,
+    requester: crate::UserId,
+    manages: impl Fn(DecidingSide) -> bool,
+) -> Result<(), Refusal> {
+    if decider == requester {
+        return Err(Refusal::OwnDecision);
+    }
+    match role {
+        crate::Role::Admin => Ok(()),
+        crate::Role::Manager if manages(deciding_side(kind)) => Ok(()),
+        _ => Err(Refusal::NotDecider),
+    }
 }
 
 #[cfg(test)]
@@ -411,6 +472,48 @@ mod tests {
         assert_eq!(days_left(t(4), t(1)), 3);
         assert_eq!(days_left(t(4), t(1) + Duration::hours(12)), 2);
         assert_eq!(days_left(t(1), t(2)), -1);
+    }
+
+    #[test]
+    fn a_pool_is_configured_by_admins_and_the_managers_it_names() {
+        use crate::{Role, TeamId, UserId};
+        let (me, other) = (UserId::new(), UserId::new());
+        let (mine, theirs) = (TeamId::new(), TeamId::new());
+        assert!(may_configure(Role::Admin, me, None, &[], &[]), "admins, even the default pool");
+        assert!(!may_configure(Role::Manager, me, Some(mine), &[], &[]), "the default pool names nobody");
+        assert!(!may_configure(Role::Manager, me, Some(mine), &[other], &[theirs]));
+        assert!(may_configure(Role::Manager, me, Some(mine), &[], &[mine]));
+        assert!(may_configure(Role::Manager, me, None, &[me], &[]));
+        for role in [Role::Sales, Role::Service] {
+            assert!(!may_configure(role, me, Some(mine), &[me], &[mine]));
+        }
+    }
+
+    #[test]
+    fn a_transfer_is_decided_by_the_side_that_gives_the_account() {
+        use crate::{Role, UserId};
+        let (requester, decider) = (UserId::new(), UserId::new());
+        let only = |side: DecidingSide| move |s: DecidingSide| s == side;
+        let t = RequestKind::Transfer;
+        let r = RequestKind::Registration;
+        // The requester's manager alone may not give away another team's account.
+        assert_eq!(
+            may_decide(t, decider, Role::Manager, requester, only(DecidingSide::Requester)),
+            Err(Refusal::NotDecider)
+        );
+        assert_eq!(may_decide(t, decider, Role::Manager, requester, only(DecidingSide::Owner)), Ok(()));
+        assert_eq!(may_decide(r, decider, Role::Manager, requester, only(DecidingSide::Requester)), Ok(()));
+        assert_eq!(
+            may_decide(r, decider, Role::Manager, requester, only(DecidingSide::Owner)),
+            Err(Refusal::NotDecider)
+        );
+        for kind in [t, r] {
+            assert_eq!(may_decide(kind, decider, Role::Admin, requester, |_| false), Ok(()));
+            assert_eq!(may_decide(kind, requester, Role::Admin, requester, |_| true), Err(Refusal::OwnDecision));
+            for role in [Role::Sales, Role::Service] {
+                assert_eq!(may_decide(kind, decider, role, requester, |_| true), Err(Refusal::NotDecider));
+            }
+        }
     }
 
     #[test]

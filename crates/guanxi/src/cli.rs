@@ -579,6 +579,10 @@ async fn serve(db: Db, file: &FileConfig, args: ServeArgs) -> anyhow::Result<()>
         trust_proxy: file.trust_proxy.unwrap_or(false),
         max_upload: file.max_upload_mb.map_or(WebConfig::default().max_upload, |mb| mb * 1024 * 1024),
         import_undo_days: file.import_undo_days.unwrap_or(WebConfig::default().import_undo_days),
+        metrics_token: std::env::var("GUANXI_METRICS_TOKEN")
+            .ok()
+            .or_else(|| file.metrics_token.clone())
+            .filter(|t| !t.trim().is_empty()),
     };
     let clock: Arc<dyn guanxi_domain::Clock> = Arc::new(SystemClock);
     let sender = args.smtp.sender()?;

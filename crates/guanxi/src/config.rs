@@ -29,6 +29,9 @@ pub struct FileConfig {
     pub max_upload_mb: Option<u64>,
     /// Days during which an import can be undone (default 7).
     pub import_undo_days: Option<i64>,
+    /// The bearer token a Prometheus scraper sends to `/metrics` (also
+    /// `GUANXI_METRICS_TOKEN`); without one, `/metrics` is not served.
+    pub metrics_token: Option<String>,
 }
 
 impl FileConfig {

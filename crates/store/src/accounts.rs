@@ -735,18 +735,20 @@ pub async fn owners(db: &Db, ws: WorkspaceId, ids: &[AccountId]) -> Result<Vec<(
     db.fetch_all(q).await
 }
 
+/// Those of `ids` the viewer sees: the accounts an import may update or
+/// link to, as `get` (and so the API) finds them.
 pub async fn visible(conn: &mut Conn<'_>, viewer: Viewer, ids: &[AccountId]) -> Result<Vec<AccountId>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut out = Vec::new();
+    for chunk in ids.chunks(4000) {
+        let mut q = Sql::new("SELECT a.id FROM accounts a WHERE a.id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*id);
+        }
+        q.push(") AND ");
+        push_visible(&mut q, viewer, SCOPE);
+        out.extend(conn.fetch_all::<(AccountId,)>(q).await?.into_iter().map(|r| r.0));
     }
-    let mut q = Sql::new("SELECT a.id FROM accounts a WHERE a.id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        q.push(if i == 0 { "" } else { ", " }).bind(*id);
-    }
-    q.push(") AND ");
-    push_visible(&mut q, viewer, SCOPE);
-    let rows: Vec<(AccountId,)> = conn.fetch_all(q).await?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
+    Ok(out)
 }
 
 /// An account the viewer may see (deleted ones too, for the recycle bin).

@@ -323,66 +323,87 @@ pub struct LoginAccount {
 
 crate::from_row!(LoginAccount { id, workspace_id, password_hash, disabled_at });
 
-/// The account behind an e-mail address.
-pub async fn login_account(db: &Db, email: &str) -> Result<Option<LoginAccount>> {
-    db.fetch_optional(
-        Sql::new("SELECT id, workspace_id, password_hash, disabled_at FROM users WHERE email = $1").arg(email),
+/// Most accounts one e-mail address may log in to (one per workspace).
+pub const MAX_ACCOUNTS_PER_EMAIL: i64 = 5;
+
+/// The accounts behind an e-mail address, one per workspace at most, oldest
+/// first: logging in checks the password against each.
+pub async fn login_accounts(db: &Db, email: &str) -> Result<Vec<LoginAccount>> {
+    db.fetch_all(
+        Sql::new(
+            "SELECT id, workspace_id, password_hash, disabled_at FROM users WHERE email = $1 ORDER BY id LIMIT $2",
+        )
+        .arg(email)
+        .arg(MAX_ACCOUNTS_PER_EMAIL),
     )
     .await
 }
 
-/// Limits on failed logins, per account and per client address.
+/// Limits on login attempts, per account and per client address, each
+/// counted on its own key.
 #[derive(Clone, Copy, Debug)]
 pub struct ThrottlePolicy {
-    /// Failures allowed within the window before the key is locked.
+    /// Attempts a key may have checked within one window.
     pub max_failures: i64,
-    /// The counting window.
+    /// The counting window, from the key's first attempt; further attempts
+    /// are refused until it ends.
     pub window: Duration,
-    /// How long a locked key stays locked.
-    pub lockout: Duration,
 }
 
-/// Five wrong passwords for one account in 15 minutes lock it for 15 minutes.
-pub const ACCOUNT_POLICY: ThrottlePolicy =
-    ThrottlePolicy { max_failures: 5, window: Duration::minutes(15), lockout: Duration::minutes(15) };
-/// One address may fail 30 times in 15 minutes (an office behind one NAT shares it).
-pub const IP_POLICY: ThrottlePolicy =
-    ThrottlePolicy { max_failures: 30, window: Duration::minutes(15), lockout: Duration::minutes(15) };
+/// Five passwords for one account are checked in 15 minutes (a success
+/// clears the count); the sixth attempt waits for the window to end.
+pub const ACCOUNT_POLICY: ThrottlePolicy = ThrottlePolicy { max_failures: 5, window: Duration::minutes(15) };
+/// One address may have 100 failed attempts in 15 minutes: generous, since an
+/// office behind one NAT shares it, and one guesser there must not lock the
+/// others out; each account is guarded by its own count above.
+pub const IP_POLICY: ThrottlePolicy = ThrottlePolicy { max_failures: 100, window: Duration::minutes(15) };
 
-/// When the key is locked, until when.
-pub async fn locked_until(db: &Db, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
-    let row: Option<(Option<DateTime<Utc>>,)> =
-        db.fetch_optional(Sql::new("SELECT locked_until FROM login_throttle WHERE key = $1").arg(key)).await?;
-    Ok(row.and_then(|(until,)| until).filter(|until| *until > now))
+/// Whether an attempt may be checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted; check the password.
+    Allowed,
+    /// Too many in this window: refused until then, unchecked.
+    Refused {
+        /// When the window ends.
+        until: DateTime<Utc>,
+    },
 }
 
-/// Counts a failure against a key and locks it when the policy says so.
-pub async fn record_failure(db: &Db, key: &str, policy: ThrottlePolicy, now: DateTime<Utc>) -> Result<()> {
+/// Counts an attempt against a key before its password is checked, in one
+/// statement: of any number of simultaneous attempts, at most the policy's
+/// number are allowed (the row's lock orders them on PostgreSQL, the one
+/// writer on SQLite). A success gives its attempt back (`clear_failures`,
+/// `refund`).
+pub async fn take_attempt(db: &Db, key: &str, policy: ThrottlePolicy, now: DateTime<Utc>) -> Result<Attempt> {
     let mut tx = db.begin().await?;
-    let (failures,): (i64,) = tx
+    let (attempts, window_start): (i64, DateTime<Utc>) = tx
         .fetch_one(
             Sql::new(
                 "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES ($1, 1, $2, NULL) \
                  ON CONFLICT (key) DO UPDATE SET \
-                   failures = CASE WHEN login_throttle.window_start < $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-                   window_start = CASE WHEN login_throttle.window_start < $3 THEN $2 ELSE login_throttle.window_start END \
-                 RETURNING failures",
+                   failures = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.failures + 1 END, \
+                   window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END \
+                 RETURNING failures, window_start",
             )
             .arg(key)
             .arg(now)
             .arg(now - policy.window),
         )
         .await?;
-    if failures >= policy.max_failures {
-        tx.execute(
-            Sql::new("UPDATE login_throttle SET locked_until = $1, failures = 0, window_start = $2 WHERE key = $3")
-                .arg(now + policy.lockout)
-                .arg(now)
-                .arg(key),
-        )
+    tx.commit().await?;
+    Ok(if attempts > policy.max_failures {
+        Attempt::Refused { until: window_start + policy.window }
+    } else {
+        Attempt::Allowed
+    })
+}
+
+/// Gives back one attempt of a key (a successful login from an address).
+pub async fn refund(db: &Db, key: &str) -> Result<()> {
+    db.execute(Sql::new("UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0").arg(key))
         .await?;
-    }
-    tx.commit().await
+    Ok(())
 }
 
 /// Forgets a key's failures (after a successful login).

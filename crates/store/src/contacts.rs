@@ -868,6 +868,22 @@ pub async fn existing_matching(
         .collect())
 }
 
+/// Those of `ids` whose account the viewer sees: the contacts an import may
+/// update, as `get` (and so the API's update) finds them.
+pub async fn visible(conn: &mut Conn<'_>, viewer: Viewer, ids: &[ContactId]) -> Result<Vec<ContactId>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(4000) {
+        let mut q = Sql::new("SELECT c.id FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).bind(*id);
+        }
+        q.push(") AND ");
+        push_visible(&mut q, viewer, accounts::SCOPE);
+        out.extend(conn.fetch_all::<(ContactId,)>(q).await?.into_iter().map(|r| r.0));
+    }
+    Ok(out)
+}
+
 /// Those of `ids` that are live contacts of the workspace.
 pub async fn live(conn: &mut Conn<'_>, ws: WorkspaceId, ids: &[ContactId]) -> Result<Vec<ContactId>> {
     let mut out = Vec::new();

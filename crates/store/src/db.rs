@@ -1115,13 +1115,25 @@ impl Db {
                     .ok_or_else(|| Error::Config("the backup path is not valid UTF-8".into()))?
                     .to_owned();
                 let path = s.path.clone();
+                // The copy holds password and token hashes: readable by its owner
+                // alone from its first byte. VACUUM INTO fills an empty file made first.
+                let mut create = std::fs::OpenOptions::new();
+                create.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+                create.open(output).map_err(|e| Error::Config(format!("cannot create {}: {e}", output.display())))?;
+                let made = output.to_path_buf();
                 // Long-running: off the async workers, on its own connection.
-                tokio::task::spawn_blocking(move || {
+                let copied = tokio::task::spawn_blocking(move || {
                     let conn = open_conn(&path, true)?;
                     sqlite_execute(&conn, Sql::new("VACUUM INTO $1").arg(target)).map(|_| ())
                 })
                 .await
-                .map_err(|e| Error::Db(e.to_string()))?
+                .map_err(|e| Error::Db(e.to_string()))?;
+                if copied.is_err() {
+                    let _ = std::fs::remove_file(&made);
+                }
+                copied
             }
             Db::Postgres(_) => {
                 Err(Error::Config("backup copies the SQLite database; for PostgreSQL use pg_dump".into()))

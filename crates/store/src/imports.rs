@@ -521,6 +521,13 @@ pub async fn lookup(
     Ok(out)
 }
 
+/// How many records `import` counts as created (its own and those it adopted
+/// from a stopped run of the same file).
+pub async fn created_count(db: &Db, import: ImportId) -> Result<i64> {
+    let q = Sql::new("SELECT COUNT(*) FROM import_keys WHERE import_id = $1 AND created = $2").arg(import).arg(true);
+    Ok(db.fetch_one::<(i64,)>(q).await?.0)
+}
+
 /// Rows of `import_keys`, written (or repointed, for a record imported
 /// afresh) in multi-row statements.
 pub struct Keys {
@@ -534,9 +541,17 @@ impl Keys {
     /// Keys of `import`'s records of `kind`.
     pub fn new(ws: WorkspaceId, kind: &'static str, import: ImportId) -> Self {
         let batch = Batch::new("import_keys", "workspace_id, kind, external_id, entity_id, import_id, created")
+            // A key keeps the run that made its record, so that run's undo
+            // removes it, unless that run stopped before it was done: then
+            // this run adopts the record, as created, to index it and to undo
+            // it. A key whose record is gone points to the one made anew.
             .on_conflict(
                 " ON CONFLICT (workspace_id, kind, external_id) DO UPDATE SET entity_id = excluded.entity_id, \
-                 import_id = excluded.import_id, created = excluded.created",
+                 import_id = excluded.import_id, \
+                 created = CASE WHEN import_keys.entity_id = excluded.entity_id \
+                   THEN (import_keys.created OR excluded.created) ELSE excluded.created END \
+                 WHERE import_keys.entity_id <> excluded.entity_id \
+                   OR import_keys.import_id NOT IN (SELECT id FROM imports WHERE status = 'done')",
             );
         Self { batch, ws, kind, import }
     }

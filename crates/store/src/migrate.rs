@@ -164,6 +164,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0024_name_order_terms.sql"),
         postgres: include_str!("../migrations/postgres/0024_name_order_terms.sql"),
     },
+    Migration {
+        version: 25,
+        name: "user_email_per_workspace",
+        sqlite: include_str!("../migrations/sqlite/0025_user_email_per_workspace.sql"),
+        postgres: include_str!("../migrations/postgres/0025_user_email_per_workspace.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.

@@ -265,22 +265,17 @@ struct Facts {
 }
 crate::from_row!(Facts { kind, account_id, requester_id, requester_team_id, owner_id, owner_team_id, pool_id, status });
 
-/// Whether a manager's team contains one of these teams.
-async fn manages(tx: &mut Tx, manager_team: Option<TeamId>, teams: [Option<TeamId>; 2]) -> Result<bool> {
-    let Some(mine) = manager_team else { return Ok(false) };
-    for team in teams.into_iter().flatten() {
-        let found: Option<(TeamId,)> = tx
-            .fetch_optional(
-                Sql::new("SELECT descendant_id FROM team_closure WHERE ancestor_id = $1 AND descendant_id = $2")
-                    .arg(mine)
-                    .arg(team),
-            )
-            .await?;
-        if found.is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+/// Whether a manager's team contains a team.
+async fn manages(tx: &mut Tx, manager_team: Option<TeamId>, team: Option<TeamId>) -> Result<bool> {
+    let (Some(mine), Some(team)) = (manager_team, team) else { return Ok(false) };
+    let found: Option<(TeamId,)> = tx
+        .fetch_optional(
+            Sql::new("SELECT descendant_id FROM team_closure WHERE ancestor_id = $1 AND descendant_id = $2")
+                .arg(mine)
+                .arg(team),
+        )
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Puts a held (registered) account into its pool, in its history with why.
@@ -335,17 +330,13 @@ pub async fn decide(
         )
         .await?
         .ok_or(Error::NotFound)?;
-    if f.requester_id == decider.user_id {
-        return Err(Error::Refused(Refusal::OwnDecision));
-    }
-    let may = match decider.role {
-        Role::Admin => true,
-        Role::Manager => manages(tx, decider.team_id, [f.requester_team_id, f.owner_team_id]).await?,
-        _ => false,
-    };
-    if !may {
-        return Err(Error::Refused(Refusal::NotDecider));
-    }
+    let manages_requester = manages(tx, decider.team_id, f.requester_team_id).await?;
+    let manages_owner = manages(tx, decider.team_id, f.owner_team_id).await?;
+    guanxi_domain::pool::may_decide(f.kind, decider.user_id, decider.role, f.requester_id, |side| match side {
+        guanxi_domain::pool::DecidingSide::Requester => manages_requester,
+        guanxi_domain::pool::DecidingSide::Owner => manages_owner,
+    })
+    .map_err(Error::Refused)?;
     if f.status != RequestStatus::Pending {
         return Err(Error::Refused(Refusal::NotPending));
     }
@@ -395,7 +386,11 @@ pub async fn decide(
     let data = serde_json::json!({
         "account_name": r.account_name, "kind": r.kind.as_str(), "status": r.status.as_str(), "note": note,
     });
-    notes.push(tx, ws, r.requester_id, "request_decided", Some(r.account_id), data, now).await?;
+    notes.push(tx, ws, r.requester_id, "request_decided", Some(r.account_id), data.clone(), now).await?;
+    // A transfer's owner learns the outcome too: approved, the account has left them.
+    if let (RequestKind::Transfer, Some(owner)) = (f.kind, f.owner_id) {
+        notes.push(tx, ws, owner, "request_decided", Some(r.account_id), data, now).await?;
+    }
     notes.flush(tx, now).await?;
     Ok(r)
 }
@@ -446,12 +441,19 @@ fn of_inbox(head: &str, ws: WorkspaceId, inbox: Inbox, kind: Option<RequestKind>
             q.push(" AND r.status = 'pending' AND r.requester_id <> ").bind(d.user_id);
             match (d.role, d.team_id) {
                 (Role::Admin, _) => {}
+                // The deciding side of each kind (`pool::deciding_side`).
                 (Role::Manager, Some(team)) => {
-                    q.push(" AND (r.requester_team_id IN (SELECT descendant_id FROM team_closure WHERE ancestor_id = ")
+                    q.push(" AND ((r.kind = ")
+                        .bind(RequestKind::Registration.as_str())
+                        .push(
+                            " AND r.requester_team_id IN (SELECT descendant_id FROM team_closure WHERE ancestor_id = ",
+                        )
                         .bind(team)
-                        .push(") OR r.owner_team_id IN (SELECT descendant_id FROM team_closure WHERE ancestor_id = ")
+                        .push(")) OR (r.kind = ")
+                        .bind(RequestKind::Transfer.as_str())
+                        .push(" AND r.owner_team_id IN (SELECT descendant_id FROM team_closure WHERE ancestor_id = ")
                         .bind(team)
-                        .push("))");
+                        .push(")))");
                 }
                 _ => {
                     q.push(" AND FALSE");

@@ -71,6 +71,15 @@ impl Caller {
         }
     }
 
+    /// 403 unless the caller's role changes sales records (`Role::writes_sales_records`).
+    pub fn require_sales_writer(&self) -> Result<(), ApiError> {
+        if self.principal.role.writes_sales_records() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("change accounts, contacts, deals or their owners"))
+        }
+    }
+
     /// The session secret behind this caller, if it came through a session.
     pub fn session_secret(&self) -> Option<&str> {
         match &self.via {
@@ -180,18 +189,21 @@ async fn resolve(state: &AppState, mut req: Request) -> Result<Request, ApiError
     Ok(req)
 }
 
+/// Whether a request's body is an HTML form (`application/x-www-form-urlencoded`).
+pub(crate) fn is_form(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
 /// Accepts the token from the header, or from the `_csrf` field of a form body
 /// (which is read and put back for the handler).
 async fn check_csrf(req: Request, expected: &str) -> Result<Request, ApiError> {
     if let Some(h) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
         return if secret::constant_time_eq(h, expected) { Ok(req) } else { Err(ApiError::Csrf) };
     }
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if !is_form(req.headers()) {
         return Err(ApiError::Csrf);
     }
     let (parts, body) = req.into_parts();
@@ -305,29 +317,37 @@ pub async fn login(
     let now = state.clock.now();
     let account_key = format!("email:{}", email.trim().to_lowercase());
     let ip_key = format!("ip:{ip}");
-    for key in [&account_key, &ip_key] {
-        if let Some(until) = store_auth::locked_until(&state.db, key, now).await? {
-            return Err(LoginFailure::Locked((until - now).num_seconds()));
+    // Each attempt is counted before its password is checked, so that
+    // simultaneous guesses cannot all pass a check made before any counted.
+    for (key, policy) in [(&account_key, store_auth::ACCOUNT_POLICY), (&ip_key, store_auth::IP_POLICY)] {
+        if let store_auth::Attempt::Refused { until } = store_auth::take_attempt(&state.db, key, policy, now).await? {
+            return Err(LoginFailure::Locked((until - now).num_seconds().max(1)));
         }
     }
-    let account = store_auth::login_account(&state.db, &email.trim().to_lowercase()).await?;
-    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    // One address may have an account in several workspaces: the password
+    // says which (the oldest account it opens).
+    let accounts = store_auth::login_accounts(&state.db, &email.trim().to_lowercase()).await?;
+    let stored: Vec<String> = accounts.iter().map(|a| a.password_hash.clone()).collect();
     let password_owned = password.to_owned();
     // argon2id takes tens of milliseconds of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || secret::verify_password(&password_owned, stored.as_deref()))
-        .await
-        .map_err(|e| LoginFailure::Error(ApiError::Internal(e.to_string())))?;
-    let account = match (ok, account) {
-        (true, Some(a)) => a,
-        _ => {
-            store_auth::record_failure(&state.db, &account_key, store_auth::ACCOUNT_POLICY, now).await?;
-            store_auth::record_failure(&state.db, &ip_key, store_auth::IP_POLICY, now).await?;
-            return Err(LoginFailure::Invalid);
+    // An unknown address is checked against a dummy hash, as long as a known one.
+    let opened = tokio::task::spawn_blocking(move || {
+        if stored.is_empty() {
+            let _ = secret::verify_password(&password_owned, None);
+            return None;
         }
+        stored.iter().position(|h| secret::verify_password(&password_owned, Some(h)))
+    })
+    .await
+    .map_err(|e| LoginFailure::Error(ApiError::Internal(e.to_string())))?;
+    let Some(account) = opened.and_then(|i| accounts.into_iter().nth(i)) else {
+        // The attempt stays counted on both keys.
+        return Err(LoginFailure::Invalid);
     };
+    store_auth::clear_failures(&state.db, &account_key).await?;
+    store_auth::refund(&state.db, &ip_key).await?;
     if account.disabled_at.is_some() {
         return Err(LoginFailure::Disabled);
     }
-    store_auth::clear_failures(&state.db, &account_key).await?;
     Ok(store_auth::create_session(&state.db, account.id, account.workspace_id, now).await?)
 }

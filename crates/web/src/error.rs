@@ -313,7 +313,7 @@ fn refusal(r: &Refusal) -> (StatusCode, &'static str, String) {
         NotDecider => (
             StatusCode::FORBIDDEN,
             "not_decider",
-            "Only a manager of the requester's (or owner's) team, or an admin, decides this request.".into(),
+            "Only an admin, or a manager of the requester's team (报备) or of the current owner's team (转移), decides this request.".into(),
         ),
         OwnerChanged => (
             StatusCode::CONFLICT,

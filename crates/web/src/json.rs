@@ -29,8 +29,56 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::BadRequest { code: "unreadable_body", detail: rejection.body_text(), errors: Vec::new() }
             }
         })?;
-        parse(&bytes).map(ApiJson)
+        // Every body of this API is an object: serde would also read a struct
+        // from an array of its fields in order, which the document does not offer.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "",
+                "invalid_type",
+                "the body must be a JSON object",
+            )]));
+        }
+        let value = parse(&bytes)?;
+        // A NUL is valid JSON (`\u0000`) but no database stores it in text.
+        if bytes.windows(6).any(|w| w == b"\\u0000") {
+            if let Some(field) = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| nul_at(&v, "")) {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    &field,
+                    "control_characters",
+                    "must not contain a NUL character",
+                )]));
+            }
+        }
+        Ok(ApiJson(value))
     }
+}
+
+/// The path of the first string (or key) of `v` holding a NUL.
+fn nul_at(v: &serde_json::Value, path: &str) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0').then(|| path.to_owned()),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, x)| nul_at(x, &format!("{path}[{i}]")))
+        }
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let at = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            if k.contains('\0') {
+                Some(at)
+            } else {
+                nul_at(x, &at)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// The first query parameter whose name or value holds a NUL, which no
+/// database stores in text (PostgreSQL refuses it): refused before any
+/// handler runs, so that an export never starts on it.
+pub fn nul_in_query(query: &[u8]) -> Option<String> {
+    form_urlencoded::parse(query)
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| k.replace('\0', "\u{fffd}"))
 }
 
 /// Parses JSON, naming the field at fault.

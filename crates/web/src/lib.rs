@@ -42,8 +42,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::render))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), refuse_nul))
+        // Outside `authenticate`: it takes its own token (`metrics_token`).
+        .route("/metrics", get(metrics::render))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(API_LIMIT))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
@@ -60,6 +62,44 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Refuses a NUL in a query parameter or a form field (422 naming it)
+/// before any handler runs: PostgreSQL stores no NUL in text, and an export
+/// must fail before it sends its first byte, not halfway.
+async fn refuse_nul(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let refuse = |field: String| {
+        let e = error::ApiError::Validation(vec![guanxi_domain::FieldError::new(
+            &field,
+            "control_characters",
+            "must not contain a NUL character",
+        )]);
+        if is_api {
+            e.into_response()
+        } else {
+            pages::PageError::from_api(e, &state, None).into_response()
+        }
+    };
+    if let Some(field) = req.uri().query().and_then(|q| json::nul_in_query(q.as_bytes())) {
+        return refuse(field);
+    }
+    if !auth::is_form(req.headers()) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, FORM_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => return error::ApiError::PayloadTooLarge.into_response(),
+    };
+    if let Some(field) = json::nul_in_query(&bytes) {
+        return refuse(field);
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {

@@ -43,8 +43,22 @@ pub async fn track(req: Request, next: Next) -> Response {
     res
 }
 
-/// `GET /metrics`.
-pub async fn render(State(state): State<AppState>) -> Response {
+/// `GET /metrics`, for a scraper holding `metrics_token`: 404 when none is
+/// configured, 401 without the right one.
+pub async fn render(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let Some(token) = state.config.metrics_token.as_deref() else {
+        return crate::error::ApiError::NotFound.into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Digests of equal length, so the comparison's time says nothing of the token.
+    use sha2::Digest;
+    if sha2::Sha256::digest(given.as_bytes()) != sha2::Sha256::digest(token.as_bytes()) {
+        return crate::error::ApiError::Unauthorized.into_response();
+    }
     let (size, idle) = state.db.pool_stats();
     metrics::gauge!("db_pool_connections").set(f64::from(size));
     metrics::gauge!("db_pool_idle_connections").set(idle as f64);

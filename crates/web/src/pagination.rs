@@ -13,6 +13,7 @@ use uuid::Uuid;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Rows per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

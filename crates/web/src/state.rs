@@ -16,11 +16,20 @@ pub struct WebConfig {
     pub max_upload: u64,
     /// Days after an import during which it can be undone.
     pub import_undo_days: i64,
+    /// The bearer token `/metrics` asks for; without one, `/metrics` is not
+    /// served (it names routes, volumes and the database pool).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        Self { secure_cookies: false, trust_proxy: false, max_upload: 1024 * 1024 * 1024, import_undo_days: 7 }
+        Self {
+            secure_cookies: false,
+            trust_proxy: false,
+            max_upload: 1024 * 1024 * 1024,
+            import_undo_days: 7,
+            metrics_token: None,
+        }
     }
 }
 

@@ -189,9 +189,15 @@ impl Lookup {
             let own = self.own.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             existing.retain(|e| own.binary_search(&e.id).is_err());
         }
-        // Only an update asks whether the importer may touch a match: one query per batch.
+        // Only an update asks whether the importer may touch a match (the
+        // API's rule: an account outside the caller's scope is not found),
+        // whether 查重, an earlier import's key or the row's own id found it.
         let visible: HashSet<AccountId> = if self.update_existing {
-            let ids: Vec<AccountId> = existing.iter().map(|e| e.id).collect();
+            let mut ids: Vec<AccountId> = existing.iter().map(|e| e.id).collect();
+            ids.extend(known.values().map(|u| AccountId::from_uuid(*u)));
+            ids.extend(live.iter().copied());
+            ids.sort();
+            ids.dedup();
             accounts::visible(conn, self.viewer, &ids).await?.into_iter().collect()
         } else {
             HashSet::new()
@@ -736,6 +742,11 @@ impl super::Importer for Importer<'_> {
                 .map(|u| AccountId::from_uuid(*u))
                 .or_else(|| p.id.filter(|id| live.contains(id)));
             if let Some(id) = matched {
+                if self.opts.update_existing && !visible.contains(&id) {
+                    report.warn(super::plan::not_yours(&p.row));
+                    plans.push(Plan::Leave(p, id));
+                    continue;
+                }
                 plans.push(super::plan::matched(p, id, self.opts.update_existing, &mut self.matched, report));
                 continue;
             }

@@ -340,6 +340,18 @@ impl super::Importer for Importer<'_> {
             names.push(n.as_str());
         }
         let existing = contacts::existing_matching(&mut conn, ws, &phones, &emails, &wechats, &accts, &names).await?;
+        // An update touches only contacts the importer sees (the API's rule),
+        // however the row found them: key, id or 查重.
+        let visible: HashSet<ContactId> = if self.opts.update_existing {
+            let mut ids: Vec<ContactId> = existing.iter().map(|e| e.id).collect();
+            ids.extend(known.values().map(|u| ContactId::from_uuid(*u)));
+            ids.extend(live.iter().copied());
+            ids.sort();
+            ids.dedup();
+            contacts::visible(&mut conn, self.who.viewer, &ids).await?.into_iter().collect()
+        } else {
+            HashSet::new()
+        };
         let mut by: HashMap<u64, usize> = HashMap::new();
         for (i, e) in existing.iter().enumerate() {
             by.entry(cells::key_hash(b'n', &format!("{}\u{1f}{}", e.account_id, e.name_key))).or_insert(i);
@@ -367,6 +379,11 @@ impl super::Importer for Importer<'_> {
                 .map(|u| ContactId::from_uuid(*u))
                 .or_else(|| p.id.filter(|id| live.contains(id)));
             if let Some(id) = matched {
+                if self.opts.update_existing && !visible.contains(&id) {
+                    report.warn(super::plan::not_yours(&p.row));
+                    plans.push(Plan::Leave(p, id));
+                    continue;
+                }
                 plans.push(super::plan::matched(p, id, self.opts.update_existing, &mut self.matched, report));
                 continue;
             }
@@ -385,7 +402,7 @@ impl super::Importer for Importer<'_> {
                 continue;
             }
             if let Some(e) = keys.iter().find_map(|k| by.get(k)).map(|i| &existing[*i]) {
-                if self.opts.update_existing {
+                if self.opts.update_existing && visible.contains(&e.id) {
                     let id = e.id;
                     plans.push(super::plan::matched(p, id, self.opts.update_existing, &mut self.matched, report));
                 } else {

@@ -378,7 +378,14 @@ async fn run_passes(
         // Whatever was written, also when the import failed part-way, becomes searchable.
         let started = std::time::Instant::now();
         let indexed = match &result {
-            Ok(_) => terms.merge(db).await,
+            Ok(report) => match terms.merge(db).await {
+                // Records an earlier, stopped run of the file created and this
+                // run adopted (`imports::Keys`) may never have been indexed.
+                Ok(_) if imports::created_count(db, import).await? > report.counts.created => {
+                    search::index_created(db, import.uuid(), plan.kind.as_str()).await
+                }
+                other => other,
+            },
             // The terms of the transaction that failed are in the sorter too: the
             // records committed before are indexed from what they are instead.
             Err(_) => search::index_created(db, import.uuid(), plan.kind.as_str()).await,

@@ -337,6 +337,13 @@ impl super::Importer for Importer<'_> {
         let named: Vec<OpportunityId> = fresh.iter().filter_map(|e| own_id(e)).collect();
         let existing = opportunities::existing_of(&mut super::conn(self.db, tx), ws, &accts, &named).await?;
         let by_id: HashMap<OpportunityId, &Opportunity> = existing.iter().map(|o| (o.id, o)).collect();
+        // A deal a row names by id may sit at an account the importer does not
+        // see: never theirs to update (the API's rule).
+        let mut at: Vec<AccountId> = existing.iter().map(|o| o.account_id).collect();
+        at.sort();
+        at.dedup();
+        let seen: HashSet<AccountId> =
+            accounts::visible(&mut super::conn(self.db, tx), self.who.viewer, &at).await?.into_iter().collect();
         let by_name: HashMap<(AccountId, String), &Opportunity> =
             existing.iter().map(|o| ((o.account_id, fold(&o.name)), o)).collect();
         let owners: HashMap<_, _> = accounts::owners(self.db, ws, &accts).await?.into_iter().collect();
@@ -393,6 +400,12 @@ impl super::Importer for Importer<'_> {
                 }
             }
             if let Some(cur) = matched {
+                if !seen.contains(&cur.account_id) {
+                    report.warn(super::plan::not_yours(&p.row));
+                    report.counts.unchanged += 1;
+                    plans.push((p, Write::Leave(cur.id)));
+                    continue;
+                }
                 if !self.update_existing {
                     report.counts.unchanged += 1;
                     plans.push((p, Write::Leave(cur.id)));

@@ -50,6 +50,18 @@ pub(crate) fn matched<I: Copy + Eq + Hash, P>(
     Plan::MergeWritten(p, id)
 }
 
+/// The warning of a row that names a record the importer may not change
+/// (outside their scope, as the API would not find it): left as it is.
+pub(crate) fn not_yours(row: &crate::read::Row) -> super::report::Problem {
+    super::report::problem(
+        row,
+        None,
+        "not_visible",
+        "names a record outside your teams: not yours to update, left as it is",
+        super::report::Severity::Warning,
+    )
+}
+
 /// Adds to `into` what `from` has that it lacks, up to `max` items.
 pub(crate) fn join<T: Clone>(into: &mut Vec<T>, from: &[T], same: impl Fn(&T, &T) -> bool, max: usize) {
     for x in from {

@@ -87,6 +87,21 @@ async fn workspaces_are_isolated(app: &TestApp) {
     assert_eq!(body["errors"][0]["field"], "parent_id");
     let (_, audit) = app.get(&other_admin.token, "/api/v1/audit").await;
     assert!(audit["items"].as_array().unwrap().iter().all(|e| e["actor_label"] != "admin@test.example"));
+    // Whether an address has an account in another workspace is not told:
+    // the other admin creates the same address, and each password opens its own.
+    let same = json!({"email": "sales.x@test.example", "display_name": "另一家的张伟", "password": "other-password-9", "role": "sales"});
+    let (status, body) = app.send("POST", &other_admin.token, "/api/v1/users", same.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app.send("POST", &other_admin.token, "/api/v1/users", same).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("email_taken")), "unique within a workspace");
+    for (password, name) in [(crate::harness::PASSWORD, "张伟"), ("other-password-9", "另一家的张伟")] {
+        let login = json!({"email": "sales.x@test.example", "password": password});
+        let res = app.client().post(app.url("/api/v1/auth/login")).json(&login).send().await.unwrap();
+        let (status, session) = crate::harness::read(res).await;
+        assert_eq!(status, 200, "{session}");
+        let (_, me) = app.get(session["token"].as_str().unwrap(), "/api/v1/me").await;
+        assert_eq!(me["display_name"], name);
+    }
 }
 both!(workspaces_are_isolated);
 
@@ -182,3 +197,81 @@ async fn lists_paginate_by_cursor(app: &TestApp) {
     assert_eq!((status, body["errors"][0]["field"].as_str()), (422, Some("cursor")));
 }
 both!(lists_paginate_by_cursor);
+
+/// 客服 reads the customers it serves and writes touches, never the sales
+/// records themselves: every such change is 403 and leaves the record as it was.
+async fn service_reads_and_notes_but_changes_no_sales_record(app: &TestApp) {
+    let w = app.world().await;
+    let x = &w.sales_x.token;
+    let service = app.user_in(app.workspace, "service@test.example", "客服小王", Role::Service, None).await;
+    let s = &service.token;
+    let (_, a) =
+        app.send("POST", x, "/api/v1/accounts", json!({"name": "沈阳远航电气有限公司", "source": "referral"})).await;
+    let a_id = a["id"].as_str().unwrap().to_owned();
+    let (_, c) = app.send("POST", x, "/api/v1/contacts", json!({"account_id": a_id, "name": "刘建国"})).await;
+    let c_id = c["id"].as_str().unwrap().to_owned();
+    let (_, d) = app
+        .send(
+            "POST",
+            x,
+            "/api/v1/opportunities",
+            json!({"account_id": a_id, "name": "配网改造", "stage": "initiation"}),
+        )
+        .await;
+    let d_id = d["id"].as_str().unwrap().to_owned();
+    let (_, pooled) = app
+        .send(
+            "POST",
+            &app.admin.token,
+            "/api/v1/accounts",
+            json!({"name": "大连港湾自动化有限公司", "source": "other"}),
+        )
+        .await;
+    let pooled = pooled["id"].as_str().unwrap().to_owned();
+
+    // It reads them all.
+    for path in [
+        format!("/api/v1/accounts/{a_id}"),
+        format!("/api/v1/contacts/{c_id}"),
+        format!("/api/v1/opportunities/{d_id}"),
+    ] {
+        assert_eq!(app.get(s, &path).await.0, 200, "{path}");
+    }
+    let (_, account_before) = app.get(x, &format!("/api/v1/accounts/{a_id}")).await;
+    let (_, contact_before) = app.get(x, &format!("/api/v1/contacts/{c_id}")).await;
+    let (_, deal_before) = app.get(x, &format!("/api/v1/opportunities/{d_id}")).await;
+    let writes: Vec<(&str, String, Value)> = vec![
+        ("POST", "/api/v1/accounts".into(), json!({"name": "营口新客户有限公司", "source": "other"})),
+        ("PATCH", format!("/api/v1/accounts/{a_id}"), json!({"name": "改名"})),
+        ("DELETE", format!("/api/v1/accounts/{a_id}"), json!({})),
+        ("POST", "/api/v1/contacts".into(), json!({"account_id": a_id, "name": "王芳"})),
+        ("PATCH", format!("/api/v1/contacts/{c_id}"), json!({"name": "改名"})),
+        ("DELETE", format!("/api/v1/contacts/{c_id}"), json!({})),
+        ("POST", "/api/v1/opportunities".into(), json!({"account_id": a_id, "name": "新商机", "stage": "initiation"})),
+        ("PATCH", format!("/api/v1/opportunities/{d_id}"), json!({"name": "改名"})),
+        ("DELETE", format!("/api/v1/opportunities/{d_id}"), json!({})),
+        ("POST", format!("/api/v1/accounts/{pooled}/claim"), json!({})),
+        ("POST", format!("/api/v1/accounts/{a_id}/release"), json!({"reason": "不做了"})),
+        ("POST", "/api/v1/transfers".into(), json!({"account_id": a_id, "reason": "我来跟"})),
+        (
+            "POST",
+            "/api/v1/registrations".into(),
+            json!({"account": {"name": "营口新客户有限公司", "source": "other"}, "note": "展会"}),
+        ),
+        ("POST", format!("/api/v1/accounts/{a_id}/purchases"), json!({"item": "备件", "purchased_on": "2026-11-01"})),
+    ];
+    let accounts = app.count("accounts").await;
+    for (method, path, body) in writes {
+        let (status, problem) = app.send(method, s, &path, body).await;
+        assert_eq!((status, problem["code"].as_str()), (403, Some("forbidden")), "{method} {path}: {problem}");
+    }
+    assert_eq!(app.count("accounts").await, accounts);
+    assert_eq!(app.get(x, &format!("/api/v1/accounts/{a_id}")).await.1, account_before);
+    assert_eq!(app.get(x, &format!("/api/v1/contacts/{c_id}")).await.1, contact_before);
+    assert_eq!(app.get(x, &format!("/api/v1/opportunities/{d_id}")).await.1, deal_before);
+    // A note of a call it served is theirs to write.
+    let touch = json!({"account_id": a_id, "kind": "call", "outcome": "connected", "no_hook_reason": "no_need"});
+    let (status, logged) = app.send("POST", s, "/api/v1/activities", touch).await;
+    assert_eq!(status, 201, "{logged}");
+}
+both!(service_reads_and_notes_but_changes_no_sales_record);

@@ -66,14 +66,34 @@ async fn throttling_locks_an_account_then_lets_it_go(app: &TestApp) {
 both!(throttling_locks_an_account_then_lets_it_go);
 
 async fn throttling_per_address(app: &TestApp) {
-    // Thirty failures from one address across many accounts lock the address.
-    for i in 0..30 {
-        assert_eq!(login(app, &format!("guess{i}@test.example"), "wrong-password").await.0, 401);
+    // A guesser locks the account guessed at, not the colleagues behind the
+    // same address (an office's NAT).
+    for _ in 0..6 {
+        login(app, "admin@test.example", "wrong-password").await;
     }
-    let (status, body) = login(app, "admin@test.example", PASSWORD).await;
+    let colleague = app.user_in(app.workspace, "colleague@test.example", "李娜", Role::Sales, None).await;
+    assert_eq!(login(app, &colleague.email, PASSWORD).await.0, 200, "a colleague at the same address");
+    // A hundred failures from one address across many accounts lock the address.
+    for i in 0..95 {
+        assert_eq!(login(app, &format!("guess{i}@test.example"), "wrong-password").await.0, 401, "attempt {i}");
+    }
+    let (status, body) = login(app, &colleague.email, PASSWORD).await;
     assert_eq!((status, body["code"].as_str()), (429, Some("too_many_attempts")));
 }
 both!(throttling_per_address);
+
+async fn simultaneous_guesses_are_counted_before_they_are_checked(app: &TestApp) {
+    let guesses = (0..30).map(|i| login(app, "admin@test.example", if i == 29 { PASSWORD } else { "wrong-password" }));
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|(s, _)| *s != 429).count();
+    let refused = answers.iter().filter(|(s, b)| *s == 429 && b["code"] == "too_many_attempts").count();
+    assert!(checked <= 5, "{checked} of 30 simultaneous attempts were checked: {answers:?}");
+    assert_eq!(checked + refused, 30, "{answers:?}");
+    // The window ends, and the right password works again.
+    app.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(login(app, "admin@test.example", PASSWORD).await.0, 200);
+}
+both!(simultaneous_guesses_are_counted_before_they_are_checked);
 
 async fn disabled_users_cannot_log_in_or_use_tokens(app: &TestApp) {
     let sales = app.user_in(app.workspace, "sales@test.example", "张伟", Role::Sales, None).await;
@@ -165,9 +185,25 @@ async fn health_and_metrics(app: &TestApp) {
     let res = app.client().get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200);
     app.get(&app.admin.token, "/api/v1/me").await;
-    let text = app.client().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    // Not for anyone who asks: the harness's scraper token, or nothing.
+    let res = app.client().get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let res = app.client().get(app.url("/metrics")).bearer_auth(&app.admin.token).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 401, "a user's token is not the scraper's");
+    let res = app.client().get(app.url("/metrics")).bearer_auth(crate::harness::METRICS_TOKEN).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let text = res.text().await.unwrap();
     assert!(text.contains("http_requests_total{method=\"GET\",route=\"/api/v1/me\",status=\"200\"}"), "{text}");
     assert!(text.contains("http_request_duration_seconds_bucket"));
     assert!(text.contains("db_pool_connections"));
 }
 both!(health_and_metrics);
+
+#[tokio::test]
+async fn without_a_metrics_token_there_are_no_metrics() {
+    let config = guanxi_web::WebConfig { metrics_token: None, ..Default::default() };
+    let app = TestApp::spawn_with(crate::harness::Backend::Sqlite, config).await;
+    let res = app.client().get(app.url("/metrics")).bearer_auth("anything").send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    app.finish().await;
+}

@@ -219,3 +219,69 @@ async fn garbage_never_breaks_the_server(app: &TestApp) {
     assert_eq!(app.get(&t, "/api/v1/me").await.0, 200);
 }
 both!(garbage_never_breaks_the_server);
+
+/// Text no database keeps (a NUL), line breaks, a megabyte of text and
+/// malformed ids: a 4xx problem naming the parameter, on both backends,
+/// never a 5xx and never an export cut off halfway.
+async fn hostile_text_is_named_never_a_server_error(app: &TestApp) {
+    let t = app.admin.token.clone();
+    for (path, field) in [
+        ("/api/v1/contacts?tag=a%00b", "tag"),
+        ("/api/v1/accounts?tag=a%00b", "tag"),
+        ("/api/v1/audit?entity_type=account%00", "entity_type"),
+        ("/api/v1/accounts/export?tag=%00", "tag"),
+        ("/api/v1/search?q=%E5%8D%8E%00", "q"),
+    ] {
+        let (s, ct, b) = raw(app, "GET", path, Some(&t), "application/json", "").await;
+        assert_problem(s, &ct, &b, 422, "validation_failed");
+        assert_eq!(b["errors"][0]["field"], field, "{path}: {b}");
+        assert_eq!(b["errors"][0]["code"], "control_characters", "{path}: {b}");
+    }
+    let before = app.count("accounts").await;
+    let (s, ct, b) = raw(
+        app,
+        "POST",
+        "/api/v1/accounts",
+        Some(&t),
+        "application/json",
+        r#"{"name": "沈阳\u0000电力", "source": "other"}"#,
+    )
+    .await;
+    assert_problem(s, &ct, &b, 422, "validation_failed");
+    assert_eq!(b["errors"][0]["field"], "name", "{b}");
+    let body = r#"{"name": "沈阳电力有限公司", "source": "other", "tags": ["ok", "a\u0000"]}"#;
+    let (s, ct, b) = raw(app, "POST", "/api/v1/accounts", Some(&t), "application/json", body).await;
+    assert_problem(s, &ct, &b, 422, "validation_failed");
+    assert_eq!(b["errors"][0]["field"], "tags[1]", "{b}");
+    // An escaped backslash before `u0000` is ordinary text.
+    let body = r#"{"name": "沈阳\\u0000电力有限公司", "source": "other"}"#;
+    let (s, _, b) = raw(app, "POST", "/api/v1/accounts", Some(&t), "application/json", body).await;
+    assert_eq!(s, 201, "{b}");
+    // A body must be an object: an array of the fields in order is not one.
+    let (s, ct, b) = raw(app, "PATCH", "/api/v1/me", Some(&t), "application/json", r#"["新名字"]"#).await;
+    assert_problem(s, &ct, &b, 422, "validation_failed");
+    assert_eq!(app.get(&t, "/api/v1/me").await.1["display_name"], "管理员");
+    // Line breaks and a lone surrogate: never a 5xx.
+    let mut written = 1;
+    for body in [
+        r#"{"name": "沈阳\r\n电力设备有限公司", "source": "other"}"#,
+        r#"{"name": "沈阳\ud800电力", "source": "other"}"#,
+    ] {
+        let (s, ct, b) = raw(app, "POST", "/api/v1/accounts", Some(&t), "application/json", body).await;
+        assert!((200..300).contains(&s) || ((400..500).contains(&s) && ct == "application/problem+json"), "{s} {b}");
+        written += i64::from(s == 201);
+    }
+    // A megabyte of text is refused whole.
+    let big = format!(r#"{{"name": "{}", "source": "other"}}"#, "电".repeat(400_000));
+    let (s, ct, _) = raw(app, "POST", "/api/v1/accounts", Some(&t), "application/json", &big).await;
+    assert!(s == 413 || s == 422, "{s}");
+    assert_eq!(ct, "application/problem+json");
+    let (s, _, _) = raw(app, "GET", "/api/v1/accounts/not-a-uuid", Some(&t), "application/json", "").await;
+    assert_eq!(s, 404);
+    assert_eq!(app.count("accounts").await, before + written, "nothing refused was written");
+    // A page with a NUL in its filters answers a page saying so.
+    let (c, _) = crate::web::web_login(app, "admin@test.example").await;
+    let res = c.get(app.url("/accounts?tag=a%00b")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+}
+both!(hostile_text_is_named_never_a_server_error);

@@ -5,7 +5,7 @@
 //! import whose server stopped.
 
 use crate::harness::TestApp;
-use guanxi_domain::ImportId;
+use guanxi_domain::{ImportId, Role};
 use guanxi_exchange::import::{self, stored, Options, Who};
 use guanxi_store::Sql;
 use serde_json::{json, Value};
@@ -297,3 +297,77 @@ async fn opportunities_through_an_upload(app: &TestApp) {
     assert!(deals["items"].as_array().unwrap().is_empty(), "undo sent the deal to the recycle bin");
 }
 both!(opportunities_through_an_upload);
+
+/// An import changes only what its importer could change through the API:
+/// rows naming another team's account, contact or deal by its Guanxi id
+/// (with `update_existing`) leave them as they are, each with a warning.
+async fn an_import_updates_only_what_the_importer_may_change(app: &TestApp) {
+    let w = app.world().await;
+    let (x, y) = (&w.sales_x.token, &w.sales_y.token);
+    let (s, a) = app
+        .send(
+            "POST",
+            x,
+            "/api/v1/accounts",
+            json!({"name": "沈阳远航电气有限公司", "source": "referral", "industry": "电力"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{a}");
+    let a_id = a["id"].as_str().unwrap().to_owned();
+    let (s, c) = app.send("POST", x, "/api/v1/contacts", json!({"account_id": a_id, "name": "刘建国"})).await;
+    assert_eq!(s, 201, "{c}");
+    let (s, d) = app
+        .send(
+            "POST",
+            x,
+            "/api/v1/opportunities",
+            json!({"account_id": a_id, "name": "配网自动化改造", "stage": "initiation"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{d}");
+    let (s, b) = app
+        .send("POST", y, "/api/v1/accounts", json!({"name": "北京华北电网设备有限公司", "source": "referral"}))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let b_id = b["id"].as_str().unwrap().to_owned();
+    let (_, before) = app.get(x, &format!("/api/v1/accounts/{a_id}")).await;
+    let files = [
+        ("accounts", format!("id,name,industry\r\n{a_id},被改名的公司,建筑\r\n")),
+        ("contacts", format!("id,name,account_id\r\n{},改过的名字,{b_id}\r\n", c["id"].as_str().unwrap())),
+        (
+            "opportunities",
+            format!("id,account_id,name,stage\r\n{},{b_id},被改的商机,招标\r\n", d["id"].as_str().unwrap()),
+        ),
+    ];
+    for (kind, file) in files {
+        let file_id = upload(app, y, &format!("{kind}.csv"), file.as_bytes()).await;
+        let body = json!({"file_id": file_id, "kind": kind, "preset": "guanxi", "update_existing": true});
+        let (s, run) = app.send("POST", y, "/api/v1/imports", body).await;
+        assert_eq!(s, 202, "{run}");
+        let done = finished(app, y, run["id"].as_str().unwrap()).await;
+        assert_eq!((done["status"].as_str(), done["updated"].as_i64()), (Some("done"), Some(0)), "{kind}: {done}");
+        let warned = done["report"]["problems"].as_array().unwrap().iter().any(|p| p["code"] == "not_visible");
+        assert!(warned, "{kind}: {done}");
+    }
+    let (_, after) = app.get(x, &format!("/api/v1/accounts/{a_id}")).await;
+    assert_eq!(after, before, "the account is as it was");
+    let (_, contact) = app.get(x, &format!("/api/v1/contacts/{}", c["id"].as_str().unwrap())).await;
+    assert_eq!((contact["name"].as_str(), contact["account_id"].as_str()), (Some("刘建国"), Some(a_id.as_str())));
+    let (_, deal) = app.get(x, &format!("/api/v1/opportunities/{}", d["id"].as_str().unwrap())).await;
+    assert_eq!((deal["name"].as_str(), deal["account_id"].as_str()), (Some("配网自动化改造"), Some(a_id.as_str())));
+
+    // Their own account, named the same way, is theirs to update.
+    let file = format!("id,name,industry\r\n{b_id},北京华北电网设备有限公司,建筑\r\n");
+    let file_id = upload(app, y, "mine.csv", file.as_bytes()).await;
+    let body = json!({"file_id": file_id, "kind": "accounts", "preset": "guanxi", "update_existing": true});
+    let (_, run) = app.send("POST", y, "/api/v1/imports", body).await;
+    let done = finished(app, y, run["id"].as_str().unwrap()).await;
+    assert_eq!(done["updated"].as_i64(), Some(1), "{done}");
+
+    // 客服 reads customers but imports no sales records.
+    let service = app.user_in(app.workspace, "service@test.example", "客服小王", Role::Service, None).await;
+    let file_id = upload(app, &service.token, "accounts.csv", "客户名称\r\n营口新客户有限公司\r\n".as_bytes()).await;
+    let (s, problem) = app.send("POST", &service.token, "/api/v1/imports", json!({"file_id": file_id})).await;
+    assert_eq!((s, problem["code"].as_str()), (403, Some("forbidden")), "{problem}");
+}
+both!(an_import_updates_only_what_the_importer_may_change);

@@ -145,8 +145,12 @@ async fn pool_limits_and_bad_rules(app: &TestApp) {
     let mut rules = before["rules"].clone();
     rules["cooldown_days"] = json!(-1);
     rules["return_after"]["c"]["no_activity_days"] = json!(0);
+    // The default pool names nobody: a manager may not change what binds the whole workspace.
     let (status, problem) =
         app.send("PATCH", &w.manager_x.token, &format!("/api/v1/pools/{pool}"), json!({"rules": rules})).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("forbidden")), "{problem}");
+    let (status, problem) =
+        app.send("PATCH", &app.admin.token, &format!("/api/v1/pools/{pool}"), json!({"rules": rules})).await;
     assert_eq!(status, 422, "{problem}");
     let fields: Vec<&str> =
         problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
@@ -159,7 +163,7 @@ async fn pool_limits_and_bad_rules(app: &TestApp) {
     let mut rules = before["rules"].clone();
     rules["max_owned"] = json!(2);
     rules["daily_claims"] = json!(3);
-    let changed = post_patch(app, &w.manager_x.token, &pool, json!({"rules": rules})).await;
+    let changed = post_patch(app, &app.admin.token, &pool, json!({"rules": rules})).await;
     assert_eq!(changed["rules"]["max_owned"], 2);
 
     let mut ids = Vec::new();
@@ -268,7 +272,7 @@ async fn the_release_job_warns_then_returns_idle_accounts(app: &TestApp) {
     rules["a"]["no_activity_days"] = json!(31);
     let mut all = p["rules"].clone();
     all["return_after"] = rules;
-    post_patch(app, &w.manager_x.token, &pool, json!({"rules": all})).await;
+    post_patch(app, &app.admin.token, &pool, json!({"rules": all})).await;
     let (_, a_now) = app.get(x, &format!("/api/v1/accounts/{}", id(&a))).await;
     let created: chrono::DateTime<chrono::Utc> = a["created_at"].as_str().unwrap().parse().unwrap();
     let due: chrono::DateTime<chrono::Utc> = a_now["ownership"]["release_due_at"].as_str().unwrap().parse().unwrap();
@@ -598,8 +602,28 @@ async fn transfers_and_handover(app: &TestApp) {
     let (status, problem) =
         app.send("POST", x, "/api/v1/transfers", json!({"account_id": id(&a), "reason": "我的"})).await;
     assert_eq!((status, problem["code"].as_str()), (409, Some("already_owned")));
-    post(app, m, &format!("/api/v1/transfers/{}/decision", id(&t)), json!({"approve": true})).await;
+    // The requester's own manager cannot give away another team's account:
+    // the side that gives it (the owner's manager, or an admin) decides.
+    let manager_y = app.user_in(app.workspace, "manager.y@test.example", "赵经理", Role::Manager, Some(w.team_y)).await;
+    let (_, inbox) = app.get(&manager_y.token, "/api/v1/transfers?box=to_decide").await;
+    assert_eq!(inbox["items"].as_array().map(Vec::len), Some(0), "{inbox}");
+    let (_, inbox) = app.get(m, "/api/v1/transfers?box=to_decide").await;
+    assert_eq!(inbox["items"].as_array().map(Vec::len), Some(1), "{inbox}");
+    let url = format!("/api/v1/transfers/{}/decision", id(&t));
+    let (status, problem) = app.send("POST", &manager_y.token, &url, json!({"approve": true})).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("not_decider")));
+    let (_, still) = app.get(x, &format!("/api/v1/accounts/{}", id(&a))).await;
+    assert_eq!(still["owner_id"], w.sales_x.id.to_string(), "nothing changed");
+    post(app, m, &url, json!({"approve": true})).await;
     let (_, moved) = app.get(y, &format!("/api/v1/accounts/{}", id(&a))).await;
+    // Both sides are told.
+    for (who, token) in [("requester", y), ("previous owner", x)] {
+        let (_, notes) = app.get(token, "/api/v1/notifications").await;
+        let told = notes["items"].as_array().unwrap().iter().any(|n| {
+            n["kind"] == "request_decided" && n["data"]["kind"] == "transfer" && n["data"]["status"] == "approved"
+        });
+        assert!(told, "the {who} is told: {notes}");
+    }
     assert_eq!(moved["owner_id"], w.sales_y.id.to_string());
     assert!(actions(app, &id(&a)).await.iter().any(|(a, _)| a == "assign"));
 

@@ -385,6 +385,10 @@ async fn serve_backup_and_graceful_shutdown(backend: Backend) {
         let (code, stdout, err) = run(work.path(), &args).await;
         assert_eq!(code, 0, "{err}");
         assert!(stdout.contains("backup written"));
+        // It holds password and token hashes: its owner's alone.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "backup mode {mode:o}");
         let copy = Db::open_sqlite(&out, &PoolConfig::default()).await.unwrap();
         let (n,): (i64,) = copy.fetch_one(Sql::new("SELECT COUNT(*) FROM users")).await.unwrap();
         assert_eq!(n, 1);
@@ -450,6 +454,56 @@ fn committed_openapi_document_matches_the_code() {
         committed == generated,
         "docs/openapi.json is out of date; regenerate it with `cargo run -p guanxi -- openapi > docs/openapi.json` (or GUANXI_UPDATE_OPENAPI=1 cargo test)"
     );
+}
+
+/// The document describes the API as served: a generated client or a fuzzer
+/// reading it finds every path parameter declared, every reference resolved,
+/// every error as the problem documents the server sends, and the limits it
+/// enforces.
+#[test]
+fn the_openapi_document_says_what_the_server_does() {
+    let doc: serde_json::Value = serde_json::from_str(&guanxi_web::api::document_json()).unwrap();
+    let text = doc.to_string();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for piece in text.split("\"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().unwrap();
+        assert!(schemas.contains_key(name), "unresolved reference {name}");
+    }
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let declared: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| ps.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect())
+                .unwrap_or_default();
+            for name in path.split('{').skip(1).map(|r| r.split('}').next().unwrap()) {
+                assert!(declared.contains(&name), "{method} {path} does not declare {name}");
+            }
+            let responses = op["responses"].as_object().unwrap();
+            for (status, r) in responses {
+                if status.starts_with('4') {
+                    let types: Vec<&String> = r["content"].as_object().map(|c| c.keys().collect()).unwrap_or_default();
+                    assert_eq!(types, ["application/problem+json"], "{method} {path} {status}");
+                }
+            }
+            for status in ["403", "404", "422"] {
+                assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+            }
+            if op["requestBody"].is_object() {
+                assert!(responses.contains_key("415"), "{method} {path} lacks 415");
+            }
+        }
+    }
+    assert!(operations > 90, "{operations} operations");
+    let limit = doc["paths"]["/api/v1/accounts"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap()
+        .clone();
+    assert_eq!((limit["schema"]["minimum"].as_i64(), limit["schema"]["maximum"].as_i64()), (Some(1), Some(200)));
 }
 
 #[tokio::test]

@@ -46,6 +46,9 @@ macro_rules! both {
     };
 }
 
+/// The token the harness's server asks of a metrics scraper.
+pub const METRICS_TOKEN: &str = "test-metrics-scraper";
+
 /// The password of every user the harness creates.
 pub const PASSWORD: &str = "test-password-1";
 
@@ -218,7 +221,7 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on a fresh database of `backend`.
     pub async fn spawn(backend: Backend) -> Self {
-        Self::spawn_with(backend, WebConfig::default()).await
+        Self::spawn_with(backend, WebConfig { metrics_token: Some(METRICS_TOKEN.into()), ..WebConfig::default() }).await
     }
 
     /// Starts a server with particular web settings.

@@ -1048,3 +1048,62 @@ async fn opportunities_from_a_spreadsheet_and_back(app: &TestApp) {
     assert!(listed["items"].as_array().unwrap().is_empty());
 }
 both!(opportunities_from_a_spreadsheet_and_back);
+
+/// Runs an import of `path` as the system; its id and report.
+async fn run_id(app: &TestApp, path: &Path) -> (guanxi_domain::ImportId, Report) {
+    let who = Who::system(app.workspace);
+    let opts = Options::default();
+    let plan = import::plan(path, &opts).unwrap();
+    let size = std::fs::metadata(path).unwrap().len();
+    let id = import::record(&app.db, &who, "a.csv", import::Kept::Path(path), size, plan.kind, &opts, app.now())
+        .await
+        .unwrap();
+    let report = import::run(&app.db, &who, id, &plan, &opts, None, app.clock.as_ref()).await.unwrap();
+    (id, report)
+}
+
+async fn undo(app: &TestApp, id: guanxi_domain::ImportId) -> Option<u64> {
+    let actor = guanxi_store::Actor::system(app.workspace, "test");
+    guanxi_store::imports::undo(&app.db, &actor, id, "accounts", app.now()).await.unwrap()
+}
+
+/// A second run of a file never takes the first run's records from it: the
+/// first run's undo still removes them. A run that stopped before it was
+/// done (killed, its terms never merged) is adopted by the next run of the
+/// file, which indexes its records and whose undo removes them too.
+async fn a_rerun_keeps_a_done_import_and_adopts_a_stopped_one(app: &TestApp) {
+    let two = "客户名称,电话\n鞍山钢铁集团有限公司,0412-6723 000\n本溪钢铁集团有限公司,\n";
+    let (_dir, path) = csv_file(two);
+    let (first, r) = run_id(app, &path).await;
+    assert_eq!(r.counts.created, 2);
+    let (second, r) = run_id(app, &path).await;
+    assert_eq!((r.counts.created, r.counts.unchanged), (0, 2));
+    assert_eq!(undo(app, second).await, Some(0), "the rerun created nothing");
+    assert_eq!(undo(app, first).await, Some(2), "the first run's undo removes what it made");
+    assert!(names(app).await.is_empty());
+
+    // A run killed after writing, before merging its terms: as it leaves the database.
+    let (killed, r) = run_id(app, &path).await;
+    assert_eq!(r.counts.created, 2);
+    app.db
+        .execute(Sql::new("UPDATE imports SET status = 'running', unindexed = $1 WHERE id = $2").arg(true).arg(killed))
+        .await
+        .unwrap();
+    let q = Sql::new(
+        "DELETE FROM search_terms WHERE entity_id IN (SELECT entity_id FROM import_keys WHERE import_id = $1)",
+    );
+    app.db.execute(q.arg(killed)).await.unwrap();
+    assert_eq!(found(app, "钢铁").await, Vec::<String>::new(), "its records are out of search");
+    // The file again, with the row the killed run never reached.
+    let (_dir, path) = csv_file(&format!("{two}抚顺特殊钢股份有限公司,\n"));
+    let (rerun, r) = run_id(app, &path).await;
+    assert_eq!((r.counts.created, r.counts.unchanged), (1, 2));
+    assert_eq!(
+        found(app, "有限").await,
+        vec!["抚顺特殊钢股份有限公司", "本溪钢铁集团有限公司", "鞍山钢铁集团有限公司"],
+        "every record either run wrote is found"
+    );
+    assert_eq!(undo(app, rerun).await, Some(3), "the rerun's undo removes what both runs created");
+    assert!(names(app).await.is_empty());
+}
+both!(a_rerun_keeps_a_done_import_and_adopts_a_stopped_one);

@@ -84,6 +84,20 @@ async fn login_form_and_csrf(app: &TestApp) {
         .find(|v| v.starts_with("gx_session="))
         .unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    // Logged in, the login page sends a user on to `next` only when it is one
+    // of this site's paths; a tab, a line break or a backslash that a browser
+    // would turn into another site's address goes to the home page.
+    for (next, to) in [
+        ("/%09/evil.example", "/workbench"),
+        ("/%0d%0aSet-Cookie:%20x=y", "/workbench"),
+        ("%2F%5Cevil.example", "/workbench"),
+        ("https://evil.example/", "/workbench"),
+        ("/accounts%3Ftab%3Dhistory", "/accounts?tab=history"),
+    ] {
+        let res = c.get(app.url(&format!("/login?next={next}"))).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 303, "next={next}");
+        assert_eq!(res.headers()["location"], to, "next={next}");
+    }
 
     let html = c.get(app.url("/settings/profile")).send().await.unwrap().text().await.unwrap();
     let csrf = hidden_csrf(&html);
@@ -288,7 +302,7 @@ async fn behind_a_trusted_proxy_cookies_are_secure_and_clients_are_told_apart() 
     let (_, cookie) = login_cookie(&app, None, "203.0.113.7").await;
     assert!(!cookie.contains("Secure"), "{cookie}");
     // Throttling counts the forwarded client address, not the proxy's.
-    for i in 0..30 {
+    for i in 0..100 {
         let res = app
             .client()
             .post(app.url("/api/v1/auth/login"))
@@ -762,12 +776,13 @@ async fn registration_transfer_rules_and_handover_pages(app: &TestApp) {
     assert!(html.contains("转移申请") && html.contains("客户总部在营口，归我区域"), "{html}");
 
     // Pool rules: a bad number is named; a good change is saved.
+    let (_, pools) = app.get(&app.admin.token, "/api/v1/pools").await;
+    let pool = pools[0]["id"].as_str().unwrap().to_owned();
     let html = m.get(app.url("/settings/pools")).send().await.unwrap().text().await.unwrap();
-    let start = html.find("action=\"/settings/pools/").unwrap() + "action=\"/settings/pools/".len();
-    let pool = html[start..start + 36].to_owned();
-    let form = |cooldown: &'static str| {
+    assert!(!html.contains(&format!("action=\"/settings/pools/{pool}\"")), "not the manager's to change");
+    let form = |csrf: &str, cooldown: &'static str| {
         vec![
-            ("_csrf", m_csrf.clone()),
+            ("_csrf", csrf.to_owned()),
             ("name", "公海".to_owned()),
             ("max_owned", "100".to_owned()),
             ("daily_claims", "5".to_owned()),
@@ -780,10 +795,20 @@ async fn registration_transfer_rules_and_handover_pages(app: &TestApp) {
             ("team", w.team_x.to_string()),
         ]
     };
-    let res = m.post(app.url(&format!("/settings/pools/{pool}"))).form(&form("-3")).send().await.unwrap();
+    // The default pool names nobody: its rules bind everyone, so only an
+    // admin changes them; once it names the manager's team, the manager may.
+    let pool_url = app.url(&format!("/settings/pools/{pool}"));
+    let res = m.post(&pool_url).form(&form(&m_csrf, "14")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    let (a, a_csrf) = web_login(app, "admin@test.example").await;
+    let res = a.post(&pool_url).form(&form(&a_csrf, "-3")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 422);
     assert!(res.text().await.unwrap().contains("超出允许的范围"));
-    let res = m.post(app.url(&format!("/settings/pools/{pool}"))).form(&form("14")).send().await.unwrap();
+    let res = a.post(&pool_url).form(&form(&a_csrf, "7")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let html = m.get(app.url("/settings/pools")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("action=\"/settings/pools/{pool}\"")), "now the manager's to change");
+    let res = m.post(&pool_url).form(&form(&m_csrf, "14")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 303);
     let (_, p) = app.get(&app.admin.token, &format!("/api/v1/pools/{pool}")).await;
     assert_eq!(
@@ -798,7 +823,6 @@ async fn registration_transfer_rules_and_handover_pages(app: &TestApp) {
     assert_eq!(p["members"][0]["name"], "东北大区");
 
     // Handover: preview, then confirm.
-    let (a, a_csrf) = web_login(app, "admin@test.example").await;
     let from = w.sales_x.id.to_string();
     let to = w.sales_x1.id.to_string();
     let res = a

@@ -322,6 +322,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(input): ApiJson<AccountInput>,
 ) -> ApiResult<(StatusCode, Json<Account>)> {
+    caller.require_sales_writer()?;
     if (input.owner_id.is_some() || input.team_id.is_some()) && !may_assign(&caller) {
         return Err(ApiError::Forbidden("assign accounts to others"));
     }
@@ -375,6 +376,7 @@ pub async fn merge(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<MergeInput>,
 ) -> ApiResult<Json<Account>> {
+    caller.require_sales_writer()?;
     let viewer = caller.principal.viewer();
     let keep = accounts::get(&state.db, viewer, AccountId::from_uuid(id)).await?;
     let gone = accounts::get(&state.db, viewer, AccountId::from_uuid(input.duplicate_id))
@@ -400,6 +402,7 @@ pub async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<AccountInput>,
 ) -> ApiResult<Json<Account>> {
+    caller.require_sales_writer()?;
     let id = AccountId::from_uuid(id);
     let current = accounts::get(&state.db, caller.principal.viewer(), id).await?;
     if current.deleted_at.is_some() {
@@ -428,6 +431,7 @@ pub async fn delete(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Account>> {
+    caller.require_sales_writer()?;
     set_deleted(&state, &caller, AccountId::from_uuid(id), true).await
 }
 
@@ -440,6 +444,7 @@ pub async fn restore(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Account>> {
+    caller.require_sales_writer()?;
     set_deleted(&state, &caller, AccountId::from_uuid(id), false).await
 }
 
@@ -483,6 +488,7 @@ pub struct AccountQuery {
     /// Export only: `csv` (default) or `xlsx`.
     pub format: Option<String>,
     /// Rows per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The previous page's `next_cursor` (of the same sort).
     pub cursor: Option<String>,

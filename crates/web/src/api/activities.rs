@@ -248,6 +248,7 @@ pub struct TimelineQuery {
     /// Or a deal's.
     pub opportunity_id: Option<Uuid>,
     /// Rows per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -303,6 +304,7 @@ pub struct WorklistQuery {
     /// Open tasks due before this time (default: the end of today in the workspace's time zone).
     pub until: Option<DateTime<Utc>>,
     /// At most this many, 1–500 (default 200).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

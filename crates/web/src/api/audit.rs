@@ -24,6 +24,7 @@ pub struct AuditQuery {
     /// Only changes by this user.
     pub actor_id: Option<Uuid>,
     /// Rows per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,

@@ -223,6 +223,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(input): ApiJson<ContactInput>,
 ) -> ApiResult<(StatusCode, Json<Contact>)> {
+    caller.require_sales_writer()?;
     let fields = parse(&input, None, state.today())?;
     visible_account(&state, &caller, fields.account_id).await?;
     let note = check_duplicates(&state, &caller, &fields, input.force, input.force_reason.as_deref(), None).await?;
@@ -258,6 +259,7 @@ pub async fn merge(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<crate::api::accounts::MergeInput>,
 ) -> ApiResult<Json<Contact>> {
+    caller.require_sales_writer()?;
     let viewer = caller.principal.viewer();
     let keep = contacts::get(&state.db, viewer, ContactId::from_uuid(id)).await?;
     let gone = contacts::get(&state.db, viewer, ContactId::from_uuid(input.duplicate_id))
@@ -283,6 +285,7 @@ pub async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<ContactInput>,
 ) -> ApiResult<Json<Contact>> {
+    caller.require_sales_writer()?;
     let id = ContactId::from_uuid(id);
     let current = contacts::get(&state.db, caller.principal.viewer(), id).await?;
     if current.deleted_at.is_some() {
@@ -317,6 +320,7 @@ pub async fn delete(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Contact>> {
+    caller.require_sales_writer()?;
     set_deleted(&state, &caller, ContactId::from_uuid(id), true).await
 }
 
@@ -329,6 +333,7 @@ pub async fn restore(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Contact>> {
+    caller.require_sales_writer()?;
     set_deleted(&state, &caller, ContactId::from_uuid(id), false).await
 }
 
@@ -371,6 +376,7 @@ pub struct ContactQuery {
     /// Export only: `csv` (default), `xlsx`, or `vcf` (vCard 4.0).
     pub format: Option<String>,
     /// Rows per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,

@@ -225,7 +225,7 @@ pub async fn preview(
 /// Imports an upload in the background (`202`): follow `GET /api/v1/imports/{id}`
 /// for progress (`bytes_read` of `file_size`), counts and, when `done`, the report.
 #[utoipa::path(post, path = "/api/v1/imports", tag = "imports", security(("bearer" = [])), request_body = ImportInput,
-    responses((status = 202, body = Import), (status = 404, body = Problem),
+    responses((status = 202, body = Import), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, description = "`upload_incomplete`, `unreadable_file`, `invalid_mapping`", body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -236,6 +236,10 @@ pub async fn create(
     let opts = input.options();
     let planning = opts.clone();
     let plan = blocking(move || import::plan(&path, &planning)).await?;
+    // Touches are notes anyone may log; the other kinds are sales records.
+    if plan.kind != guanxi_exchange::fields::Kind::Activities {
+        caller.require_sales_writer()?;
+    }
     let p = &caller.principal;
     let who = Who {
         actor: caller.actor(),

@@ -164,7 +164,12 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
         imports::list, imports::get, imports::errors_csv, imports::file, imports::undo,
         imports::mappings, imports::save_mapping, imports::delete_mapping,
     ),
-    components(schemas(crate::error::Problem, guanxi_domain::FieldError, guanxi_store::contacts::ContactCandidate)),
+    components(schemas(
+        crate::error::Problem,
+        guanxi_domain::FieldError,
+        guanxi_store::contacts::ContactCandidate,
+        guanxi_store::accounts::AccountSort
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Logging in and out"),
@@ -184,11 +189,83 @@ Browser sessions (cookies) may call the API too, and then must send their CSRF t
 )]
 struct ApiDoc;
 
-/// The OpenAPI document, generated from the handlers' annotations.
+/// The OpenAPI document, generated from the handlers' annotations and made
+/// to say what the server does (`as_served`).
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    doc
+    let mut v = serde_json::to_value(&doc).unwrap_or_default();
+    as_served(&mut v);
+    serde_json::from_value(v).unwrap_or(doc)
+}
+
+/// What every operation has in common, written once rather than on each
+/// handler: every `{param}` of a path is declared (ids are UUIDs; a
+/// malformed one is 404); every error is `application/problem+json`; and the
+/// error statuses any operation can answer are listed — 400 (unreadable
+/// body), 401 (with credentials required), 403, 404, 422 (a parameter), 409
+/// for changes, 413 and 415 where a body is taken.
+fn as_served(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let problem = |description: &str| {
+        json!({"description": description,
+               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+    };
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, item) in paths.iter_mut() {
+        let names: Vec<String> =
+            path.split('{').skip(1).filter_map(|rest| rest.split('}').next()).map(str::to_owned).collect();
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, op) in item.iter_mut() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let Some(op) = op.as_object_mut() else { continue };
+            let params = op.entry("parameters").or_insert_with(|| json!([]));
+            if let Some(list) = params.as_array_mut() {
+                for name in &names {
+                    let declared = list.iter().any(|p| p["in"] == "path" && p["name"] == name.as_str());
+                    if !declared {
+                        list.push(json!({"name": name, "in": "path", "required": true,
+                                         "schema": {"type": "string", "format": "uuid"}}));
+                    }
+                }
+                if list.is_empty() {
+                    op.remove("parameters");
+                }
+            }
+            let secured = op.get("security").is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
+            let takes_body = op.contains_key("requestBody");
+            let changes = method != "get";
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+            for (status, response) in responses.iter_mut() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
+                        if let Some(body) = content.remove("application/json") {
+                            content.insert("application/problem+json".into(), body);
+                        }
+                    }
+                }
+            }
+            let mut add = |status: &str, description: &str| {
+                responses.entry(status.to_owned()).or_insert_with(|| problem(description));
+            };
+            add("400", "The body is not readable JSON (`malformed_json`).");
+            if secured {
+                add("401", "No or bad credentials (`unauthorized`).");
+            }
+            add("403", "The caller's role may not do this (`forbidden`), or a cookie session's CSRF token is missing (`csrf_failed`).");
+            add("404", "No such record, or outside the caller's data scope (`not_found`).");
+            add("422", "Invalid fields or parameters (`validation_failed`), each named in `errors`.");
+            if changes {
+                add("409", "A conflict with existing data; the `code` says which.");
+            }
+            if takes_body {
+                add("413", "The body is too large (`payload_too_large`).");
+                add("415", "The body is not JSON (`unsupported_media_type`).");
+            }
+        }
+    }
 }
 
 /// The document as committed in `docs/openapi.json` (pretty JSON, newline at the end).

@@ -195,6 +195,7 @@ pub async fn test_channel(
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     /// At most this many, newest first (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -253,6 +253,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(input): ApiJson<OpportunityInput>,
 ) -> ApiResult<(StatusCode, Json<Opportunity>)> {
+    caller.require_sales_writer()?;
     Ok((StatusCode::CREATED, Json(create_opportunity(&state, &caller, &input).await?)))
 }
 
@@ -279,6 +280,7 @@ pub async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<OpportunityInput>,
 ) -> ApiResult<Json<Opportunity>> {
+    caller.require_sales_writer()?;
     Ok(Json(update_opportunity(&state, &caller, OpportunityId::from_uuid(id), &input).await?))
 }
 
@@ -291,6 +293,7 @@ pub async fn delete(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Opportunity>> {
+    caller.require_sales_writer()?;
     Ok(Json(set_deleted(&state, &caller, OpportunityId::from_uuid(id), true).await?))
 }
 
@@ -304,6 +307,7 @@ pub async fn restore(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Opportunity>> {
+    caller.require_sales_writer()?;
     Ok(Json(set_deleted(&state, &caller, OpportunityId::from_uuid(id), false).await?))
 }
 
@@ -346,6 +350,7 @@ pub struct OpportunityQuery {
     /// Export only: `csv` (default) or `xlsx`.
     pub format: Option<String>,
     /// Rows per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,

@@ -119,8 +119,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(pool)))
 }
 
-/// Changes a pool; managers and admins. Changed return rules apply at once
-/// to the accounts owned from it.
+/// Changes a pool: admins, or the managers it names (as a member, or
+/// through their team). Changed return rules apply at once to the accounts
+/// owned from it.
 #[utoipa::path(patch, path = "/api/v1/pools/{id}", tag = "pool", security(("bearer" = [])), request_body = PoolInput,
     params(("id" = Uuid, Path, description = "pool id")),
     responses((status = 200, body = Pool), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -130,16 +131,24 @@ pub async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<PoolInput>,
 ) -> ApiResult<Json<Pool>> {
-    if !may_assign(&caller) {
-        return Err(ApiError::Forbidden("configure pools"));
-    }
     let current = open_pool(&state, &caller, PoolId::from_uuid(id)).await?;
+    if !may_configure(&caller, &current) {
+        return Err(ApiError::Forbidden("change this pool (admins, or the managers it names)"));
+    }
     let fields = parse_pool(input, Some(&current))?;
     let mut tx = state.db.begin().await?;
     let pool =
         pool::update(&mut tx, &caller.actor(), current.id, &fields, state.clock.now()).await.map_err(pool_conflict)?;
     tx.commit().await?;
     Ok(Json(pool))
+}
+
+/// Whether the caller may change this pool (`domain::pool::may_configure`).
+pub(crate) fn may_configure(caller: &Caller, pool: &Pool) -> bool {
+    let p = &caller.principal;
+    let users: Vec<UserId> = pool.members.iter().filter_map(|m| m.user_id).collect();
+    let teams: Vec<TeamId> = pool.members.iter().filter_map(|m| m.team_id).collect();
+    guanxi_domain::pool::may_configure(p.role, p.user_id, p.team_id, &users, &teams)
 }
 
 fn pool_conflict(e: guanxi_store::Error) -> ApiError {
@@ -169,6 +178,7 @@ pub struct PoolQuery {
     /// Why it came back: `manual`, `no_activity`, `no_progress`, `no_deal`, `handover`.
     pub release_reason: Option<ReleaseReason>,
     /// Rows per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -236,6 +246,7 @@ fn day_start(state: &AppState, caller: &Caller) -> DateTime<Utc> {
 /// Claims an account for the caller: the rules of its pool, and 查重 (a
 /// record of the same organisation owned by someone else refuses it).
 pub(crate) async fn claim_account(state: &AppState, caller: &Caller, id: AccountId) -> ApiResult<Account> {
+    caller.require_sales_writer()?;
     let ws = caller.principal.workspace_id;
     let a = accounts::get(&state.db, Viewer::whole(ws), id).await?;
     if a.deleted_at.is_some() {
@@ -294,6 +305,7 @@ pub(crate) async fn release_account(
     id: AccountId,
     reason: &str,
 ) -> ApiResult<Account> {
+    caller.require_sales_writer()?;
     let reason = ShortText::parse("reason", reason)?;
     let current = accounts::get(&state.db, caller.principal.viewer(), id).await?;
     if current.deleted_at.is_some() {
@@ -350,6 +362,7 @@ pub async fn move_pool(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<MoveInput>,
 ) -> ApiResult<Json<Account>> {
+    caller.require_sales_writer()?;
     if !may_assign(&caller) {
         return Err(ApiError::Forbidden("move accounts between pools"));
     }
@@ -376,6 +389,7 @@ pub struct NotificationQuery {
     /// Only unread ones.
     pub unread: Option<bool>,
     /// Rows per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,

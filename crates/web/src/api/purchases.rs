@@ -93,6 +93,7 @@ pub async fn create(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<PurchaseInput>,
 ) -> ApiResult<(StatusCode, Json<Recorded>)> {
+    caller.require_sales_writer()?;
     Ok((StatusCode::CREATED, Json(record(&state, &caller, id, input).await?)))
 }
 

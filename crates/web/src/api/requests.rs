@@ -48,6 +48,7 @@ pub(crate) async fn file_registration(
     caller: &Caller,
     input: RegistrationInput,
 ) -> ApiResult<Request> {
+    caller.require_sales_writer()?;
     let note = ShortText::parse("note", &input.note)?;
     let fields = match (&input.account, input.account_id) {
         (Some(a), None) => {
@@ -121,6 +122,7 @@ pub struct TransferInput {
 
 /// Asks for an account someone else owns; their manager (or the caller's, or an admin) decides.
 pub(crate) async fn ask_transfer(state: &AppState, caller: &Caller, input: TransferInput) -> ApiResult<Request> {
+    caller.require_sales_writer()?;
     let reason = ShortText::parse("reason", &input.reason)?;
     let mut tx = state.db.begin().await?;
     let r = requests::request_transfer(
@@ -162,6 +164,7 @@ pub struct InboxQuery {
     #[serde(rename = "box")]
     pub inbox: Option<String>,
     /// Rows per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,

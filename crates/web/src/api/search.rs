@@ -19,6 +19,7 @@ pub struct SearchQuery {
     /// initials (`gwdb`), phone digits (first or last four or more), or a USCC.
     pub q: String,
     /// Results, 1–50 (default 20).
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<usize>,
 }
 

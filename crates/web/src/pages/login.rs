@@ -36,10 +36,18 @@ pub struct LoginQuery {
     lang: Option<String>,
 }
 
-/// Only local paths: never an open redirect to another site.
+/// Only this site's own paths: never an open redirect to another site.
+/// Browsers drop tabs and line breaks from a URL and read a backslash as `/`, so
+/// `/\t/evil.example` would become `//evil.example`: a path of visible ASCII
+/// (what a URI's path and query are once percent-encoded), starting with one
+/// `/`, without a backslash, is kept; anything else goes to the home page.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/') && !n.starts_with("//") && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/workbench".to_owned(),
     }
 }
@@ -163,5 +171,9 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/workbench");
         assert_eq!(safe_next(Some("/\\evil.example")), "/workbench");
         assert_eq!(safe_next(None), "/workbench");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/workbench");
+        assert_eq!(safe_next(Some("/\r\nSet-Cookie: a=b")), "/workbench");
+        assert_eq!(safe_next(Some("/ /evil.example")), "/workbench");
+        assert_eq!(safe_next(Some("/accounts?q=%E5%8D%8E&tab=history")), "/accounts?q=%E5%8D%8E&tab=history");
     }
 }

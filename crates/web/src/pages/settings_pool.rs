@@ -144,7 +144,8 @@ async fn render_pools(
         section: "pools",
         notice,
         errors,
-        pools: pools.iter().map(|p| view(p, &all)).collect(),
+        // Only the pools this caller may change (the default one is the admins').
+        pools: pools.iter().filter(|p| pool_api::may_configure(caller, p)).map(|p| view(p, &all)).collect(),
     };
     let mut res = render(&page);
     *res.status_mut() = status;
