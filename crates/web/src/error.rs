@@ -111,7 +111,7 @@ pub struct Problem {
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// For `duplicate_*` conflicts: the existing records, with `score` and `reasons`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub candidates: Option<serde_json::Value>,
 }
 

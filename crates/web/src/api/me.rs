@@ -2,9 +2,9 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::json::{ApiJson, Fields};
+use crate::json::{ApiJson, ApiPath, Fields};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use guanxi_domain::{DisplayName, FieldError, Locale, Password, TokenId};
@@ -165,7 +165,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<ApiToken>> {
     let mut tx = state.db.begin().await?;
     let token = guanxi_store::auth::revoke_token(

@@ -285,7 +285,7 @@ async fn revoke_token(
     PageCaller(caller): PageCaller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> PageResult {
-    let _revoked = me::revoke_token(State(state.clone()), caller.clone(), axum::extract::Path(id))
+    let _revoked = me::revoke_token(State(state.clone()), caller.clone(), crate::json::ApiPath(id))
         .await
         .map_err(fail(&state, &caller))?;
     Ok(Redirect::to("/settings/tokens?ok=1").into_response())
