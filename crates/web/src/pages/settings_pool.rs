@@ -120,7 +120,9 @@ fn view(p: &Pool, all_teams: &[(String, String)]) -> PoolView {
     }
 }
 
-fn may_configure(caller: &Caller) -> bool {
+/// Who opens the pools page (creating a pool); which pools they may change
+/// is `api::pool::may_configure`.
+fn may_open_pools(caller: &Caller) -> bool {
     matches!(caller.principal.role, Role::Admin | Role::Manager)
 }
 
@@ -130,7 +132,7 @@ async fn render_pools(
     notice: Option<&'static str>,
     errors: Vec<String>,
 ) -> PageResult {
-    if !may_configure(caller) {
+    if !may_open_pools(caller) {
         return Err(fail(state, caller)(ApiError::Forbidden("configure pools")));
     }
     let pools = pool_api::my_pools(state, caller).await.map_err(fail(state, caller))?;
