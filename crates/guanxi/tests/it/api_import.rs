@@ -14,7 +14,7 @@ fn gbk(text: &str) -> Vec<u8> {
     encoding_rs::GBK.encode(text).0.into_owned()
 }
 
-async fn put(app: &TestApp, token: &str, id: &str, offset: usize, bytes: &[u8]) -> (u16, Value) {
+pub(crate) async fn put(app: &TestApp, token: &str, id: &str, offset: usize, bytes: &[u8]) -> (u16, Value) {
     let res = app
         .client()
         .put(app.url(&format!("/api/v1/uploads/{id}?offset={offset}")))

@@ -10,7 +10,7 @@ use tokio::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_guanxi");
 
 /// A clean environment: no GUANXI_* from the developer's shell, no guanxi.toml in reach.
-fn cmd(cwd: &std::path::Path) -> Command {
+pub(crate) fn cmd(cwd: &std::path::Path) -> Command {
     let mut c = Command::new(BIN);
     c.current_dir(cwd)
         .env_remove("GUANXI_DATA_DIR")
@@ -19,6 +19,12 @@ fn cmd(cwd: &std::path::Path) -> Command {
         .env_remove("GUANXI_CONFIG");
     c.env("RUST_LOG", "warn").kill_on_drop(true);
     c
+}
+
+/// `run` with owned arguments.
+pub(crate) async fn run_args(cwd: &std::path::Path, args: &[String]) -> (i32, String, String) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(cwd, &args).await
 }
 
 async fn run(cwd: &std::path::Path, args: &[&str]) -> (i32, String, String) {

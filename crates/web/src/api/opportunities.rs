@@ -208,8 +208,9 @@ fn may_give(caller: &Caller, before: Option<UserId>, after: Option<UserId>) -> A
     Err(ApiError::Forbidden("give deals to others"))
 }
 
-/// Creates an opportunity; shared by the API and the page's form.
+/// Creates an opportunity; shared by the API and the page's form (客服 changes no deal).
 pub async fn create_opportunity(state: &AppState, caller: &Caller, input: &OpportunityInput) -> ApiResult<Opportunity> {
+    caller.require_sales_writer()?;
     let fields = parse(input, None)?;
     visible_account(state, caller, fields.account_id).await?;
     may_give(caller, None, fields.owner_id)?;
@@ -227,6 +228,7 @@ pub async fn update_opportunity(
     id: OpportunityId,
     input: &OpportunityInput,
 ) -> ApiResult<Opportunity> {
+    caller.require_sales_writer()?;
     let current = opportunities::get(&state.db, caller.principal.viewer(), id).await?;
     if current.deleted_at.is_some() {
         return Err(ApiError::NotFound);
@@ -253,7 +255,6 @@ pub async fn create(
     caller: Caller,
     ApiJson(input): ApiJson<OpportunityInput>,
 ) -> ApiResult<(StatusCode, Json<Opportunity>)> {
-    caller.require_sales_writer()?;
     Ok((StatusCode::CREATED, Json(create_opportunity(&state, &caller, &input).await?)))
 }
 
@@ -280,7 +281,6 @@ pub async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<OpportunityInput>,
 ) -> ApiResult<Json<Opportunity>> {
-    caller.require_sales_writer()?;
     Ok(Json(update_opportunity(&state, &caller, OpportunityId::from_uuid(id), &input).await?))
 }
 
@@ -293,7 +293,6 @@ pub async fn delete(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Opportunity>> {
-    caller.require_sales_writer()?;
     Ok(Json(set_deleted(&state, &caller, OpportunityId::from_uuid(id), true).await?))
 }
 
@@ -307,7 +306,6 @@ pub async fn restore(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Opportunity>> {
-    caller.require_sales_writer()?;
     Ok(Json(set_deleted(&state, &caller, OpportunityId::from_uuid(id), false).await?))
 }
 
@@ -318,6 +316,7 @@ pub async fn set_deleted(
     id: OpportunityId,
     deleted: bool,
 ) -> ApiResult<Opportunity> {
+    caller.require_sales_writer()?;
     let current = opportunities::get(&state.db, caller.principal.viewer(), id).await?;
     if current.owner_id != Some(caller.principal.user_id)
         && !matches!(caller.principal.role, Role::Admin | Role::Manager)

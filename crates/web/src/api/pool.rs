@@ -253,6 +253,11 @@ pub(crate) async fn claim_account(state: &AppState, caller: &Caller, id: Account
         return Err(ApiError::NotFound);
     }
     if a.owner_id.is_none() {
+        // An account of a pool the caller may not open is not there for them
+        // (404, as reading it is), never a 409 telling it exists.
+        if let Some(pool) = a.ownership.pool_id {
+            open_pool(state, caller, pool).await?;
+        }
         let phones: Vec<_> = a.phones.iter().filter_map(|p| p.parsed()).collect();
         let found = accounts::duplicates(&state.db, ws, &a.name, a.uscc.as_deref(), &phones, Some(id)).await?;
         let same: Vec<&Candidate> = found.iter().filter(|c| c.verdict == "same").collect();
@@ -276,7 +281,8 @@ pub(crate) async fn claim_account(state: &AppState, caller: &Caller, id: Account
 
 /// Claims (领取) a pooled account: it becomes the caller's, with the pool's
 /// return date. Exactly one of many concurrent claims wins; the others get
-/// `409 owned_by_other`.
+/// `409 owned_by_other`. An account of a pool the caller does not belong to
+/// is 404 to them (admins, who open every pool: `409 not_in_pool`).
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/claim", tag = "pool", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "account id")),
     responses((status = 200, body = Account), (status = 404, body = Problem),

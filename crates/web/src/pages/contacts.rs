@@ -379,6 +379,7 @@ async fn new_form(
     PageCaller(caller): PageCaller,
     Query(q): Query<NewQuery>,
 ) -> PageResult {
+    caller.require_sales_writer().map_err(fail(&state, &caller))?;
     match q.account_id.filter(|a| !a.is_empty()) {
         Some(account_id) => {
             let f = ContactForm { account_id, ..Default::default() };
@@ -493,6 +494,7 @@ async fn edit_form(
     let c = contacts::get(&state.db, caller.principal.viewer(), ContactId::from_uuid(id))
         .await
         .map_err(|e| fail(&state, &caller)(e.into()))?;
+    caller.require_sales_writer().map_err(fail(&state, &caller))?;
     if c.deleted_at.is_some() {
         return Err(fail(&state, &caller)(ApiError::NotFound));
     }

@@ -543,6 +543,7 @@ async fn new_form(
     PageCaller(caller): PageCaller,
     Query(q): Query<NewQuery>,
 ) -> PageResult {
+    caller.require_sales_writer().map_err(fail(&state, &caller))?;
     match q.account_id.filter(|a| !a.is_empty()) {
         Some(account_id) => {
             let f = OpportunityForm { account_id, stage: Stage::Initiation.as_str().to_owned(), ..Default::default() };
@@ -586,6 +587,7 @@ async fn edit_form(
     let o = opportunities::get(&state.db, caller.principal.viewer(), OpportunityId::from_uuid(id))
         .await
         .map_err(|e| fail(&state, &caller)(e.into()))?;
+    caller.require_sales_writer().map_err(fail(&state, &caller))?;
     if o.deleted_at.is_some() {
         return Err(fail(&state, &caller)(ApiError::NotFound));
     }

@@ -569,8 +569,9 @@ fn register_view(state: &AppState, caller: &Caller, form: RegisterForm, error: O
     res
 }
 
-async fn register_form(State(state): State<AppState>, PageCaller(caller): PageCaller) -> Response {
-    register_view(&state, &caller, RegisterForm::default(), None)
+async fn register_form(State(state): State<AppState>, PageCaller(caller): PageCaller) -> PageResult {
+    caller.require_sales_writer().map_err(fail(&state, &caller))?;
+    Ok(register_view(&state, &caller, RegisterForm::default(), None))
 }
 
 async fn register(
