@@ -38,8 +38,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "the body must be a JSON object",
             )]));
         }
-        let value = parse(&bytes)?;
-        // A NUL is valid JSON (`\u0000`) but no database stores it in text.
+        // A NUL is valid JSON (`\u0000`) but no database stores it in text;
+        // said first, before what else the body lacks.
         if bytes.windows(6).any(|w| w == b"\\u0000") {
             if let Some(field) = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| nul_at(&v, "")) {
                 return Err(ApiError::Validation(vec![FieldError::new(
@@ -49,7 +49,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 )]));
             }
         }
-        Ok(ApiJson(value))
+        Ok(ApiJson(parse(&bytes)?))
     }
 }
 
@@ -165,17 +165,39 @@ impl Fields {
     }
 }
 
-/// A path parameter; one that does not parse (a malformed id) names no record: 404.
+/// A path parameter; one that does not parse (a malformed id) is a 422
+/// naming it (`malformed`), which pages show as "not found".
 pub struct ApiPath<T>(pub T);
+
+/// The error code of a path parameter that does not parse.
+pub const MALFORMED: &str = "malformed";
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
+        use axum::extract::path::{ErrorKind, RawPathParams};
+        use axum::extract::rejection::PathRejection;
+        let rejection = match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(p) => return Ok(ApiPath(p.0)),
+            Err(r) => r,
+        };
+        let keys: Vec<String> = RawPathParams::from_request_parts(parts, state)
             .await
-            .map(|p| ApiPath(p.0))
-            .map_err(|_| ApiError::NotFound)
+            .map(|raw| raw.iter().map(|(k, _)| k.to_owned()).collect())
+            .unwrap_or_default();
+        let named = match &rejection {
+            PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+                ErrorKind::ParseErrorAtKey { key, .. }
+                | ErrorKind::InvalidUtf8InPathParam { key }
+                | ErrorKind::DeserializeError { key, .. } => Some(key.clone()),
+                ErrorKind::ParseErrorAtIndex { index, .. } => keys.get(*index).cloned(),
+                _ => None,
+            },
+            _ => None,
+        };
+        let key = named.or_else(|| keys.first().cloned()).unwrap_or_else(|| "id".to_owned());
+        Err(ApiError::field(&key, MALFORMED, format!("{key} is not a valid identifier")))
     }
 }
 

@@ -47,7 +47,8 @@ async fn every_error_class_is_a_problem(app: &TestApp) {
         raw(app, "GET", "/api/v1/users/00000000-0000-7000-8000-000000000000", Some(&t), "application/json", "").await;
     assert_problem(s, &ct, &b, 404, "not_found");
     let (s, ct, b) = raw(app, "GET", "/api/v1/users/not-a-uuid", Some(&t), "application/json", "").await;
-    assert_problem(s, &ct, &b, 404, "not_found");
+    assert_problem(s, &ct, &b, 422, "validation_failed");
+    assert_eq!(b["errors"][0]["field"], "id", "a malformed id is named: {b}");
     let (s, ct, b) = raw(app, "GET", "/api/v1/no-such-endpoint", Some(&t), "application/json", "").await;
     assert_problem(s, &ct, &b, 404, "not_found");
     let sales = app.user_in(app.workspace, "s@test.example", "张伟", guanxi_domain::Role::Sales, None).await;
@@ -276,8 +277,9 @@ async fn hostile_text_is_named_never_a_server_error(app: &TestApp) {
     let (s, ct, _) = raw(app, "POST", "/api/v1/accounts", Some(&t), "application/json", &big).await;
     assert!(s == 413 || s == 422, "{s}");
     assert_eq!(ct, "application/problem+json");
-    let (s, _, _) = raw(app, "GET", "/api/v1/accounts/not-a-uuid", Some(&t), "application/json", "").await;
-    assert_eq!(s, 404);
+    let (s, ct, b) = raw(app, "GET", "/api/v1/accounts/not-a-uuid", Some(&t), "application/json", "").await;
+    assert_problem(s, &ct, &b, 422, "validation_failed");
+    assert_eq!((b["errors"][0]["field"].as_str(), b["errors"][0]["code"].as_str()), (Some("id"), Some("malformed")));
     assert_eq!(app.count("accounts").await, before + written, "nothing refused was written");
     // A page with a NUL in its filters answers a page saying so.
     let (c, _) = crate::web::web_login(app, "admin@test.example").await;
@@ -285,3 +287,108 @@ async fn hostile_text_is_named_never_a_server_error(app: &TestApp) {
     assert_eq!(res.status().as_u16(), 422);
 }
 both!(hostile_text_is_named_never_a_server_error);
+
+/// A string property's schema, following a `$ref` to the components.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+        Some(name) => &doc["components"]["schemas"][name],
+        None => schema,
+    }
+}
+
+fn is_string(doc: &Value, schema: &Value) -> bool {
+    let s = resolve(doc, schema);
+    s["type"] == "string"
+        || s["type"].as_array().is_some_and(|t| t.iter().any(|t| t == "string"))
+        || s["oneOf"].as_array().is_some_and(|o| o.iter().any(|x| resolve(doc, x)["type"] == "string"))
+}
+
+/// Every operation of the document, with every path id malformed, every text
+/// query parameter and every text property of its body holding a NUL, line
+/// breaks, a lone surrogate or a megabyte: a 4xx problem (naming the
+/// parameter where it says what is wrong with one), never a 5xx or a cut
+/// connection; nothing is written.
+async fn every_parameter_refuses_hostile_input(app: &TestApp) {
+    let t = app.admin.token.clone();
+    let doc = app.get(&t, "/api/v1/openapi.json").await.1;
+    let audit = app.count("audit_log").await;
+    let megabyte = "电".repeat(350_000);
+    let mut failures = Vec::new();
+    let mut sent = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let method = method.to_uppercase();
+            if template == "/api/v1/auth/logout" || (template.contains("/me/tokens/") && method == "DELETE") {
+                continue; // would end the test's own session
+            }
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let path_params: Vec<String> =
+                params.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap().to_owned()).collect();
+            let with_ids = |value: &str| {
+                path_params.iter().fold(template.clone(), |p, name| {
+                    // A role is named, not numbered.
+                    let value = if name == "role" && value != "not-a-uuid" { "sales" } else { value };
+                    p.replace(&format!("{{{name}}}"), value)
+                })
+            };
+            let body = if method == "GET" || method == "DELETE" { "" } else { "{}" };
+            let mut check = |path: String, body: String, names: Option<String>, status: u16, ct: String, b: Value| {
+                sent += 1;
+                let problem = ct == "application/problem+json" && b["status"] == status;
+                if !(400..500).contains(&status) || !problem {
+                    failures.push(format!("{method} {path} {}: {status} {ct}", &body[..body.len().min(80)]));
+                } else if let Some(name) = names {
+                    if status == 422
+                        && !b["errors"].as_array().is_some_and(|e| e.iter().any(|e| e["field"] == name.as_str()))
+                    {
+                        failures.push(format!("{method} {path}: 422 does not name {name}: {b}"));
+                    }
+                }
+            };
+            // A malformed id, in each path parameter at once.
+            if !path_params.is_empty() {
+                let path = with_ids("not-a-uuid");
+                let (s, ct, b) = raw(app, &method, &path, Some(&t), "application/json", body).await;
+                check(path, body.into(), path_params.first().cloned(), s, ct, b);
+            }
+            let base = with_ids(&uuid::Uuid::nil().to_string());
+            // Each text query parameter, hostile.
+            for p in params.iter().filter(|p| p["in"] == "query" && is_string(&doc, &p["schema"])) {
+                let name = p["name"].as_str().unwrap();
+                for (value, names) in [("a%00b", true), ("a%0D%0Ab", false), ("a%ED%A0%80b", false)] {
+                    let path = format!("{base}?{name}={value}");
+                    let (s, ct, b) = raw(app, &method, &path, Some(&t), "application/json", body).await;
+                    if !(200..300).contains(&s) || names {
+                        check(path, body.into(), names.then(|| name.to_owned()), s, ct, b);
+                    }
+                }
+            }
+            // Each text property of the body, hostile.
+            let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+            let props = resolve(&doc, schema)["properties"].as_object().cloned().unwrap_or_default();
+            for (prop, _) in props.iter().filter(|(_, s)| is_string(&doc, s)) {
+                for (value, names) in [(json!("a\u{0}b"), true), (json!(megabyte), false)] {
+                    let body = json!({ prop.as_str(): value }).to_string();
+                    let (s, ct, b) = raw(app, &method, &base, Some(&t), "application/json", &body).await;
+                    check(base.clone(), body, names.then(|| prop.clone()), s, ct, b);
+                }
+            }
+        }
+    }
+    // The longest address a client sends (64 KB: `http`'s limit) gets an
+    // answer, not a cut connection: the HTTP layer refuses it (414/431) or
+    // the search answers it.
+    let path = format!("/api/v1/search?q={}", "%E7%94%B5".repeat(7_000));
+    let res = app.client().get(app.url(&path)).bearer_auth(&t).send().await.expect("an answer");
+    let status = res.status().as_u16();
+    assert!(status < 500, "{status}");
+    assert!(sent > 300, "the document's parameters were tried: {sent}");
+    assert!(
+        failures.is_empty(),
+        "{} of {sent} hostile requests were not refused as they should be:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(app.count("audit_log").await, audit, "nothing was written");
+}
+both!(every_parameter_refuses_hostile_input);

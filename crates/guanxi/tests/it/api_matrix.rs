@@ -753,6 +753,24 @@ async fn authorisation_matrix(app: &TestApp) {
             }
         }
     }
+    // The calendar feed's door: found by its secret alone, each caller's feed
+    // holds their own tasks and no one else's.
+    let task = maker.make(Subject::Task).await;
+    for who in EVERYONE {
+        let (status, feed) = app.send("POST", cast.token(who), "/api/v1/me/calendar", json!({})).await;
+        assert_eq!(status, 201, "{feed}");
+        let file = feed["url"].as_str().unwrap().split("/calendar/").nth(1).unwrap().to_owned();
+        let res = app.client().get(app.url(&format!("/calendar/{file}"))).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let shows = res.text().await.unwrap().contains(&task.id);
+        checked += 1;
+        if shows != (who == Owner) {
+            failures.push(format!(
+                "the calendar feed of {who:?}: the owner's task {} shown",
+                if shows { "is" } else { "is not" }
+            ));
+        }
+    }
     assert!(failures.is_empty(), "{} of {checked} cells fail:\n{}", failures.len(), failures.join("\n"));
 }
 both!(authorisation_matrix);

@@ -151,6 +151,13 @@ pub struct PageError {
 impl PageError {
     /// Renders an API error as a page.
     pub fn from_api(e: ApiError, state: &AppState, caller: Option<Caller>) -> Self {
+        // A page's address with a malformed id names no page: "not found".
+        let e = match e {
+            ApiError::Validation(errors) if errors.len() == 1 && errors[0].code == crate::json::MALFORMED => {
+                ApiError::NotFound
+            }
+            e => e,
+        };
         let (status, code, _) = e.parts();
         if let ApiError::Internal(cause) = &e {
             tracing::error!(%cause, "internal error on a page");
