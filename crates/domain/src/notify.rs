@@ -62,9 +62,75 @@ pub fn retry_delay(attempt: i64) -> Option<Duration> {
     }
 }
 
-/// Checks a channel's target before it is saved: a webhook must be an http(s)
-/// URL with a host; e-mail an address. A signing secret only where the vendor signs.
-pub fn check_target(kind: ChannelKind, target: &str, secret: Option<&str>) -> Result<(), FieldError> {
+impl ChannelKind {
+    /// The host the vendor's robot webhooks live on; `None` for e-mail.
+    pub fn vendor_host(self) -> Option<&'static str> {
+        match self {
+            ChannelKind::Wecom => Some("qyapi.weixin.qq.com"),
+            ChannelKind::Dingtalk => Some("oapi.dingtalk.com"),
+            ChannelKind::Feishu => Some("open.feishu.cn"),
+            ChannelKind::Email => None,
+        }
+    }
+}
+
+/// Where robot webhooks may point: https on the vendor's own host, so that no
+/// user can make the server send requests into its own network. Tests add
+/// one local host (`for_tests`); nothing a user configures can.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebhookHosts {
+    test_host: Option<String>,
+}
+
+impl WebhookHosts {
+    /// The vendors' hosts only: what every running Guanxi uses.
+    pub fn vendors() -> Self {
+        Self::default()
+    }
+
+    /// Also plain http on `host` (any port): for tests' local stand-ins of
+    /// the vendors. Set by test code only, never from a configuration file.
+    pub fn for_tests(host: &str) -> Self {
+        Self { test_host: Some(host.to_owned()) }
+    }
+
+    /// Whether `url` may be called for a robot of `kind`.
+    pub fn check(&self, kind: ChannelKind, url: &url::Url) -> Result<(), FieldError> {
+        let host = url.host_str().unwrap_or("");
+        if let Some(test) = &self.test_host {
+            if url.scheme() == "http" && host == test && url.username().is_empty() {
+                return Ok(());
+            }
+        }
+        let Some(vendor) = kind.vendor_host() else {
+            return Err(FieldError::new("target", "invalid_url", "an e-mail channel has no URL"));
+        };
+        let on_vendor = url.scheme() == "https"
+            && host.eq_ignore_ascii_case(vendor)
+            && url.port().is_none()
+            && url.username().is_empty()
+            && url.password().is_none();
+        if on_vendor {
+            Ok(())
+        } else {
+            Err(FieldError::new(
+                "target",
+                "not_vendor_host",
+                format!("a {} webhook is an https URL on {vendor}, as the robot's settings show it", kind.as_str()),
+            ))
+        }
+    }
+}
+
+/// Checks a channel's target before it is saved: a webhook must be an https
+/// URL on its vendor's host (`WebhookHosts`); e-mail an address. A signing
+/// secret only where the vendor signs.
+pub fn check_target(
+    kind: ChannelKind,
+    target: &str,
+    secret: Option<&str>,
+    hosts: &WebhookHosts,
+) -> Result<(), FieldError> {
     let target = target.trim();
     if target.is_empty() {
         return Err(FieldError::new("target", "required", "target must not be empty"));
@@ -80,12 +146,13 @@ pub fn check_target(kind: ChannelKind, target: &str, secret: Option<&str>) -> Re
                 return Err(FieldError::new(
                     "target",
                     "invalid_url",
-                    format!("target must be an http or https webhook URL, not {}:", url.scheme()),
+                    format!("target must be an https webhook URL, not {}:", url.scheme()),
                 ));
             }
             if url.host_str().is_none_or(str::is_empty) {
                 return Err(FieldError::new("target", "invalid_url", "target must name a host"));
             }
+            hosts.check(kind, &url)?;
         }
     }
     match (kind, secret.map(str::trim)) {
@@ -361,17 +428,52 @@ mod tests {
 
     #[test]
     fn targets_are_checked() {
-        assert!(
-            check_target(ChannelKind::Wecom, "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", None).is_ok()
+        let v = WebhookHosts::vendors();
+        let check = |kind, target, secret| check_target(kind, target, secret, &v);
+        assert!(check(ChannelKind::Wecom, "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", None).is_ok());
+        assert_eq!(check(ChannelKind::Wecom, "ftp://x/y", None).unwrap_err().code, "invalid_url");
+        assert_eq!(check(ChannelKind::Feishu, "not a url", None).unwrap_err().code, "invalid_url");
+        assert_eq!(check(ChannelKind::Email, "nobody", None).unwrap_err().field, "target");
+        assert_eq!(
+            check(ChannelKind::Wecom, "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", Some("s"))
+                .unwrap_err()
+                .code,
+            "not_applicable"
         );
-        assert_eq!(check_target(ChannelKind::Wecom, "ftp://x/y", None).unwrap_err().code, "invalid_url");
-        assert_eq!(check_target(ChannelKind::Feishu, "not a url", None).unwrap_err().code, "invalid_url");
-        assert_eq!(check_target(ChannelKind::Email, "nobody", None).unwrap_err().field, "target");
-        assert_eq!(check_target(ChannelKind::Wecom, "https://x/", Some("s")).unwrap_err().code, "not_applicable");
         assert_eq!(
             redact_target(ChannelKind::Wecom, "https://qyapi.weixin.qq.com/send?key=SECRET"),
             "https://qyapi.weixin.qq.com/…"
         );
+    }
+
+    #[test]
+    fn webhooks_go_only_to_the_vendors_hosts() {
+        let v = WebhookHosts::vendors();
+        for (kind, ok) in [
+            (ChannelKind::Wecom, "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"),
+            (ChannelKind::Dingtalk, "https://oapi.dingtalk.com/robot/send?access_token=t"),
+            (ChannelKind::Feishu, "https://open.feishu.cn/open-apis/bot/v2/hook/abc"),
+            (ChannelKind::Feishu, "https://OPEN.FEISHU.CN/open-apis/bot/v2/hook/abc"),
+        ] {
+            assert!(check_target(kind, ok, None, &v).is_ok(), "{ok}");
+        }
+        for (kind, bad) in [
+            (ChannelKind::Wecom, "http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"),
+            (ChannelKind::Wecom, "https://qyapi.weixin.qq.com.evil.example/send?key=k"),
+            (ChannelKind::Wecom, "https://oapi.dingtalk.com/robot/send?access_token=t"),
+            (ChannelKind::Dingtalk, "https://127.0.0.1/robot/send"),
+            (ChannelKind::Dingtalk, "https://10.0.0.5/robot/send"),
+            (ChannelKind::Dingtalk, "https://[::1]/robot/send"),
+            (ChannelKind::Feishu, "https://open.feishu.cn:8443/open-apis/bot/v2/hook/abc"),
+            (ChannelKind::Feishu, "https://me@open.feishu.cn/open-apis/bot/v2/hook/abc"),
+            (ChannelKind::Feishu, "http://127.0.0.1:9000/hook"),
+        ] {
+            assert_eq!(check_target(kind, bad, None, &v).unwrap_err().code, "not_vendor_host", "{bad}");
+        }
+        // A test's stand-in on the loopback is reached only with the test setting.
+        let t = WebhookHosts::for_tests("127.0.0.1");
+        assert!(check_target(ChannelKind::Feishu, "http://127.0.0.1:9000/hook", None, &t).is_ok());
+        assert!(check_target(ChannelKind::Feishu, "http://10.0.0.5:9000/hook", None, &t).is_err());
     }
 
     #[test]

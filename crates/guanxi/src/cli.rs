@@ -583,6 +583,7 @@ async fn serve(db: Db, file: &FileConfig, args: ServeArgs) -> anyhow::Result<()>
             .ok()
             .or_else(|| file.metrics_token.clone())
             .filter(|t| !t.trim().is_empty()),
+        webhook_hosts: guanxi_domain::notify::WebhookHosts::vendors(),
     };
     let clock: Arc<dyn guanxi_domain::Clock> = Arc::new(SystemClock);
     let sender = args.smtp.sender()?;

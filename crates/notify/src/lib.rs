@@ -44,6 +44,7 @@ pub struct Sender {
     http: reqwest::Client,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     timeout: Duration,
+    hosts: notify::WebhookHosts,
 }
 
 impl Sender {
@@ -73,7 +74,13 @@ impl Sender {
                 Some((transport, from))
             }
         };
-        Ok(Sender { http, smtp, timeout })
+        Ok(Sender { http, smtp, timeout, hosts: notify::WebhookHosts::vendors() })
+    }
+
+    /// The same sender calling webhooks where `hosts` allows (tests' local
+    /// stand-ins of the vendors; a running Guanxi keeps the vendors' hosts).
+    pub fn with_hosts(self, hosts: notify::WebhookHosts) -> Self {
+        Sender { hosts, ..self }
     }
 
     /// Sends `msg` as delivery `c` says, at `now` (signatures carry the time).
@@ -87,6 +94,14 @@ impl Sender {
                 let Some(call) = notify::webhook_call(kind, &c.target, c.secret.as_deref(), msg, now) else {
                     return Verdict::Fail("not a webhook channel".into());
                 };
+                // A channel saved before targets were held to the vendors'
+                // hosts is not called: outbound requests go to the vendors only.
+                let allowed = url::Url::parse(&call.url)
+                    .map_err(|e| e.to_string())
+                    .and_then(|u| self.hosts.check(kind, &u).map_err(|e| e.message));
+                if let Err(why) = allowed {
+                    return Verdict::Fail(why);
+                }
                 let sent = self.http.post(&call.url).json(&call.body).send().await;
                 let res = match sent {
                     Ok(r) => r,

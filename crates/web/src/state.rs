@@ -19,6 +19,9 @@ pub struct WebConfig {
     /// The bearer token `/metrics` asks for; without one, `/metrics` is not
     /// served (it names routes, volumes and the database pool).
     pub metrics_token: Option<String>,
+    /// Where robot webhooks may point: the vendors' hosts. Only tests widen
+    /// it (to their local stand-ins); no configuration file or variable does.
+    pub webhook_hosts: guanxi_domain::notify::WebhookHosts,
 }
 
 impl Default for WebConfig {
@@ -29,6 +32,7 @@ impl Default for WebConfig {
             max_upload: 1024 * 1024 * 1024,
             import_undo_days: 7,
             metrics_token: None,
+            webhook_hosts: guanxi_domain::notify::WebhookHosts::vendors(),
         }
     }
 }

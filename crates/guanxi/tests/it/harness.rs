@@ -221,7 +221,16 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on a fresh database of `backend`.
     pub async fn spawn(backend: Backend) -> Self {
-        Self::spawn_with(backend, WebConfig { metrics_token: Some(METRICS_TOKEN.into()), ..WebConfig::default() }).await
+        Self::spawn_with(
+            backend,
+            WebConfig {
+                metrics_token: Some(METRICS_TOKEN.into()),
+                // The vendors' robots are played by local servers.
+                webhook_hosts: guanxi_domain::notify::WebhookHosts::for_tests("127.0.0.1"),
+                ..WebConfig::default()
+            },
+        )
+        .await
     }
 
     /// Starts a server with particular web settings.

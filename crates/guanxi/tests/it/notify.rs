@@ -177,7 +177,9 @@ fn sender(smtp_port: Option<u16>) -> Sender {
         url: format!("smtp://127.0.0.1:{p}"),
         from: "Guanxi <crm@test.example>".into(),
     });
-    Sender::with_timeout(smtp.as_ref(), std::time::Duration::from_secs(1)).unwrap()
+    Sender::with_timeout(smtp.as_ref(), std::time::Duration::from_secs(1))
+        .unwrap()
+        .with_hosts(guanxi_domain::notify::WebhookHosts::for_tests("127.0.0.1"))
 }
 
 async fn each_channel_gets_what_its_vendor_documents(app: &TestApp) {
@@ -197,6 +199,27 @@ async fn each_channel_gets_what_its_vendor_documents(app: &TestApp) {
             "not_applicable",
         ),
         (json!({"kind": "wecom", "label": "", "target": format!("{base}/w")}), "label", "required"),
+        // A robot's URL is https on its vendor's host: never the server's own network.
+        (
+            json!({"kind": "dingtalk", "label": "群", "target": "https://10.0.0.5/robot/send?access_token=t"}),
+            "target",
+            "not_vendor_host",
+        ),
+        (
+            json!({"kind": "wecom", "label": "群", "target": "https://qyapi.weixin.qq.com.evil.example/send?key=k"}),
+            "target",
+            "not_vendor_host",
+        ),
+        (
+            json!({"kind": "feishu", "label": "群", "target": "http://open.feishu.cn/open-apis/bot/v2/hook/h"}),
+            "target",
+            "not_vendor_host",
+        ),
+        (
+            json!({"kind": "feishu", "label": "群", "target": "https://oapi.dingtalk.com/robot/send?access_token=t"}),
+            "target",
+            "not_vendor_host",
+        ),
     ] {
         let (status, p) = app.send("POST", x, "/api/v1/me/channels", body).await;
         assert_eq!(

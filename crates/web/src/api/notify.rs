@@ -86,7 +86,7 @@ pub async fn create_channel(
 pub(crate) async fn add_channel(state: &AppState, caller: &Caller, input: ChannelInput) -> ApiResult<Channel> {
     let mut f = Fields::default();
     let label = f.take(ShortText::parse("label", &input.label));
-    f.take(check_target(input.kind, &input.target, input.secret.as_deref()));
+    f.take(check_target(input.kind, &input.target, input.secret.as_deref(), &state.config.webhook_hosts));
     f.finish()?;
     let Some(label) = label else { return Err(ApiError::Internal("parsed without values".into())) };
     let c = NewChannel {
