@@ -396,6 +396,42 @@ pub fn may_configure(
     }
 }
 
+/// What follows an account when it changes hands: seed 002's "the customer
+/// is the company's", so nothing stays behind with the previous holder.
+/// Only what the previous holder had at that account moves (a deal a manager
+/// gave to someone else stays with them); pending transfer requests for the
+/// account end, since the owner they named is no longer the owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Carry {
+    /// The previous owner's open hooks and tasks at the account (recurring
+    /// and restock reminders included).
+    pub open_tasks: Fate,
+    /// Open deals at the account owned by the previous holder (none: deals
+    /// nobody owns, as an account in the pool leaves them).
+    pub open_deals: Fate,
+}
+
+/// Where one kind of record goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// To the new owner.
+    To(crate::UserId),
+    /// Closed, with the reason "returned to the pool" (a hook nobody will keep).
+    Close,
+    /// Kept open, with no owner, until someone takes the account.
+    Unowned,
+}
+
+/// The rule of [`Carry`]: to a person (claim, assignment, transfer, handover,
+/// an owner set by hand) everything goes with the account; back to the pool
+/// hooks are closed and deals wait, ownerless, for whoever claims it.
+pub fn carry(to: Option<crate::UserId>) -> Carry {
+    match to {
+        Some(user) => Carry { open_tasks: Fate::To(user), open_deals: Fate::To(user) },
+        None => Carry { open_tasks: Fate::Close, open_deals: Fate::Unowned },
+    }
+}
+
 /// Whom a request is decided for: the side that must consent.
 ///
 /// A registration (报备) asks for a customer nobody owns, so the requester's
@@ -442,6 +478,13 @@ pub fn may_decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn everything_goes_with_the_account() {
+        let u = crate::UserId::new();
+        assert_eq!(carry(Some(u)), Carry { open_tasks: Fate::To(u), open_deals: Fate::To(u) });
+        assert_eq!(carry(None), Carry { open_tasks: Fate::Close, open_deals: Fate::Unowned });
+    }
     use chrono::TimeZone;
 
     fn t(day: u32) -> DateTime<Utc> {

@@ -552,6 +552,7 @@ pub async fn update(
     tx.execute(q.args(field_vals(fields, &key)).arg(now).arg(id).arg(actor.workspace_id)).await?;
     if before.owner_id != fields.owner_id {
         crate::ownership::owner_changed(tx, actor.workspace_id, id, before.owner_id, fields.owner_id, now).await?;
+        crate::ownership::carry(tx, actor, id, before.owner_id, fields.owner_id, now).await?;
     } else if before.classification != fields.classification {
         crate::ownership::refresh(tx, actor.workspace_id, id).await?;
     }
@@ -674,19 +675,74 @@ pub async fn merge(
     let q = Sql::new(UPDATE);
     tx.execute(q.args(field_vals(&f, &key)).arg(now).arg(keep).arg(ws)).await?;
     write_children(tx, ws, keep, &indexed(&a), &f).await?;
-    let moved = tx
-        .execute(
-            Sql::new("UPDATE contacts SET account_id = $1, updated_at = $2 WHERE account_id = $3")
-                .arg(keep)
-                .arg(now)
-                .arg(gone),
-        )
-        .await?;
     let after = get_in_tx(tx, ws, keep).await?;
+    let moved = move_children(tx, ws, keep, gone, b.owner_id, after.owner_id, now).await?;
     let changes = audit::diff(&snapshot(&a), &snapshot(&after));
     let (k, g) = ((keep.uuid(), after.name.as_str()), (gone.uuid(), b.name.as_str()));
-    lifecycle::retire(tx, actor, KIND, k, g, changes, serde_json::json!({"contacts_moved": moved}), now).await?;
+    lifecycle::retire(tx, actor, KIND, k, g, changes, moved, now).await?;
     Ok(after)
+}
+
+/// Everything that hangs off a merged account moves to the one kept: its
+/// people, touches, hooks and tasks, deals, purchases, import keys and the
+/// history of requests for it (a pending one ends: it asked about a record
+/// that is no more). What its owner had open goes to the kept account's
+/// owner, as when an account changes hands. Answers what moved, by kind.
+async fn move_children(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    keep: AccountId,
+    gone: AccountId,
+    gone_owner: Option<UserId>,
+    keep_owner: Option<UserId>,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
+    let plain = |table: &str, stamp: bool| {
+        let sql = format!("UPDATE {table} SET account_id = $1 WHERE account_id = $2 AND workspace_id = $3");
+        let q = Sql::new(&sql.replace(" WHERE", if stamp { ", updated_at = $4 WHERE" } else { " WHERE" }));
+        let q = q.arg(keep).arg(gone).arg(ws);
+        if stamp {
+            q.arg(now)
+        } else {
+            q
+        }
+    };
+    tx.execute(
+        Sql::new(
+            "UPDATE ownership_requests SET status = 'withdrawn', decided_at = $1 \
+             WHERE account_id = $2 AND workspace_id = $3 AND status = 'pending'",
+        )
+        .arg(now)
+        .arg(gone)
+        .arg(ws),
+    )
+    .await?;
+    let contacts = tx.execute(plain("contacts", true)).await?;
+    let touches = tx.execute(plain("activities", false)).await?;
+    let purchases = tx.execute(plain("purchases", false)).await?;
+    let requests = tx.execute(plain("ownership_requests", false)).await?;
+    // What the retired record's owner had open there follows the kept record's owner.
+    let handed = |table: &str, column: &str| {
+        let sql = format!(
+            "UPDATE {table} SET account_id = $1, updated_at = $2, {column} = CASE WHEN status = 'open' AND {column} = $5 \
+             THEN COALESCE($6, {column}) ELSE {column} END WHERE account_id = $3 AND workspace_id = $4"
+        );
+        Sql::new(&sql).arg(keep).arg(now).arg(gone).arg(ws).arg(gone_owner).arg(keep_owner)
+    };
+    let tasks = tx.execute(handed("tasks", "assignee_id")).await?;
+    let deals = tx.execute(handed("opportunities", "owner_id")).await?;
+    let keys = tx
+        .execute(
+            Sql::new("UPDATE import_keys SET entity_id = $1 WHERE entity_id = $2 AND workspace_id = $3 AND kind = 'accounts'")
+                .arg(keep)
+                .arg(gone)
+                .arg(ws),
+        )
+        .await?;
+    Ok(serde_json::json!({
+        "contacts_moved": contacts, "touches_moved": touches, "tasks_moved": tasks, "deals_moved": deals,
+        "purchases_moved": purchases, "requests_moved": requests, "import_keys_moved": keys,
+    }))
 }
 
 /// Ids of the accounts merged into this one (their history is its history).

@@ -287,8 +287,12 @@ pub(crate) async fn enqueue(
     users.dedup();
     let mut by_user: HashMap<UserId, Vec<(ChannelId, Vec<Event>)>> = HashMap::new();
     for chunk in users.chunks(500) {
-        let mut q = Sql::new("SELECT user_id, id, events FROM notify_channels WHERE deleted_at IS NULL AND enabled = ");
-        q.bind(true).push(" AND user_id IN (");
+        // A disabled user (left, handed over) is sent nothing.
+        let mut q = Sql::new(
+            "SELECT c.user_id, c.id, c.events FROM notify_channels c JOIN users u ON u.id = c.user_id \
+             WHERE c.deleted_at IS NULL AND u.disabled_at IS NULL AND c.enabled = ",
+        );
+        q.bind(true).push(" AND c.user_id IN (");
         for (i, u) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
@@ -441,7 +445,7 @@ pub async fn claim(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<Vec<Claime
     }
     let mut q = Sql::new(
         "SELECT o.id, o.attempts, c.kind, c.label, c.target, c.secret, \
-         (c.deleted_at IS NULL AND c.enabled) AS live, n.kind AS note_kind, n.data, n.account_id, \
+         (c.deleted_at IS NULL AND c.enabled AND u.disabled_at IS NULL) AS live, n.kind AS note_kind, n.data, n.account_id, \
          u.locale, w.time_zone, o.user_id, o.workspace_id \
          FROM outbox o JOIN notify_channels c ON c.id = o.channel_id JOIN notifications n ON n.id = o.notification_id \
          JOIN users u ON u.id = o.user_id JOIN workspaces w ON w.id = o.workspace_id WHERE o.id IN (",

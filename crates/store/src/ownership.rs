@@ -233,6 +233,7 @@ pub async fn claim(
         "pool": {"before": pool.name, "after": null},
     });
     audit::record(tx, actor, Action::Claim, "account", id.uuid(), changes, now).await?;
+    carry(tx, actor, id, None, Some(who.user_id), now).await?;
     accounts::get_in_tx(tx, ws, id).await
 }
 
@@ -280,6 +281,7 @@ pub async fn release(
         "release_note": {"before": null, "after": note},
     });
     audit::record(tx, actor, Action::Release, "account", id.uuid(), changes, now).await?;
+    carry(tx, actor, id, Some(owner), None, now).await?;
     accounts::get_in_tx(tx, ws, id).await
 }
 
@@ -310,7 +312,9 @@ pub(crate) async fn assign(
         "owner_id": {"before": expect, "after": to.user_id},
         "protected_until": {"before": null, "after": protected_until},
     });
-    audit::record(tx, actor, Action::Assign, "account", id.uuid(), changes, now).await
+    audit::record(tx, actor, Action::Assign, "account", id.uuid(), changes, now).await?;
+    carry(tx, actor, id, expect, Some(to.user_id), now).await?;
+    Ok(())
 }
 
 /// What restarts one of an owned account's idle clocks.
@@ -581,6 +585,10 @@ pub async fn run_job(db: &Db, now: DateTime<Utc>) -> Result<JobReport> {
             audit::push(&mut entries, &mut tx, &actor, Action::Release, "account", r.id.uuid(), changes, now).await?;
         }
         entries.flush(&mut tx).await?;
+        for r in &released {
+            let actor = Actor::system(r.workspace_id, "release-job");
+            carry(&mut tx, &actor, r.id, r.previous_owner_id, None, now).await?;
+        }
         tx.commit().await?;
         report.released += released.len() as u64;
     }
@@ -666,6 +674,9 @@ pub struct HandoverReport {
     pub over_limit: Vec<(String, i64, i64)>,
     /// Whether the user is disabled.
     pub user_disabled: bool,
+    /// What goes with the accounts: their open hooks and tasks, open deals,
+    /// and others' pending transfer requests for them.
+    pub carried: Carried,
 }
 
 struct Owned {
@@ -764,6 +775,7 @@ pub async fn handover(
         .await?;
     report.requests_withdrawn = pending;
     report.user_disabled = plan.disable;
+    report.carried = would_carry(tx, ws, plan.from, plan.to.is_empty()).await?;
     if preview {
         return Ok(report);
     }
@@ -804,6 +816,12 @@ pub async fn handover(
         audit::push(&mut entries, tx, actor, Action::Handover, "account", a.id.uuid(), changes, now).await?;
     }
     entries.flush(tx).await?;
+    // What the preview said goes with the accounts, now done (and counted as done).
+    let mut carried = Carried::default();
+    for m in &report.accounts {
+        carried += carry(tx, actor, m.account_id, Some(plan.from), m.to_user_id, now).await?;
+    }
+    report.carried = carried;
     // Their pending registrations lapse into the pool; transfer requests end.
     let withdrawn: Vec<(AccountId, Option<PoolId>)> = tx
         .fetch_all(
@@ -836,9 +854,170 @@ pub async fn handover(
             "to": plan.to.iter().map(|t| t.user_id).collect::<Vec<_>>(),
             "contacts": report.contacts,
             "requests_withdrawn": report.requests_withdrawn,
+            "tasks_moved": report.carried.tasks_moved,
+            "tasks_closed": report.carried.tasks_closed,
+            "deals_moved": report.carried.deals_moved,
             "disabled": plan.disable,
         }},
     });
     audit::record(tx, actor, Action::Handover, "user", plan.from.uuid(), summary, now).await?;
     Ok(report)
+}
+
+/// What went with one account when it changed hands (`carry`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Carried {
+    /// Open hooks and tasks now the new owner's.
+    pub tasks_moved: i64,
+    /// Open hooks and tasks closed as the account went to the pool.
+    pub tasks_closed: i64,
+    /// Open deals now the new owner's (or ownerless, in the pool).
+    pub deals_moved: i64,
+    /// Pending transfer requests for the account, ended.
+    pub transfers_withdrawn: i64,
+}
+
+impl std::ops::AddAssign for Carried {
+    fn add_assign(&mut self, o: Self) {
+        self.tasks_moved += o.tasks_moved;
+        self.tasks_closed += o.tasks_closed;
+        self.deals_moved += o.deals_moved;
+        self.transfers_withdrawn += o.transfers_withdrawn;
+    }
+}
+
+/// Moves what goes with account `id` as it passes from `from` (`None`: the
+/// pool) to `to` (`None`: the pool), as `domain::pool::carry` decides, in the
+/// caller's transaction, with an audit entry for every record moved. Every
+/// change of an account's owner calls this: claim, release (by hand, by rule,
+/// in a handover), assignment by a decision, an owner set by hand.
+pub async fn carry(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: AccountId,
+    from: Option<UserId>,
+    to: Option<UserId>,
+    now: DateTime<Utc>,
+) -> Result<Carried> {
+    use guanxi_domain::pool::Fate;
+    let ws = actor.workspace_id;
+    let rule = guanxi_domain::pool::carry(to);
+    let mut done = Carried::default();
+    let mut entries = audit::batch();
+    if let Some(from) = from {
+        let mut q = match rule.open_tasks {
+            Fate::To(user) => {
+                let mut q = Sql::new("UPDATE tasks SET assignee_id = ");
+                q.bind(user);
+                q
+            }
+            Fate::Close | Fate::Unowned => Sql::new("UPDATE tasks SET status = 'cancelled', remind_at = NULL"),
+        };
+        q.push(", updated_at = ")
+            .bind(now)
+            .push(" WHERE workspace_id = ")
+            .bind(ws)
+            .push(" AND account_id = ")
+            .bind(id)
+            .push(" AND assignee_id = ")
+            .bind(from)
+            .push(" AND status = 'open' RETURNING id");
+        let tasks: Vec<(Uuid,)> = tx.fetch_all(q).await?;
+        for (task,) in &tasks {
+            let changes = match rule.open_tasks {
+                Fate::To(user) => serde_json::json!({
+                    "assignee_id": {"before": from, "after": user},
+                    "reason": {"before": null, "after": "owner_changed"},
+                }),
+                _ => serde_json::json!({
+                    "status": {"before": "open", "after": "cancelled"},
+                    "reason": {"before": null, "after": "returned_to_pool"},
+                }),
+            };
+            audit::push(&mut entries, tx, actor, Action::Update, "task", *task, changes, now).await?;
+        }
+        match rule.open_tasks {
+            Fate::To(_) => done.tasks_moved = tasks.len() as i64,
+            _ => done.tasks_closed = tasks.len() as i64,
+        }
+    }
+    let new_owner = match rule.open_deals {
+        Fate::To(user) => Some(user),
+        Fate::Close | Fate::Unowned => None,
+    };
+    if from.is_some() || new_owner.is_some() {
+        let mut q = Sql::new("UPDATE opportunities SET owner_id = ");
+        q.bind(new_owner)
+            .push(", updated_at = ")
+            .bind(now)
+            .push(" WHERE workspace_id = ")
+            .bind(ws)
+            .push(" AND account_id = ")
+            .bind(id)
+            .push(" AND status = 'open' AND deleted_at IS NULL AND ");
+        match from {
+            Some(from) => q.push("owner_id = ").bind(from),
+            None => q.push("owner_id IS NULL"),
+        };
+        q.push(" RETURNING id");
+        let deals: Vec<(Uuid,)> = tx.fetch_all(q).await?;
+        for (deal,) in &deals {
+            let changes = serde_json::json!({
+                "owner_id": {"before": from, "after": new_owner},
+                "reason": {"before": null, "after": "owner_changed"},
+            });
+            audit::push(&mut entries, tx, actor, Action::Update, "opportunity", *deal, changes, now).await?;
+        }
+        done.deals_moved = deals.len() as i64;
+    }
+    let withdrawn: Vec<(Uuid,)> = tx
+        .fetch_all(
+            Sql::new(
+                "UPDATE ownership_requests SET status = 'withdrawn', decided_at = $1 \
+                 WHERE workspace_id = $2 AND account_id = $3 AND kind = 'transfer' AND status = 'pending' RETURNING id",
+            )
+            .arg(now)
+            .arg(ws)
+            .arg(id),
+        )
+        .await?;
+    for (request,) in &withdrawn {
+        let changes = serde_json::json!({
+            "status": {"before": "pending", "after": "withdrawn"},
+            "reason": {"before": null, "after": "owner_changed"},
+        });
+        audit::push(&mut entries, tx, actor, Action::Update, "ownership_request", *request, changes, now).await?;
+    }
+    done.transfers_withdrawn = withdrawn.len() as i64;
+    entries.flush(tx).await?;
+    Ok(done)
+}
+
+/// What `carry` would move with every account `from` holds, were they all
+/// to go to colleagues (or all to the pool): a handover's preview.
+pub async fn would_carry(tx: &mut Tx, ws: WorkspaceId, from: UserId, to_pool: bool) -> Result<Carried> {
+    const HELD: &str = "SELECT id FROM accounts WHERE workspace_id = $1 AND owner_id = $2 AND deleted_at IS NULL";
+    let count = |sql: String| Sql::new(&sql).arg(ws).arg(from);
+    let (tasks,): (i64,) = tx
+        .fetch_one(count(format!(
+            "SELECT COUNT(*) FROM tasks WHERE assignee_id = $2 AND status = 'open' AND account_id IN ({HELD})"
+        )))
+        .await?;
+    let (deals,): (i64,) = tx
+        .fetch_one(count(format!(
+            "SELECT COUNT(*) FROM opportunities WHERE owner_id = $2 AND status = 'open' AND deleted_at IS NULL \
+             AND account_id IN ({HELD})"
+        )))
+        .await?;
+    let (transfers,): (i64,) = tx
+        .fetch_one(count(format!(
+            "SELECT COUNT(*) FROM ownership_requests WHERE kind = 'transfer' AND status = 'pending' AND account_id IN ({HELD})"
+        )))
+        .await?;
+    Ok(Carried {
+        tasks_moved: if to_pool { 0 } else { tasks },
+        tasks_closed: if to_pool { tasks } else { 0 },
+        deals_moved: deals,
+        transfers_withdrawn: transfers,
+    })
 }

@@ -21,5 +21,6 @@ mod crash;
 mod exchange;
 mod import;
 mod notify;
+mod ownership;
 mod schema;
 mod web;

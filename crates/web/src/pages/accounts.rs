@@ -721,9 +721,9 @@ pub(super) async fn history_of(
                 .changes
                 .as_object()
                 .map(|o| {
-                    o.keys()
-                        .filter(|k| e.action != "create" || k.as_str() == "duplicate_override")
-                        .map(|k| field_label(tr, section, k))
+                    o.iter()
+                        .filter(|(k, _)| e.action != "create" || k.as_str() == "duplicate_override")
+                        .map(|(k, change)| merged_label(tr, k, change).unwrap_or_else(|| field_label(tr, section, k)))
                         .collect::<Vec<_>>()
                         .join("、")
                 })
@@ -881,6 +881,30 @@ async fn detail(
         a,
     };
     Ok(render(&page))
+}
+
+/// A merge names the other record, and what came over with the merged one:
+/// 合并自「沈阳远航电气」（随之转入：联系人 2、跟进 5…）.
+fn merged_label(tr: Tr<'_>, field: &str, change: &serde_json::Value) -> Option<String> {
+    let after = &change["after"];
+    let name = after["name"].as_str()?;
+    let key = match field {
+        "merged_from" => "accounts.merged_from",
+        "merged_into" => "accounts.merged_into",
+        _ => return None,
+    };
+    let mut label = tr.t("accounts.merged_named").replace("{label}", tr.t(key)).replace("{name}", name);
+    let moved: Vec<String> = ["contacts", "touches", "tasks", "deals", "purchases"]
+        .iter()
+        .filter_map(|kind| {
+            let n = after[format!("{kind}_moved")].as_i64().filter(|n| *n > 0)?;
+            Some(format!("{} {n}", tr.t(&format!("accounts.moved_{kind}"))))
+        })
+        .collect();
+    if !moved.is_empty() {
+        label.push_str(&tr.t("accounts.moved").replace("{list}", &moved.join(tr.t("accounts.moved_joiner"))));
+    }
+    Some(label)
 }
 
 /// A changed field as the forms label it (owner_id → 负责人): the shared
