@@ -459,7 +459,7 @@ async fn init(
     if users::find_by_email(db, &email).await?.is_some() || workspaces::count(db).await? > 0 {
         return Ok(InitOutcome::AlreadyThere);
     }
-    let now = chrono::Utc::now();
+    let now = guanxi_domain::Clock::now(&guanxi_domain::SystemClock);
     let hash = tokio::task::spawn_blocking(move || guanxi_store::secret::hash_password(password.expose())).await?;
     let mut tx = db.begin().await?;
     let ws = workspaces::create(&mut tx, &ws_name, now).await?;
@@ -557,7 +557,14 @@ async fn create_token(db: &Db, email: &Email, name: &str) -> anyhow::Result<Stri
     }
     let mut tx = db.begin().await?;
     let actor = Actor::system(user.workspace_id, "token-create");
-    let (_, secret) = guanxi_store::auth::create_token(&mut tx, &actor, user.id, name, chrono::Utc::now()).await?;
+    let (_, secret) = guanxi_store::auth::create_token(
+        &mut tx,
+        &actor,
+        user.id,
+        name,
+        guanxi_domain::Clock::now(&guanxi_domain::SystemClock),
+    )
+    .await?;
     tx.commit().await?;
     Ok(secret)
 }

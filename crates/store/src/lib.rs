@@ -74,6 +74,15 @@ impl From<sqlx::Error> for Error {
                 let rule = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
                 return Error::Conflict(rule);
             }
+            // The server going away or refusing sessions (SQLSTATE class 08,
+            // 57P01–57P03 shutdowns, a database closed to connections): try later.
+            let code = db.code().unwrap_or_default();
+            if code.starts_with("08")
+                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+                || (code == "55000" && db.message().contains("accepting connections"))
+            {
+                return Error::Unavailable(db.message().to_owned());
+            }
         }
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {

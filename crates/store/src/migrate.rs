@@ -230,13 +230,13 @@ pub async fn run(db: &Db) -> Result<()> {
             // Every workspace gets its default pool; accounts owned before
             // start their idle clocks now, so no one loses an account the
             // moment the rules appear.
-            crate::pool::backfill(&mut tx, chrono::Utc::now()).await?;
+            crate::pool::backfill(&mut tx, guanxi_domain::Clock::now(&guanxi_domain::SystemClock)).await?;
         }
         if m.version == SCRIPTS_VERSION {
             // Existing workspaces get the starter set too.
             let all: Vec<(guanxi_domain::WorkspaceId,)> = tx.fetch_all(Sql::new("SELECT id FROM workspaces")).await?;
             for (ws,) in all {
-                crate::scripts::seed(&mut tx, ws, chrono::Utc::now()).await?;
+                crate::scripts::seed(&mut tx, ws, guanxi_domain::Clock::now(&guanxi_domain::SystemClock)).await?;
             }
         }
         tx.execute(
@@ -244,7 +244,7 @@ pub async fn run(db: &Db) -> Result<()> {
                 .arg(m.version)
                 .arg(m.name)
                 .arg(sum)
-                .arg(chrono::Utc::now()),
+                .arg(guanxi_domain::Clock::now(&guanxi_domain::SystemClock)),
         )
         .await?;
     }
@@ -289,7 +289,14 @@ mod tests {
         for m in MIGRATIONS.iter().filter(|m| m.version < version) {
             tx.execute_script(m.sqlite).await.unwrap();
             let q = Sql::new("INSERT INTO _migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)");
-            tx.execute(q.arg(m.version).arg(m.name).arg(checksum(m.sqlite)).arg(chrono::Utc::now())).await.unwrap();
+            tx.execute(
+                q.arg(m.version)
+                    .arg(m.name)
+                    .arg(checksum(m.sqlite))
+                    .arg(guanxi_domain::Clock::now(&guanxi_domain::SystemClock)),
+            )
+            .await
+            .unwrap();
         }
         (dir, db, tx)
     }
@@ -304,7 +311,7 @@ mod tests {
         let (x, y) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         for ws in [a, b] {
             let q = Sql::new("INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ($1, 'w', $2, $2)");
-            tx.execute(q.arg(ws).arg(chrono::Utc::now())).await.unwrap();
+            tx.execute(q.arg(ws).arg(guanxi_domain::Clock::now(&guanxi_domain::SystemClock))).await.unwrap();
         }
         for (ws, term, id) in [(a, "b华为", x), (a, "phw", x), (b, "b华为", y)] {
             let q = Sql::new("INSERT INTO search_terms (workspace_id, term, entity_id) VALUES ($1, $2, $3)");
@@ -325,7 +332,9 @@ mod tests {
         assert_eq!(stored, expected);
         let mut tx = db.begin().await.unwrap();
         let name = guanxi_domain::WorkspaceName::parse("name", "第三家").unwrap();
-        let third = crate::workspaces::create(&mut tx, &name, chrono::Utc::now()).await.unwrap();
+        let third = crate::workspaces::create(&mut tx, &name, guanxi_domain::Clock::now(&guanxi_domain::SystemClock))
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         let (n,): (i64,) =
             db.fetch_one(Sql::new("SELECT number FROM workspaces WHERE id = $1").arg(third.id)).await.unwrap();
@@ -350,7 +359,7 @@ mod tests {
     #[tokio::test]
     async fn accounts_are_found_in_their_workspace_after_migration_23() {
         let (_dir, db, mut tx) = migrated_before(23).await;
-        let now = chrono::Utc::now();
+        let now = guanxi_domain::Clock::now(&guanxi_domain::SystemClock);
         let (a, b) = two_numbered_workspaces(&mut tx, now).await;
         let name = "华为技术有限公司";
         let key = guanxi_domain::dedupe::company_key(name);
@@ -396,7 +405,7 @@ mod tests {
     async fn accounts_are_listed_by_name_after_migration_24() {
         use crate::accounts::{list, AccountFilter, AccountSort};
         let (_dir, db, mut tx) = migrated_before(24).await;
-        let now = chrono::Utc::now();
+        let now = guanxi_domain::Clock::now(&guanxi_domain::SystemClock);
         let (a, b) = two_numbered_workspaces(&mut tx, now).await;
         let kept = uuid::Uuid::now_v7();
         // (workspace, its number, name, removed, merged into)

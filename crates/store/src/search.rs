@@ -724,7 +724,7 @@ mod tests {
             .unwrap();
         let ws = WorkspaceId::new();
         db.execute(Sql::new("INSERT INTO workspaces (id, number) VALUES ($1, 7)").arg(ws)).await.unwrap();
-        let mut ix = Indexer::spool_sorting(ws, Utc::now(), 7);
+        let mut ix = Indexer::spool_sorting(ws, guanxi_domain::Clock::now(&guanxi_domain::SystemClock), 7);
         let mut tx = db.begin().await.unwrap();
         let mut expected = Vec::new();
         for (name, phone) in [

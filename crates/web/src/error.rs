@@ -175,7 +175,7 @@ impl ApiError {
             ),
             Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                "database_unavailable",
                 "The database cannot be reached; try again shortly.".into(),
             ),
             Internal(_) => (
@@ -248,6 +248,19 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
+    }
+}
+
+/// A record a request names (`account_id`, `duplicate_id`…) that is not
+/// there for the caller is a 422 naming the field; any other failure (the
+/// database unreachable, say) stays what it is, never a field error.
+pub(crate) fn unknown_reference(
+    field: &'static str,
+    message: &'static str,
+) -> impl FnOnce(guanxi_store::Error) -> ApiError {
+    move |e| match e {
+        guanxi_store::Error::NotFound => ApiError::field(field, "invalid", message),
+        other => other.into(),
     }
 }
 

@@ -392,3 +392,42 @@ async fn every_parameter_refuses_hostile_input(app: &TestApp) {
     assert_eq!(app.count("audit_log").await, audit, "nothing was written");
 }
 both!(every_parameter_refuses_hostile_input);
+
+/// The database going away mid-session is a 503 `database_unavailable`,
+/// never a field error (a lookup of the record a body names used to turn any
+/// failure into "account_id names no account you may see") nor a 500.
+/// PostgreSQL only: an embedded SQLite file does not go away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_a_503_not_a_field_error() {
+    let app = TestApp::spawn(crate::harness::Backend::Postgres).await;
+    let t = app.admin.token.clone();
+    let (_, a) =
+        app.send("POST", &t, "/api/v1/accounts", json!({"name": "沈阳远航电气有限公司", "source": "other"})).await;
+    let guanxi_store::Target::Postgres(url) = &app.target else { unreachable!() };
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let admin = crate::harness::admin_conn().await;
+    let stop = |allow: bool| format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}");
+    admin.execute(guanxi_store::Sql::new(&stop(false))).await.unwrap();
+    admin
+        .execute(
+            guanxi_store::Sql::new(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .arg(name.as_str()),
+        )
+        .await
+        .unwrap();
+    let touch = json!({"account_id": a["id"], "kind": "call", "outcome": "connected", "no_hook_reason": "no_need"});
+    for (method, path, body) in
+        [("POST", "/api/v1/activities", touch.to_string()), ("GET", "/api/v1/accounts", String::new())]
+    {
+        let (s, ct, b) = raw(&app, method, path, Some(&t), "application/json", &body).await;
+        assert_problem(s, &ct, &b, 503, "database_unavailable");
+    }
+    admin.execute(guanxi_store::Sql::new(&stop(true))).await.unwrap();
+    admin.close().await;
+    // Back, it answers again.
+    let (s, _) = app.get(&t, "/api/v1/accounts").await;
+    assert_eq!(s, 200);
+    app.finish().await;
+}

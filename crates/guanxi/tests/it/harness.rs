@@ -66,7 +66,7 @@ fn pg_url_for(db: &str) -> String {
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-async fn admin_conn() -> Db {
+pub async fn admin_conn() -> Db {
     Db::connect(
         &Target::Postgres(pg_admin_url()),
         &PoolConfig { max_connections: 2, acquire_timeout: Duration::from_secs(10) },
@@ -245,7 +245,10 @@ impl TestApp {
                 .unwrap();
         db.migrate().await.unwrap();
         // Microseconds, as both databases store times.
-        let clock = Arc::new(ManualClock::new(chrono::SubsecRound::trunc_subsecs(Utc::now(), 6)));
+        let clock = Arc::new(ManualClock::new(chrono::SubsecRound::trunc_subsecs(
+            guanxi_domain::Clock::now(&guanxi_domain::SystemClock),
+            6,
+        )));
         let now = clock_now(&clock);
         let mut tx = db.begin().await.unwrap();
         let ws = workspaces::create(&mut tx, &WorkspaceName::parse("name", "测试公司").unwrap(), now).await.unwrap();

@@ -2,7 +2,7 @@
 //! restore, and 查重 on create and rename.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{unknown_reference, ApiError, ApiResult, Problem};
 use crate::json::{double_option, ApiJson, ApiPath, ApiQuery, Fields};
 use crate::pagination::{keyed_cursor, page, Page, PageQuery};
 use crate::state::AppState;
@@ -332,7 +332,7 @@ pub async fn create(
             // Only to someone the caller may see.
             guanxi_store::users::get(&state.db, caller.principal.viewer(), owner)
                 .await
-                .map_err(|_| ApiError::field("owner_id", "invalid", "owner_id is not a user you may assign to"))?;
+                .map_err(unknown_reference("owner_id", "owner_id is not a user you may assign to"))?;
         }
     }
     let note = check_duplicates(&state, &caller, &fields, &input, None).await?;
@@ -381,7 +381,7 @@ pub async fn merge(
     let keep = accounts::get(&state.db, viewer, AccountId::from_uuid(id)).await?;
     let gone = accounts::get(&state.db, viewer, AccountId::from_uuid(input.duplicate_id))
         .await
-        .map_err(|_| ApiError::field("duplicate_id", "invalid", "duplicate_id is not an account you may see"))?;
+        .map_err(unknown_reference("duplicate_id", "duplicate_id is not an account you may see"))?;
     let me = Some(caller.principal.user_id);
     if !may_assign(&caller) && (keep.owner_id != me || gone.owner_id != me) {
         return Err(ApiError::Forbidden("merge accounts owned by others"));

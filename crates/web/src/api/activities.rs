@@ -2,7 +2,7 @@
 //! timelines, the worklist, and carrying out or moving a task.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{unknown_reference, ApiError, ApiResult, Problem};
 use crate::json::{ApiJson, ApiPath, ApiQuery, Fields};
 use crate::pagination::{keyed_cursor, Page, PageQuery};
 use crate::state::AppState;
@@ -149,7 +149,7 @@ pub(crate) async fn log_activity(state: &AppState, caller: &Caller, input: Activ
     let new = parse(input, now)?;
     let a = accounts::get(&state.db, caller.principal.viewer(), account)
         .await
-        .map_err(|_| ApiError::field("account_id", "invalid", "account_id names no account you may see"))?;
+        .map_err(unknown_reference("account_id", "account_id names no account you may see"))?;
     if a.deleted_at.is_some() {
         return Err(ApiError::field("account_id", "invalid", "the account is in the recycle bin"));
     }
@@ -608,7 +608,7 @@ pub(crate) async fn add_task(state: &AppState, caller: &Caller, input: TaskInput
     let account = AccountId::from_uuid(input.account_id);
     accounts::get(&state.db, caller.principal.viewer(), account)
         .await
-        .map_err(|_| ApiError::field("account_id", "invalid", "account_id names no account you may see"))?;
+        .map_err(unknown_reference("account_id", "account_id names no account you may see"))?;
     let new = activities::NewTask {
         account_id: account,
         contact_id: input.contact_id.map(ContactId::from_uuid),

@@ -2,7 +2,7 @@
 //! entry (`409 duplicate_contact`), soft delete and restore.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{unknown_reference, ApiError, ApiResult, Problem};
 use crate::json::{double_option, patch_list, patch_text, ApiJson, ApiPath, ApiQuery, Fields};
 use crate::pagination::{page, Page, PageQuery};
 use crate::state::AppState;
@@ -264,7 +264,7 @@ pub async fn merge(
     let keep = contacts::get(&state.db, viewer, ContactId::from_uuid(id)).await?;
     let gone = contacts::get(&state.db, viewer, ContactId::from_uuid(input.duplicate_id))
         .await
-        .map_err(|_| ApiError::field("duplicate_id", "invalid", "duplicate_id is not a contact you may see"))?;
+        .map_err(unknown_reference("duplicate_id", "duplicate_id is not a contact you may see"))?;
     let me = Some(caller.principal.user_id);
     if !matches!(caller.principal.role, Role::Admin | Role::Manager) && (keep.owner_id != me || gone.owner_id != me) {
         return Err(ApiError::Forbidden("merge contacts of accounts owned by others"));

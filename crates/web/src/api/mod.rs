@@ -257,6 +257,7 @@ fn as_served(doc: &mut serde_json::Value) {
             add("403", "The caller's role may not do this (`forbidden`), or a cookie session's CSRF token is missing (`csrf_failed`).");
             add("404", "No such record, or outside the caller's data scope (`not_found`).");
             add("422", "Invalid fields or parameters (`validation_failed`), each named in `errors`.");
+            add("503", "The database cannot be reached (`database_unavailable`); try again shortly.");
             if changes {
                 add("409", "A conflict with existing data; the `code` says which.");
             }

@@ -378,9 +378,10 @@ pub async fn move_pool(
     if a.owner_id.is_some() {
         accounts::get(&state.db, caller.principal.viewer(), id).await?;
     }
-    let to = open_pool(&state, &caller, PoolId::from_uuid(input.pool_id))
-        .await
-        .map_err(|_| ApiError::field("pool_id", "invalid", "pool_id names no pool you may open"))?;
+    let to = open_pool(&state, &caller, PoolId::from_uuid(input.pool_id)).await.map_err(|e| match e {
+        ApiError::NotFound => ApiError::field("pool_id", "invalid", "pool_id names no pool you may open"),
+        other => other,
+    })?;
     let mut tx = state.db.begin().await?;
     let account = ownership::move_to_pool(&mut tx, &caller.actor(), id, &to, state.clock.now()).await?;
     tx.commit().await?;

@@ -3,7 +3,7 @@
 
 use crate::api::accounts::{check_duplicates, parse, AccountInput};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{unknown_reference, ApiError, ApiResult, Problem};
 use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::pagination::{page, Page, PageQuery};
 use crate::state::AppState;
@@ -315,7 +315,7 @@ pub(crate) async fn run_handover(state: &AppState, caller: &Caller, input: Hando
     let viewer = Viewer::whole(caller.principal.workspace_id);
     let from = guanxi_store::users::get(&state.db, viewer, UserId::from_uuid(input.from_user_id))
         .await
-        .map_err(|_| ApiError::field("from_user_id", "invalid", "from_user_id names no user of this workspace"))?;
+        .map_err(unknown_reference("from_user_id", "from_user_id names no user of this workspace"))?;
     let mut to = Vec::new();
     let mut errors = Vec::new();
     for (i, id) in input.to_user_ids.iter().enumerate() {

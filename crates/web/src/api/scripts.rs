@@ -3,7 +3,7 @@
 
 use crate::api::accounts::may_assign;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{unknown_reference, ApiError, ApiResult, Problem};
 use crate::json::{ApiJson, ApiPath, ApiQuery, Fields};
 use crate::state::AppState;
 use axum::extract::State;
@@ -51,7 +51,7 @@ pub(crate) async fn rendered(
         Some(a) => Some(
             guanxi_store::accounts::get(&state.db, p.viewer(), a)
                 .await
-                .map_err(|_| ApiError::field("account_id", "invalid", "account_id names no account you may see"))?,
+                .map_err(unknown_reference("account_id", "account_id names no account you may see"))?,
         ),
         None => None,
     };
@@ -59,7 +59,7 @@ pub(crate) async fn rendered(
         Some(c) => Some(
             guanxi_store::contacts::get(&state.db, p.viewer(), c)
                 .await
-                .map_err(|_| ApiError::field("contact_id", "invalid", "contact_id names no contact you may see"))?,
+                .map_err(unknown_reference("contact_id", "contact_id names no contact you may see"))?,
         ),
         None => None,
     };

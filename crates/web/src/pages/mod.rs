@@ -166,7 +166,7 @@ impl PageError {
             "not_found" => "error.not_found",
             "forbidden" => "error.forbidden",
             "csrf_failed" => "error.csrf",
-            "unavailable" => "error.unavailable",
+            "database_unavailable" => "error.unavailable",
             _ => "error.internal",
         };
         let body = match caller {
