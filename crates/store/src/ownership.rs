@@ -774,6 +774,13 @@ pub async fn handover(
         )
         .await?;
     report.requests_withdrawn = pending;
+    if report.accounts.is_empty() && pending == 0 {
+        return Err(Error::Invalid(
+            "from_user_id",
+            "owns no account and has no pending request: there is nothing to hand over (a user is disabled in 设置 → 用户)"
+                .into(),
+        ));
+    }
     report.user_disabled = plan.disable;
     report.carried = would_carry(tx, ws, plan.from, plan.to.is_empty()).await?;
     if preview {

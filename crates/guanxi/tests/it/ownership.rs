@@ -244,3 +244,28 @@ async fn a_merge_brings_everything_over(app: &TestApp) {
     assert!(html.contains("合并自「远航电气（沈阳）有限公司」"), "the history names the merged record");
 }
 both!(a_merge_brings_everything_over);
+
+async fn a_handover_that_cannot_be_says_why_and_changes_nothing(app: &TestApp) {
+    let w = app.world().await;
+    let admin = &app.admin.token;
+    let (x, x1, m) = (&w.sales_x, &w.sales_x1, &w.manager_x);
+    let h = held(app, x, m, x1, "营口港务机电有限公司").await;
+    let gone = app.user_in(app.workspace, "gone@test.example", "已离职", Role::Sales, Some(w.team_x)).await;
+    ok(app, admin, "PATCH", &format!("/api/v1/users/{}", gone.id), json!({"disabled": true})).await;
+    let audit = app.count("audit_log").await;
+    for (body, field) in [
+        (json!({"from_user_id": x.id, "to_user_ids": [gone.id]}), "to_user_ids[0]"),
+        (json!({"from_user_id": x.id, "to_user_ids": [x.id]}), "to_user_ids[0]"),
+        (json!({"from_user_id": x1.id, "to_user_ids": [x.id]}), "from_user_id"),
+    ] {
+        for preview in [true, false] {
+            let mut body = body.clone();
+            body["preview"] = json!(preview);
+            let (status, p) = app.send("POST", admin, "/api/v1/handovers", body).await;
+            assert_eq!((status, p["errors"][0]["field"].as_str()), (422, Some(field)), "{p}");
+        }
+    }
+    assert_eq!(app.count("audit_log").await, audit, "nothing changed");
+    assert_eq!(task_state(app, &h.tasks[0]).await.0, x.id.to_string());
+}
+both!(a_handover_that_cannot_be_says_why_and_changes_nothing);
