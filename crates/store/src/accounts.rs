@@ -670,6 +670,9 @@ pub async fn merge(
     };
     children::union(&mut f.phones, other.phones);
     children::union(&mut f.tags, other.tags);
+    // The retired record gives up its USCC first: the kept one may take it
+    // (one live account per USCC, migration 26).
+    tx.execute(Sql::new("UPDATE accounts SET uscc_shared = $1 WHERE id = $2").arg(true).arg(gone)).await?;
     // The merged name is kept out of the 查重 key: the kept record is checked as is.
     let key = dedupe::company_key(&f.name);
     let q = Sql::new(UPDATE);
@@ -680,6 +683,19 @@ pub async fn merge(
     let changes = audit::diff(&snapshot(&a), &snapshot(&after));
     let (k, g) = ((keep.uuid(), after.name.as_str()), (gone.uuid(), b.name.as_str()));
     lifecycle::retire(tx, actor, KIND, k, g, changes, moved, now).await?;
+    // Of records that shared a USCC before it was unique (migration 26), the
+    // kept one holds it once no other live record does.
+    tx.execute(
+        Sql::new(
+            "UPDATE accounts SET uscc_shared = $1 WHERE id = $2 AND uscc IS NOT NULL AND NOT EXISTS (SELECT 1 FROM accounts o \
+             WHERE o.workspace_id = $3 AND o.uscc = accounts.uscc AND o.id <> $2 AND o.deleted_at IS NULL \
+             AND o.uscc_shared = $1)",
+        )
+        .arg(false)
+        .arg(keep)
+        .arg(ws),
+    )
+    .await?;
     Ok(after)
 }
 
@@ -743,6 +759,12 @@ async fn move_children(
         "contacts_moved": contacts, "touches_moved": touches, "tasks_moved": tasks, "deals_moved": deals,
         "purchases_moved": purchases, "requests_moved": requests, "import_keys_moved": keys,
     }))
+}
+
+/// Whether a unique violation is the one live account per USCC of a
+/// workspace (migration 26; PostgreSQL names the index, SQLite the columns).
+pub fn is_uscc_taken(rule: &str) -> bool {
+    rule.contains("accounts_uscc_live") || rule.contains("accounts.uscc")
 }
 
 /// Ids of the accounts merged into this one (their history is its history).

@@ -170,6 +170,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0025_user_email_per_workspace.sql"),
         postgres: include_str!("../migrations/postgres/0025_user_email_per_workspace.sql"),
     },
+    Migration {
+        version: 26,
+        name: "one_live_account_per_uscc",
+        sqlite: include_str!("../migrations/sqlite/0026_one_live_account_per_uscc.sql"),
+        postgres: include_str!("../migrations/postgres/0026_one_live_account_per_uscc.sql"),
+    },
 ];
 
 /// The migration that created `search_terms`.
@@ -299,6 +305,38 @@ mod tests {
             .unwrap();
         }
         (dir, db, tx)
+    }
+
+    /// Accounts that shared a USCC before migration 26 stay (the newer marked
+    /// to be merged); from then on another live account with it is refused.
+    #[tokio::test]
+    async fn accounts_sharing_a_uscc_survive_migration_26() {
+        let (_dir, db, mut tx) = migrated_before(26).await;
+        let now = guanxi_domain::Clock::now(&guanxi_domain::SystemClock);
+        let ws = uuid::Uuid::now_v7();
+        let q = Sql::new("INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ($1, 'w', $2, $2)");
+        tx.execute(q.arg(ws).arg(now)).await.unwrap();
+        let insert = |name: &str| {
+            Sql::new(
+                "INSERT INTO accounts (id, workspace_id, name, source, uscc, name_key, name_pinyin, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'other', '91110108551385082Q', $3, $3, $4, $4)",
+            )
+            .arg(uuid::Uuid::now_v7())
+            .arg(ws)
+            .arg(name)
+            .arg(now)
+        };
+        for name in ["甲", "乙"] {
+            tx.execute(insert(name)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        run(&db).await.unwrap();
+        let (shared,): (i64,) =
+            db.fetch_one(Sql::new("SELECT COUNT(*) FROM accounts WHERE uscc_shared = 1")).await.unwrap();
+        assert_eq!(shared, 1, "both kept: the older holds the USCC, the other is marked to be merged");
+        let mut tx = db.begin().await.unwrap();
+        let refused = tx.execute(insert("丙")).await.unwrap_err();
+        assert!(crate::accounts::is_uscc_taken(&refused.to_string()), "{refused}");
     }
 
     /// A database indexed before search terms were keyed by the workspace's

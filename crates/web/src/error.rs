@@ -342,6 +342,12 @@ fn conflict(rule: &str) -> ApiError {
         ("email_taken", "email", "A user with this e-mail already exists.")
     } else if rule.contains("teams_name") || rule.contains("teams.name") || rule.contains("teams.workspace_id") {
         ("team_name_taken", "name", "A team with this name already exists.")
+    } else if guanxi_store::accounts::is_uscc_taken(rule) {
+        (
+            "uscc_taken",
+            "uscc",
+            "Another live account has this USCC (统一社会信用代码): it is the same organisation; merge them instead.",
+        )
     } else if rule.starts_with("merged") {
         ("merged", "id", "The record was merged into another; open that one instead.")
     } else if rule == "task_closed" {

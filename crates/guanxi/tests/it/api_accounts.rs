@@ -289,3 +289,82 @@ async fn lists_sort_and_page_in_that_order(app: &TestApp) {
     assert_eq!(status, 422);
 }
 both!(lists_sort_and_page_in_that_order);
+
+/// Two people entering one organisation at the same moment: of sixteen
+/// concurrent creates of one USCC (forced past 查重, which each ran before
+/// the others committed), the database lets exactly one through; the rest
+/// are told which account has it.
+async fn one_live_account_per_uscc_even_at_once(app: &TestApp) {
+    let results = sixteen_creates(app, &[app.url("")], &app.admin.token).await;
+    one_winner(app, &results).await;
+    // Nor can an existing account take it: 查重 says so, and forcing meets the database.
+    let t = &app.admin.token;
+    let (_, other) =
+        app.send("POST", t, "/api/v1/accounts", json!({"name": "鞍山钢城电力设备有限公司", "source": "other"})).await;
+    let path = format!("/api/v1/accounts/{}", other["id"].as_str().unwrap());
+    let (status, p) = app.send("PATCH", t, &path, json!({"uscc": USCC})).await;
+    assert_eq!((status, p["code"].as_str()), (409, Some("duplicate_account")), "{p}");
+    let forced = json!({"uscc": USCC, "force": true, "force_reason": "我确定"});
+    let (status, p) = app.send("PATCH", t, &path, forced).await;
+    assert_eq!(
+        (status, p["code"].as_str(), p["errors"][0]["field"].as_str()),
+        (409, Some("uscc_taken"), Some("uscc")),
+        "{p}"
+    );
+}
+both!(one_live_account_per_uscc_even_at_once);
+
+/// The same through two `guanxi serve` processes on one PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_live_account_per_uscc_through_two_servers() {
+    let app = TestApp::spawn(crate::harness::Backend::Postgres).await;
+    let work = tempfile::tempdir().unwrap();
+    let db = crate::cli::db_args(&app.target);
+    let mut one = crate::cli::start(work.path(), &db, "127.0.0.1:0").await;
+    let mut two = crate::cli::start(work.path(), &db, "127.0.0.1:0").await;
+    let bases = [format!("http://{}", one.addr), format!("http://{}", two.addr)];
+    let results = sixteen_creates(&app, &bases, &app.admin.token).await;
+    one_winner(&app, &results).await;
+    one.child.kill().await.unwrap();
+    two.child.kill().await.unwrap();
+    app.finish().await;
+}
+
+const USCC: &str = "91110108551385082Q";
+
+async fn sixteen_creates(app: &TestApp, bases: &[String], token: &str) -> Vec<(u16, Value)> {
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let url = format!("{}/api/v1/accounts", bases[i % bases.len()]);
+        let client = app.client().clone();
+        let token = token.to_owned();
+        // Different names, so that only the USCC makes them one organisation.
+        let body = json!({"name": format!("{}号录入的单位", ["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛", "壬", "癸", "子", "丑", "寅", "卯", "辰", "巳"][i]),
+            "source": "other", "uscc": USCC, "force": true, "force_reason": "同时录入"});
+        tasks.push(tokio::spawn(async move {
+            let res = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            crate::harness::read(res).await
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+async fn one_winner(app: &TestApp, results: &[(u16, Value)]) {
+    let won: Vec<&Value> = results.iter().filter(|r| r.0 == 201).map(|r| &r.1).collect();
+    assert_eq!(won.len(), 1, "exactly one is saved: {results:?}");
+    let winner = won[0]["id"].as_str().unwrap();
+    for (status, p) in results.iter().filter(|r| r.0 != 201) {
+        assert_eq!((*status, p["code"].as_str()), (409, Some("duplicate_account")), "{p}");
+        assert!(
+            p["candidates"].as_array().unwrap().iter().any(|c| c["id"] == winner),
+            "the refusal names the account that has the USCC: {p}"
+        );
+    }
+    let q = guanxi_store::Sql::new("SELECT COUNT(*) FROM accounts WHERE uscc = $1 AND deleted_at IS NULL").arg(USCC);
+    let (n,): (i64,) = app.db.fetch_one(q).await.unwrap();
+    assert_eq!(n, 1);
+}

@@ -336,10 +336,39 @@ pub async fn create(
         }
     }
     let note = check_duplicates(&state, &caller, &fields, &input, None).await?;
-    let mut tx = state.db.begin().await?;
-    let account = accounts::create(&mut tx, &caller.actor(), &fields, note, state.clock.now()).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(account)))
+    let created = async {
+        let mut tx = state.db.begin().await?;
+        let account = accounts::create(&mut tx, &caller.actor(), &fields, note, state.clock.now()).await?;
+        tx.commit().await?;
+        Ok::<_, guanxi_store::Error>(account)
+    }
+    .await;
+    match created {
+        Ok(account) => Ok((StatusCode::CREATED, Json(account))),
+        // Someone saved this USCC between our 查重 and this write, and the
+        // database refused the second (even a forced one): say whose it is.
+        Err(guanxi_store::Error::Conflict(rule)) if accounts::is_uscc_taken(&rule) => {
+            Err(uscc_taken(&state, &caller, &fields).await)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The answer to a create the USCC index refused: the account that has it,
+/// as 查重 names it (`owned_by_other`, or `duplicate_account` with it among
+/// the candidates, which forcing cannot pass).
+async fn uscc_taken(state: &AppState, caller: &Caller, fields: &AccountFields) -> ApiError {
+    let ws = caller.principal.workspace_id;
+    let found =
+        match accounts::duplicates(&state.db, ws, &fields.name, fields.uscc.as_deref(), &fields.phones, None).await {
+            Ok(found) => found,
+            Err(e) => return e.into(),
+        };
+    let same: Vec<&Candidate> = found.iter().filter(|c| c.verdict == "same").collect();
+    if let Err(e) = owned_elsewhere(&same, fields.owner_id) {
+        return e;
+    }
+    ApiError::Duplicate { code: "duplicate_account", candidates: serde_json::to_value(&found).unwrap_or_default() }
 }
 
 /// One account, if within scope (also from the recycle bin). The id of an
