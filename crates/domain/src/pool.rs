@@ -396,6 +396,72 @@ pub fn may_configure(
     }
 }
 
+/// What a claim is decided on; the store gathers it under the claimant's
+/// lock, so that concurrent claims see each other's counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimFacts {
+    /// The claimant belongs to the account's pool.
+    pub member: bool,
+    /// When the claimant themself last released this account, if they did.
+    pub released_by_claimant_at: Option<DateTime<Utc>>,
+    /// Claims the claimant made today (the workspace's day).
+    pub claims_today: i64,
+    /// Accounts of this pool the claimant owns now.
+    pub owned_in_pool: i64,
+}
+
+/// Why a claim is refused (the store adds names for the messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimRefusal {
+    /// Not a member of the account's pool.
+    NotInPool,
+    /// The claimant released it and may take it back only from `until`.
+    Cooldown {
+        /// The end of the cooldown.
+        until: DateTime<Utc>,
+    },
+    /// Today's claims are used up.
+    DailyClaims {
+        /// Claims a day.
+        limit: i64,
+    },
+    /// The claimant owns as many of the pool's accounts as it allows.
+    OwnershipLimit {
+        /// Accounts a person may own in the pool.
+        limit: i64,
+    },
+}
+
+/// Whether someone may own one more of a pool's accounts, owning `owned`
+/// now (claims, assignments, transfers and handovers all ask).
+pub fn within_limit(rules: &PoolRules, owned: i64) -> Result<(), ClaimRefusal> {
+    match rules.max_owned {
+        Some(limit) if owned >= limit => Err(ClaimRefusal::OwnershipLimit { limit }),
+        _ => Ok(()),
+    }
+}
+
+/// Who may claim (领取) a pooled account: a member of its pool, past their
+/// cooldown if they released it themself, under the day's claims and the
+/// pool's ownership limit; refusals in that order.
+pub fn may_claim(rules: &PoolRules, f: &ClaimFacts, now: DateTime<Utc>) -> Result<(), ClaimRefusal> {
+    if !f.member {
+        return Err(ClaimRefusal::NotInPool);
+    }
+    if let Some(at) = f.released_by_claimant_at {
+        let until = at + Duration::days(rules.cooldown_days);
+        if now < until {
+            return Err(ClaimRefusal::Cooldown { until });
+        }
+    }
+    if let Some(limit) = rules.daily_claims {
+        if f.claims_today >= limit {
+            return Err(ClaimRefusal::DailyClaims { limit });
+        }
+    }
+    within_limit(rules, f.owned_in_pool)
+}
+
 /// What follows an account when it changes hands: seed 002's "the customer
 /// is the company's", so nothing stays behind with the previous holder.
 /// Only what the previous holder had at that account moves (a deal a manager
@@ -578,5 +644,87 @@ mod tests {
         assert_eq!(mask_phone("+86 138 1234 5678"), "+86 1******5678");
         assert_eq!(mask_phone("12345"), "*****");
         assert_eq!(mask_phone("95598"), "*****");
+    }
+
+    mod claims {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn now() -> DateTime<Utc> {
+            DateTime::parse_from_rfc3339("2026-12-08T10:00:00Z").unwrap().with_timezone(&Utc)
+        }
+
+        fn rules(max_owned: Option<i64>, daily: Option<i64>, cooldown: i64) -> PoolRules {
+            PoolRules { max_owned, daily_claims: daily, cooldown_days: cooldown, ..PoolRules::default() }
+        }
+
+        fn facts() -> impl Strategy<Value = (bool, Option<i64>, i64, i64)> {
+            (any::<bool>(), proptest::option::of(-400i64..400), 0i64..60, 0i64..600)
+        }
+
+        proptest! {
+            /// Nobody ever owns more of a pool than its limit allows through a claim.
+            #[test]
+            fn a_claim_never_passes_the_ownership_limit(
+                limit in 0i64..500, owned in 0i64..600, (member, released, today, _) in facts(),
+            ) {
+                let now = now();
+                let f = ClaimFacts {
+                    member,
+                    released_by_claimant_at: released.map(|h| now - Duration::hours(h)),
+                    claims_today: today,
+                    owned_in_pool: owned,
+                };
+                if may_claim(&rules(Some(limit), None, 7), &f, now).is_ok() {
+                    prop_assert!(owned < limit);
+                }
+            }
+
+            /// The cooldown refuses exactly the claimant's own release, until it ends.
+            #[test]
+            fn the_cooldown_holds_only_the_releaser_and_only_until_it_ends(
+                cooldown in 0i64..30, hours_ago in -100i64..1000,
+            ) {
+                let now = now();
+                let at = now - Duration::hours(hours_ago);
+                let f = ClaimFacts { member: true, released_by_claimant_at: Some(at), claims_today: 0, owned_in_pool: 0 };
+                let until = at + Duration::days(cooldown);
+                let decided = may_claim(&rules(None, None, cooldown), &f, now);
+                if now < until {
+                    prop_assert_eq!(decided, Err(ClaimRefusal::Cooldown { until }));
+                } else {
+                    prop_assert_eq!(decided, Ok(()));
+                }
+                let someone_else = ClaimFacts { released_by_claimant_at: None, ..f };
+                prop_assert_eq!(may_claim(&rules(None, None, cooldown), &someone_else, now), Ok(()));
+            }
+
+            /// Fewer claims today or fewer accounts owned never turn an allowed claim into a refusal.
+            #[test]
+            fn fewer_claims_and_fewer_accounts_never_hurt(
+                max in proptest::option::of(0i64..100), daily in proptest::option::of(0i64..20),
+                (member, released, today, owned) in facts(), less_today in 0i64..60, less_owned in 0i64..600,
+            ) {
+                let now = now();
+                let r = rules(max, daily, 7);
+                let f = ClaimFacts {
+                    member,
+                    released_by_claimant_at: released.map(|h| now - Duration::hours(h)),
+                    claims_today: today,
+                    owned_in_pool: owned,
+                };
+                let fewer = ClaimFacts {
+                    claims_today: today.min(less_today),
+                    owned_in_pool: owned.min(less_owned),
+                    ..f
+                };
+                if may_claim(&r, &f, now).is_ok() {
+                    prop_assert_eq!(may_claim(&r, &fewer, now), Ok(()));
+                }
+                if !member {
+                    prop_assert_eq!(may_claim(&r, &f, now), Err(ClaimRefusal::NotInPool));
+                }
+            }
+        }
     }
 }

@@ -100,7 +100,18 @@ pub async fn check_limit(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId
 /// The limit check of [`check_limit`], for a caller holding the person's lock.
 /// `account` is the one being given, not counted: an edit has already written its new owner.
 async fn within_limit(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId, account: AccountId) -> Result<()> {
-    let Some(limit) = pool.rules.max_owned else { return Ok(()) };
+    if pool.rules.max_owned.is_none() {
+        return Ok(());
+    }
+    let owned = owned_in(tx, ws, pool, user, account).await?;
+    match guanxi_domain::pool::within_limit(&pool.rules, owned) {
+        Ok(()) => Ok(()),
+        Err(refusal) => Err(refused(tx, user, refusal).await),
+    }
+}
+
+/// Accounts of `pool` that `user` owns, leaving out `account` (the one being given).
+async fn owned_in(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId, account: AccountId) -> Result<i64> {
     let (owned,): (i64,) = tx
         .fetch_one(
             Sql::new(
@@ -113,12 +124,25 @@ async fn within_limit(tx: &mut Tx, ws: WorkspaceId, pool: &Pool, user: UserId, a
             .arg(account),
         )
         .await?;
-    if owned >= limit {
-        let (user_name,): (String,) =
-            tx.fetch_one(Sql::new("SELECT display_name FROM users WHERE id = $1").arg(user)).await?;
-        return Err(Error::Refused(Refusal::OwnershipLimit { user_name, limit }));
-    }
-    Ok(())
+    Ok(owned)
+}
+
+/// A claim refusal of the domain, with the names its message says.
+async fn refused(tx: &mut Tx, user: UserId, r: guanxi_domain::pool::ClaimRefusal) -> Error {
+    use guanxi_domain::pool::ClaimRefusal as C;
+    Error::Refused(match r {
+        C::NotInPool => Refusal::NotInPool,
+        C::Cooldown { until } => Refusal::Cooldown { until },
+        C::DailyClaims { limit } => Refusal::DailyClaims { limit },
+        C::OwnershipLimit { limit } => {
+            let name =
+                tx.fetch_one::<(String,)>(Sql::new("SELECT display_name FROM users WHERE id = $1").arg(user)).await;
+            match name {
+                Ok((user_name,)) => Refusal::OwnershipLimit { user_name, limit },
+                Err(e) => return e,
+            }
+        }
+    })
 }
 
 /// Makes `to` the owner of an account that `expect` owns now (`None`: in the
@@ -195,31 +219,29 @@ pub async fn claim(
     }
     let pool_id = s.pool_id.ok_or(Error::Refused(Refusal::NotInPool))?;
     let pool = pool::get(Conn::Tx(tx), ws, pool_id).await?;
-    if !pool::is_member(Conn::Tx(tx), &pool, who.user_id, who.team_id).await? {
-        return Err(Error::Refused(Refusal::NotInPool));
-    }
-    if let (Some(prev), Some(at)) = (s.previous_owner_id, s.released_at) {
-        let until = at + Duration::days(pool.rules.cooldown_days);
-        if prev == who.user_id && now < until {
-            return Err(Error::Refused(Refusal::Cooldown { until }));
+    // The facts, counted under the claimant's lock; the rule is the domain's.
+    let member = pool::is_member(Conn::Tx(tx), &pool, who.user_id, who.team_id).await?;
+    let released_by_claimant_at = match (s.previous_owner_id, s.released_at) {
+        (Some(prev), Some(at)) if prev == who.user_id => Some(at),
+        _ => None,
+    };
+    let claims_today = match pool.rules.daily_claims {
+        None => 0,
+        Some(_) => {
+            let q = Sql::new(
+                "SELECT COUNT(*) FROM audit_log WHERE workspace_id = $1 AND actor_id = $2 AND action = 'claim' AND at >= $3",
+            );
+            tx.fetch_one::<(i64,)>(q.arg(ws).arg(who.user_id).arg(day_start)).await?.0
         }
+    };
+    let owned_in_pool = match pool.rules.max_owned {
+        None => 0,
+        Some(_) => owned_in(tx, ws, &pool, who.user_id, id).await?,
+    };
+    let facts = guanxi_domain::pool::ClaimFacts { member, released_by_claimant_at, claims_today, owned_in_pool };
+    if let Err(r) = guanxi_domain::pool::may_claim(&pool.rules, &facts, now) {
+        return Err(refused(tx, who.user_id, r).await);
     }
-    if let Some(limit) = pool.rules.daily_claims {
-        let (today,): (i64,) = tx
-            .fetch_one(
-                Sql::new(
-                    "SELECT COUNT(*) FROM audit_log WHERE workspace_id = $1 AND actor_id = $2 AND action = 'claim' AND at >= $3",
-                )
-                .arg(ws)
-                .arg(who.user_id)
-                .arg(day_start),
-            )
-            .await?;
-        if today >= limit {
-            return Err(Error::Refused(Refusal::DailyClaims { limit }));
-        }
-    }
-    within_limit(tx, ws, &pool, who.user_id, id).await?;
     if !grant(tx, ws, id, &pool, s.classification, who, None, None, now).await? {
         // Someone else's claim committed between our read and our update.
         let s = state(tx, ws, id).await?;
