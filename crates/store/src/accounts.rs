@@ -761,6 +761,22 @@ async fn move_children(
     }))
 }
 
+/// Whether a live account of `name`'s 查重 key was saved at or after
+/// `since`, read in the writing transaction (a create's last look, under its
+/// lock on the key).
+pub async fn name_key_saved_since(tx: &mut Tx, ws: WorkspaceId, name: &str, since: DateTime<Utc>) -> Result<bool> {
+    let key = dedupe::company_key(name);
+    let number = crate::workspaces::number(&mut Conn::Tx(tx), ws).await?;
+    let q = Sql::new(
+        "SELECT id FROM accounts WHERE workspace_number = $1 AND name_key = $2 AND deleted_at IS NULL \
+         AND created_at >= $3 LIMIT 1",
+    )
+    .arg(number)
+    .arg(key.core.as_str())
+    .arg(since);
+    Ok(tx.fetch_optional::<(AccountId,)>(q).await?.is_some())
+}
+
 /// Whether a unique violation is the one live account per USCC of a
 /// workspace (migration 26; PostgreSQL names the index, SQLite the columns).
 pub fn is_uscc_taken(rule: &str) -> bool {

@@ -1247,6 +1247,20 @@ impl Tx {
         self.fetch_optional(sql).await?.ok_or(Error::NotFound)
     }
 
+    /// Holds `key` until this transaction ends, so that transactions naming
+    /// the same key run one after another (PostgreSQL's advisory lock; on
+    /// SQLite every write transaction already runs alone on the one writer).
+    /// For a decision that reads before it writes, such as 查重 before a create.
+    pub async fn lock_key(&mut self, key: &str) -> Result<(), Error> {
+        match self {
+            Tx::Sqlite(_) => Ok(()),
+            Tx::Postgres(_) => {
+                let q = Sql::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").arg(key);
+                self.execute(q).await.map(|_| ())
+            }
+        }
+    }
+
     /// A write; returns the rows affected.
     pub async fn execute(&mut self, sql: Sql) -> Result<u64, Error> {
         match self {

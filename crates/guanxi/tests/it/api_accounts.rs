@@ -295,7 +295,7 @@ both!(lists_sort_and_page_in_that_order);
 /// the others committed), the database lets exactly one through; the rest
 /// are told which account has it.
 async fn one_live_account_per_uscc_even_at_once(app: &TestApp) {
-    let results = sixteen_creates(app, &[app.url("")], &app.admin.token).await;
+    let results = sixteen_creates(app, &[app.url("")]).await;
     one_winner(app, &results).await;
     // Nor can an existing account take it: 查重 says so, and forcing meets the database.
     let t = &app.admin.token;
@@ -314,33 +314,51 @@ async fn one_live_account_per_uscc_even_at_once(app: &TestApp) {
 }
 both!(one_live_account_per_uscc_even_at_once);
 
-/// The same through two `guanxi serve` processes on one PostgreSQL.
+/// The same through two `guanxi serve` processes on one PostgreSQL: sixteen
+/// forced creates of one USCC, then sixteen people entering one company by
+/// name at once (no USCC, nobody forcing): each saved once, the rest told.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn one_live_account_per_uscc_through_two_servers() {
+async fn one_organisation_entered_at_once_through_two_servers_is_saved_once() {
     let app = TestApp::spawn(crate::harness::Backend::Postgres).await;
     let work = tempfile::tempdir().unwrap();
     let db = crate::cli::db_args(&app.target);
     let mut one = crate::cli::start(work.path(), &db, "127.0.0.1:0").await;
     let mut two = crate::cli::start(work.path(), &db, "127.0.0.1:0").await;
     let bases = [format!("http://{}", one.addr), format!("http://{}", two.addr)];
-    let results = sixteen_creates(&app, &bases, &app.admin.token).await;
-    one_winner(&app, &results).await;
+    one_winner(&app, &sixteen_creates(&app, &bases).await).await;
+    saved_once(&same_name_creates(&app, &bases).await);
     one.child.kill().await.unwrap();
     two.child.kill().await.unwrap();
     app.finish().await;
 }
 
+fn saved_once(results: &[(u16, Value)]) {
+    assert_eq!(results.iter().filter(|r| r.0 == 201).count(), 1, "{results:?}");
+    assert!(
+        results.iter().filter(|r| r.0 != 201).all(|r| r.0 == 409 && r.1["code"] == "duplicate_account"),
+        "{results:?}"
+    );
+}
+
 const USCC: &str = "91110108551385082Q";
 
-async fn sixteen_creates(app: &TestApp, bases: &[String], token: &str) -> Vec<(u16, Value)> {
+/// Sixteen forced creates of one USCC under different names.
+async fn sixteen_creates(app: &TestApp, bases: &[String]) -> Vec<(u16, Value)> {
+    const NAMES: [&str; 16] =
+        ["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛", "壬", "癸", "子", "丑", "寅", "卯", "辰", "巳"];
+    // Different names, so that only the USCC makes them one organisation.
+    let bodies = NAMES.iter().map(|n| {
+        json!({"name": format!("{n}号录入的单位"), "source": "other", "uscc": USCC, "force": true, "force_reason": "同时录入"})
+    });
+    create_at_once(app, bases, bodies.collect()).await
+}
+
+/// Creates the accounts all at once, spread over the servers; their answers in order.
+async fn create_at_once(app: &TestApp, bases: &[String], bodies: Vec<Value>) -> Vec<(u16, Value)> {
     let mut tasks = Vec::new();
-    for i in 0..16 {
+    for (i, body) in bodies.into_iter().enumerate() {
         let url = format!("{}/api/v1/accounts", bases[i % bases.len()]);
-        let client = app.client().clone();
-        let token = token.to_owned();
-        // Different names, so that only the USCC makes them one organisation.
-        let body = json!({"name": format!("{}号录入的单位", ["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛", "壬", "癸", "子", "丑", "寅", "卯", "辰", "巳"][i]),
-            "source": "other", "uscc": USCC, "force": true, "force_reason": "同时录入"});
+        let (client, token) = (app.client().clone(), app.admin.token.clone());
         tasks.push(tokio::spawn(async move {
             let res = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
             crate::harness::read(res).await
@@ -367,4 +385,15 @@ async fn one_winner(app: &TestApp, results: &[(u16, Value)]) {
     let q = guanxi_store::Sql::new("SELECT COUNT(*) FROM accounts WHERE uscc = $1 AND deleted_at IS NULL").arg(USCC);
     let (n,): (i64,) = app.db.fetch_one(q).await.unwrap();
     assert_eq!(n, 1);
+}
+
+/// 查重 is decided inside the write: one company entered by name sixteen times at once is saved once.
+async fn one_name_entered_at_once_is_saved_once(app: &TestApp) {
+    saved_once(&same_name_creates(app, &[app.url("")]).await);
+}
+both!(one_name_entered_at_once_is_saved_once);
+
+async fn same_name_creates(app: &TestApp, bases: &[String]) -> Vec<(u16, Value)> {
+    let body = json!({"name": "盘锦辽河油田装备制造有限公司", "source": "other"});
+    create_at_once(app, bases, vec![body; 16]).await
 }

@@ -335,9 +335,24 @@ pub async fn create(
                 .map_err(unknown_reference("owner_id", "owner_id is not a user you may assign to"))?;
         }
     }
-    let note = check_duplicates(&state, &caller, &fields, &input, None).await?;
+    // 查重 holds inside the write: creates of one name key run one after
+    // another (the writer on SQLite, a lock on the key on PostgreSQL), and
+    // the write looks again, on its own connection, for a record of that key
+    // saved while it checked; if there is one, the check judges it (one USCC
+    // is the database's own rule). The look-back has a margin: a record saved
+    // just before the check began may have committed after it.
+    let since = state.clock.now() - chrono::Duration::minutes(1);
+    let ws = caller.principal.workspace_id;
+    let mut note = check_duplicates(&state, &caller, &fields, &input, None).await?;
+    let mut tx = state.db.begin().await?;
+    tx.lock_key(&dedupe_lock_key(ws, &fields.name)).await?;
+    if note.is_none() && accounts::name_key_saved_since(&mut tx, ws, &fields.name, since).await? {
+        drop(tx);
+        note = check_duplicates(&state, &caller, &fields, &input, None).await?;
+        tx = state.db.begin().await?;
+        tx.lock_key(&dedupe_lock_key(ws, &fields.name)).await?;
+    }
     let created = async {
-        let mut tx = state.db.begin().await?;
         let account = accounts::create(&mut tx, &caller.actor(), &fields, note, state.clock.now()).await?;
         tx.commit().await?;
         Ok::<_, guanxi_store::Error>(account)
@@ -352,6 +367,11 @@ pub async fn create(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// What creates of one organisation lock on: the workspace and the name's 查重 key.
+fn dedupe_lock_key(ws: guanxi_domain::WorkspaceId, name: &str) -> String {
+    format!("account-name:{ws}:{}", guanxi_domain::dedupe::company_key(name).core)
 }
 
 /// The answer to a create the USCC index refused: the account that has it,
