@@ -129,14 +129,18 @@ pub enum Command {
     Dedupe {
         /// CSV with the columns record_id and name, optionally phone, uscc, city
         /// (UTF-8 with or without BOM, UTF-16, or GBK/GB18030).
-        #[arg(long)]
-        input: PathBuf,
+        #[arg(long, required_unless_present = "existing")]
+        input: Option<PathBuf>,
         /// Where to write record_id,cluster_id (one line per input row).
-        #[arg(long)]
-        output: PathBuf,
+        #[arg(long, required_unless_present = "existing")]
+        output: Option<PathBuf>,
         /// A column of true organisation labels to score the result against.
         #[arg(long)]
         truth_column: Option<String>,
+        /// Instead: list the database's live accounts that share a USCC (saved
+        /// before one USCC was one account), to merge, as CSV on standard output.
+        #[arg(long, conflicts_with_all = ["input", "output", "truth_column"])]
+        existing: bool,
     },
     /// Measure duplicate checks, search and list pages on the data of `guanxi gen`.
     Bench {
@@ -272,7 +276,24 @@ async fn run_async(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             print!("{}", guanxi_web::api::document_json());
             Ok(())
         }
-        Command::Dedupe { input, output, truth_column } => {
+        Command::Dedupe { existing: true, .. } => {
+            let (db, _) = open(&cli.db, &file, false).await?;
+            let shared = guanxi_store::accounts::sharing_a_uscc(&db).await;
+            db.close().await;
+            let mut out = std::io::stdout().lock();
+            use std::io::Write as _;
+            writeln!(out, "workspace,uscc,account_id,name,owner,created_at")?;
+            for s in shared? {
+                let cells = [s.workspace, s.uscc, s.account_id.to_string(), s.name, s.owner.unwrap_or_default()];
+                let cells: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+                writeln!(out, "{},{}", cells.join(","), s.created_at.to_rfc3339())?;
+            }
+            Ok(())
+        }
+        Command::Dedupe { input, output, truth_column, .. } => {
+            let (Some(input), Some(output)) = (input, output) else {
+                anyhow::bail!("--input and --output are needed (or --existing)");
+            };
             let started = std::time::Instant::now();
             let summary =
                 tokio::task::spawn_blocking(move || crate::dedupe_cmd::run(&input, &output, truth_column.as_deref()))
@@ -635,4 +656,15 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown requested; finishing requests in flight");
+}
+
+/// A CSV cell: quoted when it holds a comma, quote or line break; a leading
+/// `=`, `+`, `-` or `@` neutralised, as exports do.
+fn csv_cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_owned() };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
 }

@@ -777,6 +777,37 @@ pub async fn name_key_saved_since(tx: &mut Tx, ws: WorkspaceId, name: &str, sinc
     Ok(tx.fetch_optional::<(AccountId,)>(q).await?.is_some())
 }
 
+/// A live account sharing its USCC with another (saved before migration 26).
+#[derive(Clone, Debug)]
+pub struct SharedUscc {
+    /// The workspace's name.
+    pub workspace: String,
+    /// The USCC they share.
+    pub uscc: String,
+    /// The account.
+    pub account_id: AccountId,
+    /// Its name.
+    pub name: String,
+    /// Its owner's name.
+    pub owner: Option<String>,
+    /// When it was entered (the oldest holds the USCC).
+    pub created_at: DateTime<Utc>,
+}
+crate::from_row!(SharedUscc { workspace, uscc, account_id, name, owner, created_at });
+
+/// Every group of live accounts that share a USCC, oldest first in each:
+/// what `guanxi dedupe --existing` lists for merging.
+pub async fn sharing_a_uscc(db: &Db) -> Result<Vec<SharedUscc>> {
+    db.fetch_all(Sql::new(
+        "SELECT w.name AS workspace, a.uscc, a.id AS account_id, a.name, u.display_name AS owner, a.created_at \
+         FROM accounts a JOIN workspaces w ON w.id = a.workspace_id LEFT JOIN users u ON u.id = a.owner_id \
+         WHERE a.deleted_at IS NULL AND a.uscc IS NOT NULL AND EXISTS (SELECT 1 FROM accounts o \
+           WHERE o.workspace_id = a.workspace_id AND o.uscc = a.uscc AND o.id <> a.id AND o.deleted_at IS NULL) \
+         ORDER BY w.name, a.uscc, a.id",
+    ))
+    .await
+}
+
 /// Whether a unique violation is the one live account per USCC of a
 /// workspace (migration 26; PostgreSQL names the index, SQLite the columns).
 pub fn is_uscc_taken(rule: &str) -> bool {

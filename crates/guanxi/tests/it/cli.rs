@@ -587,3 +587,69 @@ async fn dedupe_reads_what_excel_writes_and_names_bad_rows() {
         assert!(err.contains(expect), "{name}: {err}");
     }
 }
+
+/// Accounts saved with one USCC before it was unique are listed for merging
+/// by `guanxi dedupe --existing`; once merged, the list is empty and the
+/// kept account holds the USCC under the database's rule.
+async fn accounts_sharing_a_uscc_are_listed_for_merging(backend: Backend) {
+    use guanxi_store::accounts::{self, AccountFields};
+    use guanxi_store::audit::Actor;
+    let work = tempfile::tempdir().unwrap();
+    let (target, _dir, pg) = fresh_database(backend).await;
+    let db_args = db_args(&target);
+    let mut init: Vec<String> = ["init", "--admin-email", "boss@acme.example", "--admin-password", "secret-password"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    init.extend(db_args.iter().cloned());
+    assert_eq!(run_args(work.path(), &init).await.0, 0);
+    let db = Db::connect(&target, &PoolConfig::default(), false).await.unwrap();
+    let (ws,): (guanxi_domain::WorkspaceId,) = db.fetch_one(Sql::new("SELECT id FROM workspaces")).await.unwrap();
+    let actor = Actor::system(ws, "test");
+    let now = guanxi_domain::Clock::now(&guanxi_domain::SystemClock);
+    let uscc = "91110108551385082Q";
+    let mut tx = db.begin().await.unwrap();
+    let first = AccountFields {
+        uscc: Some(uscc.into()),
+        ..AccountFields::new("沈阳远航电气有限公司", guanxi_domain::AccountSource::Other)
+    };
+    let kept = accounts::create(&mut tx, &actor, &first, None, now).await.unwrap();
+    let second = AccountFields::new("远航电气（沈阳）", guanxi_domain::AccountSource::Other);
+    let gone = accounts::create(&mut tx, &actor, &second, None, now).await.unwrap();
+    // As an earlier version let it be saved.
+    tx.execute(
+        Sql::new("UPDATE accounts SET uscc = $1, uscc_shared = $2 WHERE id = $3").arg(uscc).arg(true).arg(gone.id),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut list: Vec<String> = vec!["dedupe".into(), "--existing".into()];
+    list.extend(db_args.iter().cloned());
+    let (code, out, err) = run_args(work.path(), &list).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "workspace,uscc,account_id,name,owner,created_at");
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[1].contains(&kept.id.to_string()) && lines[2].contains(&gone.id.to_string()), "oldest first: {out}");
+
+    let mut tx = db.begin().await.unwrap();
+    accounts::merge(&mut tx, &actor, kept.id, gone.id, now).await.unwrap();
+    tx.commit().await.unwrap();
+    let (code, out, _) = run_args(work.path(), &list).await;
+    assert_eq!((code, out.lines().count()), (0, 1), "nothing left to merge: {out}");
+    db.close().await;
+    if let Some(name) = pg {
+        drop_database(&name).await;
+    }
+}
+
+#[tokio::test]
+async fn accounts_sharing_a_uscc_are_listed_for_merging_sqlite() {
+    accounts_sharing_a_uscc_are_listed_for_merging(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn accounts_sharing_a_uscc_are_listed_for_merging_postgres() {
+    accounts_sharing_a_uscc_are_listed_for_merging(Backend::Postgres).await;
+}
