@@ -111,7 +111,7 @@ mod tests {
         let (zh, _) = c.keys();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut sources = Vec::new();
-        for dir in ["templates", "src", "src/pages", "src/api"] {
+        for dir in ["templates", "src", "src/pages", "src/pages/settings", "src/api"] {
             for entry in std::fs::read_dir(root.join(dir)).unwrap() {
                 let p = entry.unwrap().path();
                 if p.is_file() {

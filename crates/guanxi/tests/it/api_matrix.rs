@@ -777,10 +777,18 @@ both!(authorisation_matrix);
 
 /// A page route as the pages' router declares it.
 fn page_routes() -> BTreeSet<(String, String)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/src/pages");
+    let mut files = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/src/pages")];
+    let mut sources = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            sources.push(path);
+        }
+    }
     let mut found = BTreeSet::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for source in sources {
+        let text = std::fs::read_to_string(source).unwrap();
         for (at, _) in text.match_indices(".route(") {
             // The call's text, to its closing parenthesis.
             let rest = &text[at + ".route(".len()..];
