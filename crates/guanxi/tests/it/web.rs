@@ -1179,3 +1179,23 @@ async fn opportunity_pages_path_risk_and_pipeline(app: &TestApp) {
     assert_eq!(other.get(app.url(&location)).send().await.unwrap().status().as_u16(), 404);
 }
 both!(opportunity_pages_path_risk_and_pipeline);
+
+/// 客服 reads accounts, contacts and deals but changes none: their pages
+/// offer no edit, delete, merge or new-record buttons (the forms would be 403).
+async fn service_is_shown_no_buttons_it_cannot_use(app: &TestApp) {
+    let w = app.world().await;
+    app.user_in(app.workspace, "service@test.example", "客服小李", guanxi_domain::Role::Service, None).await;
+    let body = serde_json::json!({"name": "沈阳远航电气有限公司", "source": "other"});
+    let (_, a) = app.send("POST", &w.sales_x.token, "/api/v1/accounts", body).await;
+    let page = format!("/accounts/{}", a["id"].as_str().unwrap());
+    for (email, shown) in [("sales.x@test.example", true), ("service@test.example", false)] {
+        let (c, _) = web_login(app, email).await;
+        let html = c.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("沈阳远航电气有限公司"), "{email} reads the account");
+        assert_eq!(html.contains("/edit\""), shown, "{email}: the edit button");
+        assert_eq!(html.contains("/delete\""), shown, "{email}: the delete button");
+        let list = c.get(app.url("/accounts")).send().await.unwrap().text().await.unwrap();
+        assert_eq!(list.contains("href=\"/accounts/new\""), shown, "{email}: the new-account button");
+    }
+}
+both!(service_is_shown_no_buttons_it_cannot_use);

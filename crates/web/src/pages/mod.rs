@@ -101,6 +101,9 @@ pub struct Chrome<'a> {
     pub is_admin: bool,
     /// Whether the user manages (managers and admins: pool rules, approvals).
     pub is_manager: bool,
+    /// Whether the user changes sales records (客服 does not: no edit,
+    /// delete, merge, claim or new-record buttons for them).
+    pub writes_sales: bool,
     /// The session's CSRF token for forms.
     pub csrf: String,
     /// The main navigation.
@@ -117,6 +120,7 @@ impl<'a> Chrome<'a> {
             user_name: caller.principal.display_name.clone(),
             is_admin: caller.principal.role.is_admin(),
             is_manager: matches!(caller.principal.role, guanxi_domain::Role::Admin | guanxi_domain::Role::Manager),
+            writes_sales: caller.principal.role.writes_sales_records(),
             csrf: caller.csrf().to_owned(),
             nav: NAV.iter().map(|(href, key)| NavItem { href, key, active: *href == active }).collect(),
         }
