@@ -122,7 +122,8 @@ async fn the_worklist_and_carrying_out_a_hook(app: &TestApp) {
     let task = id(&logged["hook"]);
     let (_, today) = app.get(x, "/api/v1/tasks").await;
     assert!(today.as_array().unwrap().is_empty(), "tomorrow's hook is not today's work: {today}");
-    let (_, soon) = app.get(x, &format!("/api/v1/tasks?until={}", urlencode(&at(app, Duration::days(2))))).await;
+    let (_, soon) =
+        app.get(x, &format!("/api/v1/tasks?until={}", crate::harness::urlencode(&at(app, Duration::days(2))))).await;
     assert_eq!(soon[0]["id"], task.as_str());
     app.clock.advance(Duration::days(2));
     let (_, overdue) = app.get(x, "/api/v1/tasks").await;
@@ -168,18 +169,6 @@ async fn the_worklist_and_carrying_out_a_hook(app: &TestApp) {
     assert_eq!(closed["status"], "done");
 }
 both!(the_worklist_and_carrying_out_a_hook);
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 async fn hook_discipline_and_when_to_call(app: &TestApp) {
     let w = app.world().await;
@@ -309,7 +298,8 @@ async fn recurring_revisits(app: &TestApp) {
     // Carried out three days late: the next is 14 days after the first, same time of day.
     app.clock.advance(Duration::days(4));
     post(app, x, "/api/v1/activities", json!({"account_id": id(&a), "kind": "visit", "outcome": "connected", "fulfils_task_id": id(&task), "no_hook_reason": "already_planned"})).await;
-    let (_, open) = app.get(x, &format!("/api/v1/tasks?until={}", urlencode(&at(app, Duration::days(30))))).await;
+    let (_, open) =
+        app.get(x, &format!("/api/v1/tasks?until={}", crate::harness::urlencode(&at(app, Duration::days(30))))).await;
     let open = open.as_array().unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
     let next: chrono::DateTime<chrono::Utc> = open[0]["due_at"].as_str().unwrap().parse().unwrap();
@@ -317,7 +307,8 @@ async fn recurring_revisits(app: &TestApp) {
     // The next after that would be past its end: none.
     app.clock.advance(Duration::days(11));
     post(app, x, &format!("/api/v1/tasks/{}/done", id(&open[0])), json!({})).await;
-    let (_, open) = app.get(x, &format!("/api/v1/tasks?until={}", urlencode(&at(app, Duration::days(60))))).await;
+    let (_, open) =
+        app.get(x, &format!("/api/v1/tasks?until={}", crate::harness::urlencode(&at(app, Duration::days(60))))).await;
     assert!(open.as_array().unwrap().is_empty(), "{open}");
 }
 both!(recurring_revisits);

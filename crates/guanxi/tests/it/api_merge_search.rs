@@ -177,7 +177,7 @@ async fn one_box_finds_accounts_and_people(app: &TestApp) {
         ("1390400", "刘建国"),
         ("1001", "刘建国"),
     ] {
-        let (status, found) = app.get(t, &format!("/api/v1/search?q={}", urlencode(q))).await;
+        let (status, found) = app.get(t, &format!("/api/v1/search?q={}", crate::harness::urlencode(q))).await;
         assert_eq!(status, 200, "{q}: {found}");
         assert_eq!(names(&found).first().map(String::as_str), Some(want), "{q}: {found}");
     }
@@ -209,10 +209,6 @@ async fn one_box_finds_accounts_and_people(app: &TestApp) {
     assert_eq!((status, problem["errors"][0]["code"].as_str()), (422, Some("too_short")));
 }
 both!(one_box_finds_accounts_and_people);
-
-fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
-}
 
 /// Search lives in the database: a second `guanxi serve` on the same database
 /// (another pool, another process's worth of state) finds at once what the

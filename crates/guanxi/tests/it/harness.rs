@@ -461,3 +461,16 @@ impl TestApp {
         }
     }
 }
+
+/// A value for a URL's query: every byte but letters, digits, `-` and `.` percent-encoded.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

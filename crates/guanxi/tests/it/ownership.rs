@@ -142,7 +142,7 @@ async fn a_handover_moves_what_its_preview_says(app: &TestApp) {
         assert_eq!(deal_owner(app, admin, &h.deal).await, json!(x1.id));
     }
     // The receiver's worklist has them.
-    let until = urlencoding(&(app.now() + Duration::days(3)).to_rfc3339());
+    let until = crate::harness::urlencode(&(app.now() + Duration::days(3)).to_rfc3339());
     let (_, list) = app.get(&x1.token, &format!("/api/v1/tasks?until={until}")).await;
     let theirs: Vec<&str> = list.as_array().unwrap().iter().filter_map(|t| t["id"].as_str()).collect();
     for t in first.tasks.iter().chain(&second.tasks) {
@@ -163,10 +163,6 @@ async fn a_handover_moves_what_its_preview_says(app: &TestApp) {
     assert_eq!(deal_owner(app, admin, &third.deal).await, Value::Null);
 }
 both!(a_handover_moves_what_its_preview_says);
-
-fn urlencoding(s: &str) -> String {
-    s.replace(':', "%3A").replace('+', "%2B")
-}
 
 async fn a_disabled_user_is_sent_nothing(app: &TestApp) {
     let ws = app.workspace;
